@@ -1,0 +1,147 @@
+"""Naive reference implementations, written for clarity, not speed: one ``run_with_hooks`` forward per ablated
+component or patched edge, full logits, no caching. The engine (``dcirc_utils.engine``/``discovery``) must agree
+with these; ``bench/ablation_scan.py`` times them against each other."""
+from __future__ import annotations
+
+import torch
+
+from dcirc_utils.engine import Component, all_components
+
+
+def logit_diff(logits, correct, incorrect) -> float:
+    end = logits[:, -1]
+    return float(sum(end[i, correct[i]] - end[i, incorrect[i]] for i in range(len(correct))) / len(correct))
+
+
+def corrupted_means(model, corrupted_tokens) -> dict:
+    """Per-position mean over the corrupted prompts of every hook_z and hook_mlp_out."""
+    _, cache = model.run_with_cache(corrupted_tokens)
+    n_layers = model.cfg.n_layers
+    out = {}
+    for l in range(n_layers):
+        for name in (f"blocks.{l}.attn.hook_z", f"blocks.{l}.hook_mlp_out"):
+            out[name] = cache[name].mean(0)
+    return out
+
+
+def ablation_hooks(components, means):
+    hooks = []
+    for c in components:
+        def fn(act, hook, c=c):
+            act = act.clone()
+            if c.is_mlp:
+                act[:] = means[c.hook_name]
+            else:
+                act[:, :, c.head] = means[c.hook_name][:, c.head]
+            return act
+        hooks.append((c.hook_name, fn))
+    return hooks
+
+
+def ablated_logit_diff(model, tokens, correct, incorrect, ablated, means) -> float:
+    with torch.inference_mode():
+        logits = model.run_with_hooks(tokens, fwd_hooks=ablation_hooks(ablated, means))
+    return logit_diff(logits, correct, incorrect)
+
+
+def ablation_scan(model, tokens, correct, incorrect, means, components=None, base_ablated=()) -> dict:
+    comps = components or all_components(model.cfg.n_layers, model.cfg.n_heads)
+    return {c: ablated_logit_diff(model, tokens, correct, incorrect, list(base_ablated) + [c], means) for c in comps}
+
+
+def prune(model, tokens, correct, incorrect, means, threshold=0.8, candidates=None, max_sweeps=20):
+    """Sequential greedy node pruning, exactly as the study's loop: backward sweep (MLP, then heads 0..n-1, from
+    the last layer down), forward sweep (heads, then MLP), until a sweep removes nothing."""
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    clean = ablated_logit_diff(model, tokens, correct, incorrect, [], means)
+    eligible = set(candidates) if candidates is not None else set(all_components(n_layers, n_heads))
+    removed = []
+    for sweep in range(1, max_sweeps + 1):
+        changed = False
+        if sweep % 2 == 1:
+            order = [c for l in reversed(range(n_layers)) for c in [Component(l)] + [Component(l, h) for h in range(n_heads)]]
+        else:
+            order = [c for l in range(n_layers) for c in [Component(l, h) for h in range(n_heads)] + [Component(l)]]
+        for c in order:
+            if c not in eligible or c in removed:
+                continue
+            score = 100 * ablated_logit_diff(model, tokens, correct, incorrect, removed + [c], means) / clean
+            if score >= 100 * threshold:
+                removed.append(c)
+                changed = True
+        if not changed:
+            break
+    return sorted(c for c in all_components(n_layers, n_heads) if c not in removed)
+
+
+def path_patch_edge(model, clean_tokens, corrupted_tokens, correct, incorrect, means, circuit, sender, receiver,
+                    kind) -> float:
+    """Score of one edge: two full forwards (record the receiver input, then patch it), as described in
+    dcirc_utils.discovery. Returns Δl / clean Δl of the full model."""
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    outside = [c for c in all_components(n_layers, n_heads) if c not in set(circuit)]
+    base = ablation_hooks(outside, means)
+    clean_full = ablated_logit_diff(model, clean_tokens, correct, incorrect, [], means)
+    with torch.inference_mode():
+        _, clean_cache = _run_cache(model, clean_tokens, base)
+        _, corr_cache = _run_cache(model, corrupted_tokens, base)
+        heads = [c for c in circuit if not c.is_mlp and c.layer > sender.layer]
+
+        def freeze(act, hook):
+            act = act.clone()
+            layer = int(hook.name.split(".")[1])
+            name = f"blocks.{layer}.attn.hook_z"
+            for h in heads:
+                if h.layer == layer:
+                    act[:, :, h.head] = clean_cache[name][:, :, h.head]
+            if not sender.is_mlp and name == sender.hook_name:
+                act[:, :, sender.head] = corr_cache[name][:, :, sender.head]
+            return act
+
+        def corrupt_mlp(act, hook):
+            return corr_cache[sender.hook_name].clone()
+
+        hooks = list(base)
+        hooks += [(f"blocks.{l}.attn.hook_z", freeze) for l in range(n_layers)]
+        if sender.is_mlp:
+            hooks.append((sender.hook_name, corrupt_mlp))
+        if receiver is None:
+            recv_name = f"blocks.{n_layers - 1}.hook_resid_post"
+        elif kind == "mlp_in":
+            recv_name = f"blocks.{receiver.layer}.ln2.hook_in"
+        else:
+            recv_name = f"blocks.{receiver.layer}.attn.hook_{kind}"
+        _, rec_cache = _run_cache(model, clean_tokens, hooks)
+        recorded = rec_cache[recv_name]
+        if receiver is None:
+            x = model.ln_final(recorded)
+            logits = model.unembed(x)
+            return logit_diff(logits, correct, incorrect) / clean_full
+
+        def patch(act, hook):
+            act = act.clone()
+            if kind == "mlp_in":
+                act[:] = recorded
+            else:
+                act[:, :, receiver.head] = recorded[:, :, receiver.head]
+            return act
+
+        logits = model.run_with_hooks(clean_tokens, fwd_hooks=list(base) + [(recv_name, patch)])
+    return logit_diff(logits, correct, incorrect) / clean_full
+
+
+def _run_cache(model, tokens, hooks):
+    cache = {}
+
+    def saver(name):
+        def save(act, hook):  # keyed by the name asked for (an alias's hook.name is its canonical name)
+            cache[name] = act.detach().clone()
+            return act
+        return save
+
+    names = [f"blocks.{l}.{s}" for l in range(model.cfg.n_layers)
+             for s in ("attn.hook_z", "hook_mlp_out", "attn.hook_q", "attn.hook_k", "attn.hook_v", "ln2.hook_in",
+                       "hook_resid_post")]
+    # saving hooks go last so that they see the patched values
+    logits = model.run_with_hooks(tokens, fwd_hooks=list(hooks) + [(n, saver(n)) for n in names])
+    return logits, cache
