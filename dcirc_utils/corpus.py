@@ -63,7 +63,10 @@ _OBJECTS = ("drink", "book", "ball", "gift", "letter", "key", "bag", "cake", "ri
 _ADJS = ("big", "small", "red", "old", "new", "happy", "quiet", "green", "cold", "dark")
 _TVERBS = ("saw", "found", "took", "liked", "moved", "had", "made", "bought", "kept", "sold")
 _IVERBS = ("slept", "waited", "smiled", "left", "stayed", "walked", "worked", "laughed")
-_LOWER_NOUNS = tuple(w.lower() for w in NOUNS[:40])
+# Filler nouns are a list of their own, so that edits to tasks.NOUNS only change the template items.
+_LOWER_NOUNS = ("dog", "cat", "car", "book", "ball", "bell", "coin", "hat", "pen", "map", "key", "tree", "bird",
+                "lamp", "cup", "boat", "cake", "door", "chair", "clock", "flag", "house", "paper", "rock", "ship",
+                "star", "wall", "coat", "shoe", "bag")
 
 
 @dataclass(frozen=True)
@@ -332,8 +335,9 @@ def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 
     Every word, number and punctuation mark becomes one token: ``"Van"``, ``" Van"``, ``" 5"`` and ``"."`` are
     each a single token, so the task's prompts tokenize like GPT-2's (whose vocabulary has these too) and no
     beginning-of-sequence token is added by ``encode``. The vocabulary is the byte-level pre-tokens of ``texts``,
-    plus the numbers 0..99 and every word of the task's lists (nouns, names, verbs, number words, months, days),
-    each with and without a leading space, plus ``"[UNK]"`` and ``"<|endoftext|>"``.
+    plus the numbers 0..99, every word of the task's lists (nouns, names, verbs, number words, months, days) and
+    every other word the generators can write, each with and without a leading space, plus ``"[UNK]"`` (id 0)
+    and ``"<|endoftext|>"`` (id 1). Sorted, so the same texts always give the same ids.
 
     Args:
         texts: corpus texts; ``None`` uses 20,000 documents of :func:`generate_corpus` with seed 0.

@@ -16,8 +16,10 @@ Run ``python -m dcirc_utils.distill --out data/models`` to rebuild the pair that
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -62,8 +64,8 @@ class DistillConfig:
     """
 
     seed: int = 0
-    teacher_steps: int = 1200
-    student_steps: int = 800
+    teacher_steps: int = 600
+    student_steps: int = 400
     n_layer: int = 6
     student_layers: int = 3
     n_head: int = 4
@@ -317,6 +319,11 @@ def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n blo
     Returns:
         ``{"loss": [...], "lr": [...]}`` per step.
     """
+    with torch.enable_grad():  # also when a notebook or test switched gradients off globally
+        return _train_teacher(model, ids, labels, cfg, device, progress)
+
+
+def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
     from tqdm.auto import tqdm
     model.to(device).train()
     steps = cfg.teacher_steps
@@ -333,7 +340,7 @@ def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n blo
         log["lr"].append(sched.get_last_lr()[0])
         opt.step()
         sched.step()
-        log["loss"].append(float(loss))
+        log["loss"].append(loss.item())
         bar.set_postfix(loss=f"{log['loss'][-1]:.3f}")
     model.eval()
     return log
@@ -349,6 +356,11 @@ def train_student(student, teacher, ids: Int[Tensor, "n block"], labels: Int[Ten
     Returns:
         ``{"loss", "kl", "ce", "cos", "lr"}``, one value per step (``cos`` is the mean cosine similarity).
     """
+    with torch.enable_grad():  # also when a notebook or test switched gradients off globally
+        return _train_student(student, teacher, ids, labels, cfg, device, progress)
+
+
+def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
     from tqdm.auto import tqdm
     teacher.to(device).eval()
     student.to(device).train()
@@ -378,7 +390,7 @@ def train_student(student, teacher, ids: Int[Tensor, "n block"], labels: Int[Ten
         opt.step()
         sched.step()
         for k, v in (("loss", loss), ("kl", parts["kl"]), ("ce", parts["ce"]), ("cos", cos)):
-            log[k].append(float(v))
+            log[k].append(float(v.detach()))
         bar.set_postfix(loss=f"{log['loss'][-1]:.3f}", ce=f"{log['ce'][-1]:.3f}")
     student.eval()
     return log
@@ -399,15 +411,27 @@ def _end_logits(model, ps: tasks.PromptSet, tokenizer, device: torch.device) -> 
     return out
 
 
+def _eval_sets() -> list[tuple[str, dict]]:
+    sets: list[tuple[str, dict]] = [(v, {}) for v in tasks.VARIANTS]
+    if "length" in inspect.signature(tasks.make_prompts).parameters:
+        sets += [("long", {"length": 7}), ("long", {"length": 8})]
+    return sets
+
+
 def evaluate_prompts(models: dict, tokenizer, cfg: DistillConfig, device: torch.device) -> dict:
     """Top-1 accuracy and mean Δl of each model on ``cfg.eval_prompts`` held-out prompts of every variant.
 
+    Besides every variant of ``tasks.VARIANTS`` with ``make_prompts``' defaults, the ``"long"`` variant is also
+    evaluated with 7 and 8 shown elements (keys ``"long@7"``, ``"long@8"``).
+
     Returns:
-        ``{variant: {model name: {"top1", "logit_diff", "logit_diff_std", "kept_by_filter"}, "n", "example"}}``.
+        ``{variant: {model name: {"top1", "logit_diff", "logit_diff_std", "kept_by_filter"}, "n", "example"}}``;
+        ``kept_by_filter`` counts the prompts that pass ``tasks.filter_prompts`` (the study's filter).
     """
     result = {}
-    for variant in tasks.VARIANTS:
-        ps = tasks.make_prompts(cfg.eval_prompts, seed=cfg.eval_seed, variant=variant, tokenizer=tokenizer)
+    for variant, kwargs in _eval_sets():
+        ps = tasks.make_prompts(cfg.eval_prompts, seed=cfg.eval_seed, variant=variant, tokenizer=tokenizer,
+                                **kwargs)
         correct, incorrect = ps.answer_ids(tokenizer)
         entry: dict = {"n": len(ps), "example": ps.clean[0] + " ->" + ps.correct[0]}
         for name, model in models.items():
@@ -416,7 +440,7 @@ def evaluate_prompts(models: dict, tokenizer, cfg: DistillConfig, device: torch.
             _, report = tasks.filter_prompts(ps, end, correct, incorrect)
             entry[name] = {"top1": metrics.accuracy(end, correct), "logit_diff": float(ld.mean()),
                            "logit_diff_std": float(ld.std()), "kept_by_filter": report["kept"]}
-        result[variant] = entry
+        result[variant + (f"@{kwargs['length']}" if kwargs else "")] = entry
     return result
 
 
@@ -491,6 +515,30 @@ def plot_losses(log: dict, path: Path) -> Path:
     return path
 
 
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:  # pragma: no cover
+        return None
+
+
+def _machine() -> dict:
+    """Platform, CPU model and core count, and the GPU's name when there is one (for the model card)."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
 def _save(model, tokenizer, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder), safe_serialization=True)
@@ -525,7 +573,8 @@ def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
     t_end = time.perf_counter()
     log = {
         "config": asdict(cfg), "seed": cfg.seed, "device": str(device), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "torch": torch.__version__, "transformers": _version("transformers"), "machine": _machine(),
+        "corpus": {"mix": cfg.mix or corpus_mod.DEFAULT_MIX, "nouns": len(tasks.NOUNS), "names": len(tasks.NAMES)},
         "layer_map": student.config.dcirc_layer_map, "vocab_size": len(tokenizer),
         "params": {"teacher": sum(p.numel() for p in teacher.parameters()),
                    "student": sum(p.numel() for p in student.parameters())},

@@ -247,7 +247,7 @@ class Engine:
     # ----------------------------------------------------------------------------------------- hooks
     @contextlib.contextmanager
     def _hooks(self, base: Sequence[Patch], variants: Sequence[Sequence[Patch]], start: int,
-               rows_per_variant: int, capture: dict | None = None):
+               rows_per_variant: int, capture: dict | None = None, prompts: slice = slice(None)):
         """Install one hook per touched hook name: base patches on every row, each variant's on its rows."""
         per_hook: dict[str, tuple[list, list]] = {}
         for p in base:
@@ -264,11 +264,11 @@ class Engine:
             def fn(act, hook):
                 act = act.clone() if (base_ps or var_ps) else act
                 for p in base_ps:
-                    _assign(act, p.index, p.values)
+                    _assign(act, p.index, _rows(p.values, prompts, len(variants) if variants else 1))
                 if var_ps:
                     view = act.view(-1, rows_per_variant, *act.shape[1:])
                     for i, p in var_ps:
-                        _assign(view[i], p.index, p.values)
+                        _assign(view[i], p.index, _rows(p.values, prompts, 1))
                 if capture is not None and name in capture:
                     capture[name].append(act.detach().clone())
                 return act
@@ -300,38 +300,44 @@ class Engine:
         """
         n, B = len(variants), self.n_prompts
         logits = torch.empty(n, B, 2, device=self.device)
-        captured: dict[str, list] = {name: [None] * n for name in capture}
+        captured: dict[str, list] = {name: [[] for _ in range(n)] for name in capture}
         starts = [self._start_layer(v) for v in variants]
         if capture:  # captured activations must be produced inside the run: start no later than their layer
             first = min(hook_layer(c) if c != "resid_final" else self.n_layers for c in capture)
             starts = [min(s, first) for s in starts]
-        per_chunk = max(1, self.chunk_rows // B)
+        # a chunk is (start layer, variant indices, prompt slice) with at most chunk_rows rows
+        rows_p = min(B, self.chunk_rows)
+        per_chunk = max(1, self.chunk_rows // rows_p)
         groups: dict[int, list[int]] = {}
         for i, s in enumerate(starts):
             groups.setdefault(s, []).append(i)
-        jobs = [(s, idx[j:j + per_chunk]) for s, idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)]
+        jobs = [(s, idx[j:j + per_chunk], slice(p, min(p + rows_p, B)))
+                for s, idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)
+                for p in range(0, B, rows_p)]
         bar = tqdm(jobs, desc=desc or "variants", disable=not self.progress or len(jobs) < 2, leave=False)
         with torch.inference_mode():
-            for start, idx in bar:
-                x = self._resid_pre(min(start, self.n_layers), base, which)
+            for start, idx, ps in bar:
+                b = ps.stop - ps.start
+                x = self._resid_pre(min(start, self.n_layers), base, which)[ps]
                 x = x.repeat(len(idx), 1, 1)
                 store = {name: [] for name in capture if name != "resid_final"}
-                with self._hooks(base, [variants[i] for i in idx], start, B, capture=store):
+                with self._hooks(base, [variants[i] for i in idx], start, b, capture=store, prompts=ps):
                     for l in range(start, self.n_layers):
                         x = self.adapter.block(l, x)
                 end = self.adapter.readout(x)
-                ids = self.answer_ids.repeat(len(idx), 1)
-                out = self.adapter.logits_for(end, ids).view(len(idx), B, 2)
-                for k, i in enumerate(idx):
-                    logits[i] = out[k]
+                ids = self.answer_ids[ps].repeat(len(idx), 1)
+                out = self.adapter.logits_for(end, ids).view(len(idx), b, 2)
+                logits[idx, ps] = out
                 for name, acts in store.items():
-                    a = torch.cat(acts, 0).view(len(idx), B, *acts[0].shape[1:]) if acts else None
+                    a = torch.cat(acts, 0).view(len(idx), b, *acts[0].shape[1:])
                     for k, i in enumerate(idx):
-                        captured[name][i] = None if a is None else a[k]
+                        captured[name][i].append(a[k])
                 if "resid_final" in captured:
-                    e = end.view(len(idx), B, -1)
+                    e = end.view(len(idx), b, -1)
                     for k, i in enumerate(idx):
-                        captured["resid_final"][i] = e[k]
+                        captured["resid_final"][i].append(e[k])
+        for name in captured:
+            captured[name] = [torch.cat(parts, 0) if parts else None for parts in captured[name]]
         return logits, captured
 
     def logit_diffs(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (),
@@ -367,6 +373,15 @@ class Engine:
     def score(self, logit_diff: float | Tensor) -> float:
         """``100 · Δl / Δl_clean`` (the study's percentage)."""
         return 100.0 * float(logit_diff) / self.clean_logit_diff
+
+
+def _rows(values: Tensor, prompts: slice, repeat: int) -> Tensor:
+    """Per-prompt values (3 dims: [batch, pos, d]) are sliced to the chunk's prompts and tiled over its variants;
+    per-position values ([pos, d]) broadcast as they are."""
+    if values.ndim < 3:
+        return values
+    v = values[prompts]
+    return v.repeat(repeat, *([1] * (v.ndim - 1))) if repeat > 1 else v
 
 
 def _assign(act: Tensor, index: int | None, values: Tensor) -> None:

@@ -5,7 +5,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["logit_diff", "logit_diff_per_prompt", "score_percent", "accuracy", "DegenerateBaselineError",
+__all__ = ["logit_diff", "logit_diff_per_prompt", "score_percent", "accuracy", "evaluate", "DegenerateBaselineError",
            "MIN_CLEAN_LOGIT_DIFF"]
 
 #: A clean Δl whose magnitude is below this cannot serve as the 100% reference of a score.
@@ -61,3 +61,30 @@ def accuracy(logits, correct: Int[Tensor, "batch"]) -> float:
     """Fraction of prompts whose top-1 final-position token is the correct answer."""
     end = _end_logits(logits)
     return float((end.argmax(-1) == correct.to(end.device)).float().mean())
+
+
+def evaluate(model, tokenizer, prompts, batch_size: int = 200) -> dict:
+    """Accuracy and Δl of one model on a prompt set, clean and corrupted (notebooks 01 and 05).
+
+    Returns:
+        ``{"n", "accuracy", "logit_diff", "logit_diff_std", "corrupted_logit_diff", "p_correct", "per_prompt"}``
+        with ``per_prompt`` the clean Δl of each prompt (a list).
+    """
+    import torch
+    correct, incorrect = prompts.answer_ids(tokenizer)
+    device = next(model.parameters()).device
+    out = {}
+    for which in ("clean", "corrupted"):
+        toks = prompts.tokens(tokenizer, which).to(device)
+        ends = []
+        with torch.inference_mode():
+            for i in range(0, len(toks), batch_size):
+                ends.append(model(toks[i:i + batch_size])[:, -1].float().cpu())
+        out[which] = torch.cat(ends)
+    clean = out["clean"]
+    per = logit_diff_per_prompt(clean, correct, incorrect)
+    p = clean.softmax(-1)[torch.arange(len(correct)), correct]
+    return {"n": len(prompts), "accuracy": accuracy(clean, correct), "logit_diff": float(per.mean()),
+            "logit_diff_std": float(per.std()) if len(per) > 1 else 0.0,
+            "corrupted_logit_diff": float(logit_diff(out["corrupted"], correct, incorrect)),
+            "p_correct": float(p.mean()), "per_prompt": per.tolist(), "end_logits": clean}

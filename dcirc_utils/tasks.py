@@ -33,23 +33,24 @@ __all__ = [
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-# Short, common English nouns (the study used words like Van, Hat, Ring, Desk, Sun). Each is kept for a tokenizer
+# Short, common English nouns (the study used words like Van, Hat, Ring, Desk, Sun), each a single GPT-2 token with
+# and without a leading space. A tokenizer may still drop some: each is kept for a tokenizer
 # only if it is one token both with and without a leading space (the first word has none).
 NOUNS: tuple[str, ...] = (
-    "Van", "Hat", "Ring", "Desk", "Sun", "Car", "Bus", "Bed", "Cup", "Box", "Pen", "Map", "Key", "Bag", "Dog",
-    "Cat", "Fish", "Bird", "Tree", "Door", "Book", "Lamp", "Coat", "Shoe", "Ball", "Bell", "Boat", "Cake", "Coin",
-    "Fork", "Game", "Gate", "Gift", "Hill", "Horn", "Kite", "Lake", "Leaf", "Lock", "Mask", "Milk", "Moon", "Nest",
-    "Note", "Park", "Pipe", "Rock", "Rope", "Salt", "Seed", "Ship", "Sign", "Star", "Tent", "Tool", "Tower", "Wall",
-    "Wave", "Wind", "Wine", "Wolf", "Wood", "Yard", "Bank", "Bear", "Bone", "Cart", "Chair", "Clock", "Cloud",
-    "Farm", "Film", "Fire", "Flag", "Glass", "Gold", "Horse", "House", "Iron", "Lion", "Mail", "Paper", "Plate",
+    "Van", "Hat", "Ring", "Desk", "Sun", "Car", "Bus", "Bed", "Box", "Pen", "Map", "Key", "Dog",
+    "Cat", "Fish", "Bird", "Tree", "Book", "Ball", "Bell", "Coin",
+    "Game", "Gate", "Hill", "Lake", "Lock", "Mask", "Moon",
+    "Note", "Park", "Rock", "Salt", "Ship", "Sign", "Star", "Tool", "Wall",
+    "Wave", "Wind", "Wolf", "Wood", "Bank", "Bear", "Bone", "Cart", "Chair", "Clock", "Cloud",
+    "Farm", "Film", "Fire", "Flag", "Glass", "Gold", "House", "Iron", "Mail", "Paper",
 )
 # First names, for the verb "born".
 NAMES: tuple[str, ...] = (
-    "John", "Mary", "James", "Anna", "David", "Sarah", "Paul", "Emma", "Mark", "Lucy", "Peter", "Kate", "Tom",
-    "Jane", "Mike", "Alice", "Sam", "Laura", "Jack", "Rose", "Adam", "Amy", "Ben", "Claire", "Dan", "Eva", "Fred",
-    "Grace", "Harry", "Helen", "Ian", "Julia", "Kevin", "Lisa", "Luke", "Maria", "Nick", "Nora", "Oscar", "Paula",
-    "Ray", "Ruth", "Steve", "Tina", "Victor", "Wendy", "Alex", "Bill", "Carl", "Diana", "Eric", "Frank", "George",
-    "Henry", "Jim", "Joe", "Karl", "Leo", "Max", "Ned",
+    "John", "Mary", "James", "Anna", "David", "Sarah", "Paul", "Mark", "Peter", "Kate", "Tom",
+    "Jane", "Mike", "Alice", "Sam", "Laura", "Jack", "Rose", "Adam", "Amy", "Ben", "Dan", "Eva", "Fred",
+    "Harry", "Ian", "Kevin", "Lisa", "Luke", "Maria", "Nick",
+    "Ray", "Steve", "Alex", "Bill", "Carl", "Eric", "Frank", "George",
+    "Henry", "Jim", "Joe", "Karl", "Max",
 )
 VERBS: tuple[str, ...] = ("done", "lost", "born")
 NUMBER_WORDS: tuple[str, ...] = (
@@ -161,12 +162,17 @@ def _elements(variant: str, start: int, length: int) -> list[str]:
     return [table[start - 1 + i] for i in range(length + 1)]
 
 
-def _variant_ranges(variant: str) -> tuple[range, range]:
+def _variant_ranges(variant: str, length: int | None = None) -> tuple[range, range]:
     """(starts, list lengths) per variant; the last element's successor must exist."""
+    if variant == "long":
+        length = 6 if length is None else length
+        if not 6 <= length <= 8:
+            raise ValueError(f"the 'long' variant has 6 to 8 shown elements, got length={length}")
+        return range(1, 9), range(length, length + 1)
+    if length not in (None, 4):
+        raise ValueError(f"only the 'long' variant takes a length (6-8); {variant!r} shows 4 elements")
     if variant == "numerals":
         return range(1, 9), range(4, 5)
-    if variant == "long":
-        return range(1, 9), range(6, 9)
     if variant == "large":
         return range(10, 41), range(4, 5)
     if variant in ("number_words", "months"):
@@ -184,7 +190,7 @@ def _random_element(variant: str, rng: random.Random) -> str:
 
 
 def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokenizer=None,
-                 verbs: Sequence[str] = VERBS, split: str = "heldout") -> PromptSet:
+                 verbs: Sequence[str] = VERBS, split: str = "heldout", length: int | None = None) -> PromptSet:
     """Generate ``n`` clean prompts of the study's form and their corrupted twins (all notebooks).
 
     Clean: ``"{w1} {verb} in {n}. {w2} {verb} in {n+1}. ... {wk} {verb} in"`` with answer ``" {n+k-1}"`` and
@@ -201,6 +207,8 @@ def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokeniz
         verbs: the verbs to use.
         split: ``"heldout"`` (default) draws (first word, start) combinations the offline pair never saw in
             training, ``"train"`` only the others, ``"any"`` all.
+        length: number of shown elements for the ``"long"`` variant (6, 7 or 8; default 6). Every prompt of a set
+            has the same length so that the set stacks into one batch.
 
     Raises:
         ValueError: on an unknown variant or split, ``n < 1``, or an element or answer that is not one token.
@@ -209,7 +217,7 @@ def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokeniz
         raise ValueError(f"n must be at least 1, got {n}")
     if split not in ("heldout", "train", "any"):
         raise ValueError(f"split must be 'heldout', 'train' or 'any', got {split!r}")
-    starts, lengths = _variant_ranges(variant)
+    starts, lengths = _variant_ranges(variant, length)
     nouns, names = list(NOUNS), list(NAMES)
     if tokenizer is not None:
         nouns, names = single_token_words(tokenizer, nouns), single_token_words(tokenizer, names)
@@ -284,3 +292,27 @@ def save_prompt_set(ps: PromptSet, path: str | Path) -> Path:
 def load_prompt_set(path: str | Path) -> PromptSet:
     """Read a prompt set written by :func:`save_prompt_set`."""
     return PromptSet(**json.loads(Path(path).read_text()))
+
+
+def token_strings(tokenizer, text: str) -> list[str]:
+    """How ``tokenizer`` splits ``text``, one string per token (notebook 01 shows it)."""
+    return [tokenizer.decode([i]) for i in _encode(tokenizer, text)]
+
+
+def write_default_sets(n: int = 100, seed: int = 0, folder: str | Path | None = None) -> list[Path]:
+    """Write the default prompt sets (every variant; 6, 7 and 8 elements for ``long``) as JSON under
+    ``data/prompts/``. The word lists are single tokens for GPT-2 and the offline pair alike, so one file serves
+    every pair."""
+    folder = Path(folder) if folder else DATA_DIR / "prompts"
+    paths = []
+    for variant in VARIANTS:
+        lengths = (6, 7, 8) if variant == "long" else (None,)
+        for length in lengths:
+            name = variant if length in (None, 6) else f"{variant}{length}"
+            paths.append(save_prompt_set(make_prompts(n, seed, variant, length=length), folder / f"{name}.json"))
+    return paths
+
+
+if __name__ == "__main__":  # python -m dcirc_utils.tasks: rewrite data/prompts
+    for p in write_default_sets():
+        print(p)

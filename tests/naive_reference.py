@@ -83,8 +83,7 @@ def path_patch_edge(model, clean_tokens, corrupted_tokens, correct, incorrect, m
     base = ablation_hooks(outside, means)
     clean_full = ablated_logit_diff(model, clean_tokens, correct, incorrect, [], means)
     with torch.inference_mode():
-        _, clean_cache = _run_cache(model, clean_tokens, base)
-        _, corr_cache = _run_cache(model, corrupted_tokens, base)
+        clean_cache, corr_cache = _base_caches(model, clean_tokens, corrupted_tokens, circuit, base)
         heads = [c for c in circuit if not c.is_mlp and c.layer > sender.layer]
 
         def freeze(act, hook):
@@ -128,6 +127,18 @@ def path_patch_edge(model, clean_tokens, corrupted_tokens, correct, incorrect, m
 
         logits = model.run_with_hooks(clean_tokens, fwd_hooks=list(base) + [(recv_name, patch)])
     return logit_diff(logits, correct, incorrect) / clean_full
+
+
+_BASE = {}
+
+
+def _base_caches(model, clean_tokens, corrupted_tokens, circuit, base):
+    """Clean and corrupted activations with the non-circuit components mean-ablated (memoised per circuit)."""
+    key = (id(model), tuple(sorted(circuit)), clean_tokens.data_ptr(), corrupted_tokens.data_ptr())
+    if key not in _BASE:
+        _BASE.clear()
+        _BASE[key] = (_run_cache(model, clean_tokens, base)[1], _run_cache(model, corrupted_tokens, base)[1])
+    return _BASE[key]
 
 
 def _run_cache(model, tokens, hooks):
