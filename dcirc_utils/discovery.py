@@ -17,14 +17,15 @@ Procedure (the study's public code, ``apartresearch/seqcont_circuits``; see ``da
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from tqdm.auto import tqdm
 
 from .engine import Component, Engine, Patch, parse_component
 
-__all__ = ["Circuit", "prune_nodes", "sweep_order", "Edge", "EdgeScores", "path_patch", "influences"]
+__all__ = ["Circuit", "prune_nodes", "sweep_order", "Edge", "EdgeScores", "path_patch", "influences", "Discovery",
+           "make_engine", "discover"]
 
 
 @dataclass
@@ -56,10 +57,9 @@ class Circuit:
         return [c for c in self.components if c.is_mlp]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["components"] = [str(c) for c in self.components]
-        d["removal_scores"] = {str(c): s for c, s in self.removal_scores.items()}
-        return d
+        return {"components": [str(c) for c in self.components], "score": self.score,
+                "clean_logit_diff": self.clean_logit_diff, "threshold": self.threshold, "n_sweeps": self.n_sweeps,
+                "removal_scores": {str(c): s for c, s in self.removal_scores.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Circuit":
@@ -151,7 +151,7 @@ def influences(engine: Engine, components: Sequence[Component] | None = None) ->
 
 
 # --------------------------------------------------------------------------------------------- path patching
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Edge:
     """An edge from a sender component to a receiver input.
 
@@ -162,6 +162,13 @@ class Edge:
     sender: Component
     receiver: Component | None
     kind: str
+
+    def _key(self):
+        r = (10**9, 0) if self.receiver is None else (self.receiver.layer, self.receiver.head)
+        return (self.sender.layer, self.sender.head, *r, self.kind)
+
+    def __lt__(self, other: "Edge") -> bool:
+        return self._key() < other._key()
 
     def __str__(self) -> str:
         recv = "resid_final" if self.receiver is None else f"{self.receiver}" + (
@@ -255,3 +262,45 @@ def path_patch(engine: Engine, circuit: Sequence[Component], threshold: float = 
         for edge, ld in zip(edges, lds):
             scores[edge] = float(ld) / engine.clean_logit_diff
     return EdgeScores(scores, threshold)
+
+
+@dataclass
+class Discovery:
+    """One model's engine, circuit and edge scores (what notebooks 02, 05 and 06 share)."""
+
+    engine: Engine
+    circuit: Circuit
+    edges: EdgeScores | None
+
+
+def _prompts_digest(prompts) -> str:
+    import hashlib
+    return hashlib.sha256("\n".join(prompts.clean + prompts.corrupted + prompts.correct).encode()).hexdigest()[:16]
+
+
+def make_engine(model, tokenizer, prompts, **kwargs) -> Engine:
+    """An :class:`Engine` for ``model`` on a :class:`~dcirc_utils.tasks.PromptSet`."""
+    correct, incorrect = prompts.answer_ids(tokenizer)
+    return Engine(model, prompts.tokens(tokenizer), prompts.tokens(tokenizer, "corrupted"), correct, incorrect,
+                  **kwargs)
+
+
+def discover(model, tokenizer, prompts, pair_name: str, role: str, threshold: float = 0.8,
+             edge_threshold: float = 0.8, edges: bool = True, refresh: bool = False,
+             engine: Engine | None = None) -> Discovery:
+    """Node pruning and path patching for one model, cached on disk (notebook 02 computes; 05 and 06 reuse).
+
+    The cache key holds the pair, the role, a fingerprint of the weights, the prompts and both thresholds.
+    """
+    from .cache import cached, model_fingerprint
+    engine = engine or make_engine(model, tokenizer, prompts)
+    key = {"pair": pair_name, "role": role, "weights": model_fingerprint(model), "prompts": _prompts_digest(prompts),
+           "threshold": threshold, "version": 1}
+    circuit = cached("circuit", key, lambda: prune_nodes(engine, threshold), Circuit.to_dict, Circuit.from_dict,
+                     refresh=refresh)
+    scores = None
+    if edges:
+        scores = cached("edges", dict(key, edge_threshold=edge_threshold, circuit=[str(c) for c in circuit.components]),
+                        lambda: path_patch(engine, circuit.components, edge_threshold), EdgeScores.to_dict,
+                        EdgeScores.from_dict, refresh=refresh)
+    return Discovery(engine, circuit, scores)

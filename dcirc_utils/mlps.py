@@ -1,0 +1,377 @@
+"""MLPs: outputs, teacher ↔ student similarity (cosine, subspaces, CCA), the merging test and logit attribution.
+
+Used by notebook 04 (MLPs). The study compared each student MLP with the teacher MLPs it might have absorbed
+("merging": DistilGPT2's MLP4 against GPT-2's MLP9 and MLP10) by the cosine of their outputs per position, by the
+similarity of the top singular vectors of their output covariances, and by CCA. This module gives those measures,
+says exactly what each one is invariant to, and adds a held-out regression test of the merging claim
+(:func:`merge_test`).
+
+All measures take MLP outputs ``hook_mlp_out`` as ``[batch, pos, d_model]`` (or already flattened ``[n, d]``)
+computed on the *same* prompts for both models; rows (prompt × position) are the paired samples.
+
+Which measure to trust for what:
+
+* :func:`positional_cosine`: the two MLPs write the same vector at the same token. Needs the same ``d_model``
+  basis (true for a student initialised from its teacher, as DistilGPT2 was), not invariant to any rotation.
+* :func:`subspace_similarity`: the study's number, ``|mean|`` of the ``k × k`` cosines between the top-``k``
+  singular vectors. It depends on the arbitrary sign of each singular vector and on how the vectors are ordered
+  within a subspace; a tensor compared with itself scores ``1/k``, not 1 (only the diagonal is 1).
+* :func:`principal_angle_similarity`: whether the top-``k`` subspaces coincide, invariant to signs, to rotations
+  within the subspace and to any orthogonal change of coordinates applied to both; 1 for identical subspaces.
+* :func:`cca_similarity`: whether one output is a linear function of the other, whatever the basis: invariant to
+  any invertible linear map applied to either side; 1 for linearly related outputs.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+__all__ = [
+    "mlp_outputs", "positional_cosine", "cosine_summary", "top_singular_vectors", "subspace_cosines",
+    "subspace_similarity", "principal_angle_similarity", "canonical_correlations", "cca_similarity", "merge_r2",
+    "merge_test", "logit_diff_contributions", "all_pairs_similarity", "DEFAULT_MERGE_MARGIN",
+]
+
+#: How much more held-out R² a pair of teacher MLPs must give than the better single one for :func:`merge_test` to
+#: flag a merge (absolute R², i.e. 5 percentage points of the student's output variance).
+DEFAULT_MERGE_MARGIN = 0.05
+
+
+# --------------------------------------------------------------------------------------------- outputs
+def mlp_outputs(model, tokens: Int[Tensor, "batch pos"], batch_size: int = 256) -> Float[Tensor, "layer batch pos d_model"]:
+    """Every MLP's output (``blocks.{l}.hook_mlp_out``) on the prompts, on the CPU (notebook 04)."""
+    if not isinstance(tokens, Tensor) or tokens.ndim != 2:
+        raise ValueError(f"tokens must be an integer tensor [batch, pos], got {getattr(tokens, 'shape', tokens)}: "
+                         "pass PromptSet.tokens(tokenizer)")
+    names = [f"blocks.{l}.hook_mlp_out" for l in range(model.cfg.n_layers)]
+    wanted = set(names)
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for start in range(0, tokens.shape[0], batch_size):
+            _, cache = model.run_with_cache(tokens[start:start + batch_size].to(device),
+                                            names_filter=lambda n: n in wanted)
+            out.append(torch.stack([cache[n].float().cpu() for n in names]))
+            del cache
+    return torch.cat(out, dim=1)
+
+
+def _rows(x: Tensor, name: str) -> Tensor:
+    """``[..., d]`` → ``[n, d]`` float64."""
+    x = torch.as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be [batch, pos, d_model] or [n, d], got shape {tuple(x.shape)}")
+    return x.reshape(-1, x.shape[-1]).double()
+
+
+def _same_rows(a: Tensor, b: Tensor, what: str) -> tuple[Tensor, Tensor]:
+    ra, rb = _rows(a, "A"), _rows(b, "B")
+    if ra.shape[0] != rb.shape[0]:
+        raise ValueError(f"{what} pairs samples row by row, but A has {ra.shape[0]} rows (prompt x position) and B "
+                         f"{rb.shape[0]}: compute both models' outputs on the same tokens")
+    return ra, rb
+
+
+# --------------------------------------------------------------------------------------------- cosine
+def positional_cosine(a: Float[Tensor, "batch pos d_model"],
+                      b: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos"]:
+    """Cosine between two MLPs' outputs at each prompt and position (notebook 04; the study's merging figure).
+
+    Raises:
+        ValueError: if the shapes differ (both must be ``[batch, pos, d_model]`` on the same tokens and, for the
+            cosine to mean anything, in the same residual basis).
+    """
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"positional_cosine needs two [batch, pos, d_model] tensors of the same shape, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}: run both models on the same tokens (and the "
+                         "cosine only makes sense for models sharing d_model and its basis)")
+    return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-12).float()
+
+
+def cosine_summary(cos: Float[Tensor, "batch pos"]) -> dict:
+    """Summary of :func:`positional_cosine` (notebook 04), as the study reported it plus its spread.
+
+    Returns:
+        ``{"all", "token0", "other"}``: mean over all tokens, over position 0, over positions 1…; ``"by_position"``:
+        the mean at each position (list); and the spread across prompts of each prompt's mean over all tokens:
+        ``"prompt_std"``, ``"prompt_p05"``, ``"prompt_p50"``, ``"prompt_p95"``; ``"n_prompts"``.
+
+    Raises:
+        ValueError: unless ``cos`` is ``[batch, pos]`` with at least 2 positions.
+    """
+    c = torch.as_tensor(cos).double()
+    if c.ndim != 2 or c.shape[1] < 2:
+        raise ValueError(f"cos must be [batch, pos] with pos >= 2, got {tuple(c.shape)}")
+    per_prompt = c.mean(dim=1)
+    q = torch.quantile(per_prompt, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
+    return {
+        "all": float(c.mean()), "token0": float(c[:, 0].mean()), "other": float(c[:, 1:].mean()),
+        "by_position": [float(v) for v in c.mean(dim=0)],
+        "prompt_std": float(per_prompt.std(unbiased=False)) if c.shape[0] > 1 else 0.0,
+        "prompt_p05": float(q[0]), "prompt_p50": float(q[1]), "prompt_p95": float(q[2]),
+        "n_prompts": int(c.shape[0]),
+    }
+
+
+# --------------------------------------------------------------------------------------------- subspaces
+def top_singular_vectors(x: Tensor, k: int = 3) -> Float[Tensor, "d k"]:
+    """Top-``k`` right singular vectors of the rows of ``x`` (flattened to ``[n, d]``), as columns (notebook 04).
+
+    They are the top eigenvectors of the *uncentred* second-moment matrix ``XᵀX / n`` (the study's "covariance";
+    an MLP's mean output therefore usually dominates the first one). Each vector's sign is fixed so that its
+    largest-magnitude coordinate is positive (the SVD's own sign is arbitrary).
+
+    Raises:
+        ValueError: unless ``1 <= k <= min(n, d)``.
+    """
+    r = _rows(x, "x")
+    if not 1 <= k <= min(r.shape):
+        raise ValueError(f"k={k} must be between 1 and min(n, d) = {min(r.shape)}")
+    _, _, vh = torch.linalg.svd(r, full_matrices=False)
+    v = vh[:k].T.clone()
+    pivot = v[v.abs().argmax(dim=0), torch.arange(k)]
+    return v * torch.where(pivot < 0, -1.0, 1.0).to(v.dtype)
+
+
+def subspace_cosines(a: Tensor, b: Tensor, k: int = 3) -> Float[Tensor, "k k"]:
+    """Cosines between the top-``k`` singular vectors of ``a`` (rows) and of ``b`` (columns) (notebook 04).
+
+    Raises:
+        ValueError: if ``a`` and ``b`` have different feature sizes (the cosine needs a shared ``d``).
+    """
+    ua, ub = top_singular_vectors(a, k), top_singular_vectors(b, k)
+    if ua.shape[0] != ub.shape[0]:
+        raise ValueError(f"A has d={ua.shape[0]} features and B d={ub.shape[0]}: singular vectors can only be compared "
+                         "in the same space; use cca_similarity for different widths")
+    return (ua.T @ ub).float()
+
+
+def subspace_similarity(a: Tensor, b: Tensor, k: int = 3) -> float:
+    """The study's MLP similarity: ``|mean|`` of the ``k × k`` cosine matrix of the top-``k`` singular vectors
+    (notebook 04).
+
+    Exactly: ``U_A, U_B`` = :func:`top_singular_vectors` of each output (uncentred ``XᵀX/n``, X flattened over
+    batch × pos), ``C = U_Aᵀ U_B``, score ``|mean_ij C_ij|``. Properties (tested): it is at most 1; a tensor
+    compared with itself scores ``1/k`` (``C`` is the identity), not 1; it changes when a singular vector's sign
+    flips or when the data are rotated within their top-``k`` subspace, so it is **not** a subspace measure. Use
+    :func:`principal_angle_similarity` for that.
+    """
+    return abs(float(subspace_cosines(a, b, k).double().mean()))
+
+
+def principal_angle_similarity(a: Tensor, b: Tensor, k: int = 3, sqrt: bool = False) -> float:
+    """Overlap of the top-``k`` singular subspaces: mean ``cos²`` of their principal angles (notebook 04).
+
+    ``cos θ_i`` are the singular values of ``U_Aᵀ U_B`` (orthonormal bases of the two subspaces), so the score is
+    ``‖U_Aᵀ U_B‖_F² / k``: 1 for the same subspace, 0 for orthogonal ones, about ``k/d`` for random ones. It is
+    invariant to the signs and order of the basis vectors, to rotations within either subspace and to any
+    orthogonal change of coordinates applied to both outputs. ``sqrt=True`` returns its square root (the RMS
+    cosine).
+    """
+    ua, ub = top_singular_vectors(a, k), top_singular_vectors(b, k)
+    if ua.shape[0] != ub.shape[0]:
+        raise ValueError(f"A has d={ua.shape[0]} features and B d={ub.shape[0]}: principal angles need a shared space")
+    s = torch.linalg.svdvals(ua.T @ ub).clamp(max=1.0)
+    v = float((s ** 2).mean())
+    return v ** 0.5 if sqrt else v
+
+
+# --------------------------------------------------------------------------------------------- CCA
+def _basis(x: Tensor, pca_dim: int | None, rtol: float = 1e-6) -> Tensor:
+    """Orthonormal basis (in sample space) of the centred columns of x, after an optional PCA truncation."""
+    xc = x - x.mean(dim=0, keepdim=True)
+    u, s, _ = torch.linalg.svd(xc, full_matrices=False)
+    keep = int((s > rtol * s[0]).sum()) if s.numel() and s[0] > 0 else 0
+    if pca_dim is not None:
+        keep = min(keep, int(pca_dim))
+    return u[:, :keep]
+
+
+def canonical_correlations(a: Tensor, b: Tensor, pca_dim: int | None = None) -> Float[Tensor, "m"]:
+    """All canonical correlations between two paired sets of outputs, largest first (notebook 04).
+
+    Both sets are centred; each is reduced to its top ``pca_dim`` principal components if given (SVCCA's step,
+    needed when ``d`` is large against the number of samples), else to its numerical rank. The correlations are
+    the singular values of ``Q_Aᵀ Q_B`` for orthonormal bases ``Q`` of the two column spaces.
+
+    Raises:
+        ValueError: if the rows differ, or if the two reduced dimensions add up to ``n - 1`` or more: then the two
+            column spaces must intersect and CCA finds correlations of 1 for any data; pass a smaller ``pca_dim``
+            or more prompts.
+    """
+    ra, rb = _same_rows(a, b, "CCA")
+    qa, qb = _basis(ra, pca_dim), _basis(rb, pca_dim)
+    n = ra.shape[0]
+    if qa.shape[1] + qb.shape[1] >= n - 1:
+        raise ValueError(f"CCA is degenerate here: {qa.shape[1]} + {qb.shape[1]} dimensions for {n} samples (>= n-1) "
+                         "make some canonical correlations 1 for any data; pass pca_dim (e.g. "
+                         f"{max(1, (n - 2) // 4)}) or use more prompts")
+    if qa.shape[1] == 0 or qb.shape[1] == 0:
+        raise ValueError("one of the sets is constant (rank 0 after centring): CCA is undefined")
+    return torch.linalg.svdvals(qa.T @ qb).clamp(0.0, 1.0).float()
+
+
+def cca_similarity(a: Tensor, b: Tensor, k: int = 3, pca_dim: int | None = None) -> float:
+    """Mean of the top-``k`` canonical correlations (notebook 04): 1 when one output is a linear function of the
+    other (e.g. ``B = A M + c`` with ``M`` invertible), well below 1 for unrelated outputs; see
+    :func:`canonical_correlations`.
+
+    Raises:
+        ValueError: for ``k`` larger than the number of canonical correlations, and as
+            :func:`canonical_correlations`.
+    """
+    corr = canonical_correlations(a, b, pca_dim)
+    if not 1 <= k <= corr.numel():
+        raise ValueError(f"k={k} but there are only {corr.numel()} canonical correlations (the smaller reduced "
+                         "dimension); lower k or raise pca_dim")
+    return float(corr[:k].double().mean())
+
+
+# --------------------------------------------------------------------------------------------- merging
+def _split(n_prompts: int, train_frac: float, seed: int) -> tuple[Tensor, Tensor]:
+    if not 0 < train_frac < 1:
+        raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
+    perm = torch.randperm(n_prompts, generator=torch.Generator().manual_seed(seed))
+    n_train = int(round(train_frac * n_prompts))
+    if n_train < 1 or n_train >= n_prompts:
+        raise ValueError(f"{n_prompts} prompts cannot be split {train_frac:.2f}/{1 - train_frac:.2f}: use more prompts")
+    return perm[:n_train], perm[n_train:]
+
+
+def merge_r2(student_out: Float[Tensor, "batch pos d_model"], teacher_outs: Sequence[Tensor],
+             train_frac: float = 0.5, seed: int = 0, ridge: float = 1e-6) -> float:
+    """Held-out R² of a least-squares map from teacher MLP output(s) to a student MLP's output (notebook 04).
+
+    The teacher outputs are concatenated along ``d_model`` (one MLP, or two for a merge); an affine map
+    ``Y ≈ X W + c`` is fitted on a random ``train_frac`` of the *prompts* (all their positions) and scored on the
+    other prompts: ``R² = 1 − Σ‖Y − Ŷ‖² / Σ‖Y − mean(Y)‖²`` over all held-out rows and output dimensions (i.e.
+    the share of the student's output variance explained). Splitting by prompt keeps the fit from memorising them;
+    ``ridge`` (relative to the mean eigenvalue of ``XᵀX``) only stabilises the solve.
+
+    Args:
+        student_out: the student MLP's ``hook_mlp_out`` ``[batch, pos, d]``.
+        teacher_outs: one or more teacher ``hook_mlp_out`` tensors of the same batch and positions.
+        train_frac, seed: the prompt split.
+        ridge: relative ridge strength.
+
+    Raises:
+        ValueError: on an empty ``teacher_outs`` or mismatched batch/position sizes.
+    """
+    y = torch.as_tensor(student_out).double()
+    if y.ndim != 3:
+        raise ValueError(f"student_out must be [batch, pos, d_model], got {tuple(y.shape)}")
+    if len(teacher_outs) == 0:
+        raise ValueError("teacher_outs is empty: pass a list of one or more teacher MLP outputs")
+    xs = [torch.as_tensor(t).double() for t in teacher_outs]
+    for i, t in enumerate(xs):
+        if t.ndim != 3 or t.shape[:2] != y.shape[:2]:
+            raise ValueError(f"teacher_outs[{i}] has shape {tuple(t.shape)} but the student's is {tuple(y.shape)}: "
+                             "all must be [batch, pos, d_model] on the same prompts")
+    x = torch.cat(xs, dim=-1)
+    tr, te = _split(y.shape[0], train_frac, seed)
+    xtr, ytr = x[tr].reshape(-1, x.shape[-1]), y[tr].reshape(-1, y.shape[-1])
+    xte, yte = x[te].reshape(-1, x.shape[-1]), y[te].reshape(-1, y.shape[-1])
+    mx, my = xtr.mean(0, keepdim=True), ytr.mean(0, keepdim=True)
+    xc, yc = xtr - mx, ytr - my
+    gram = xc.T @ xc
+    lam = ridge * float(torch.diagonal(gram).mean()) if gram.numel() else 0.0
+    w = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), xc.T @ yc)
+    pred = (xte - mx) @ w + my
+    ss_tot = float(((yte - yte.mean(0, keepdim=True)) ** 2).sum())
+    if ss_tot == 0:
+        raise ValueError("the student's held-out output is constant: R² is undefined")
+    return 1.0 - float(((yte - pred) ** 2).sum()) / ss_tot
+
+
+def merge_test(student_out: Float[Tensor, "batch pos d_model"],
+               teacher_outs: Sequence[Tensor] | Float[Tensor, "layer batch pos d_model"],
+               pairs: Sequence[tuple[int, int]] | None = None, margin: float = DEFAULT_MERGE_MARGIN,
+               train_frac: float = 0.5, seed: int = 0) -> list[dict]:
+    """Does a student MLP do the work of two teacher MLPs together? (notebook 04; the study's merging claim)
+
+    For each teacher pair ``(i, j)`` (default: every adjacent pair ``(i, i+1)``), :func:`merge_r2` from ``i`` alone,
+    from ``j`` alone and from both. ``claim`` is true only when the pair explains clearly more of the student's
+    held-out output than the better single MLP: ``r2_pair − max(r2_first, r2_second) >= margin`` (default
+    :data:`DEFAULT_MERGE_MARGIN` = 0.05, five points of explained variance) and ``r2_pair > 0``. Because R² is
+    measured on held-out prompts, extra regressors alone cannot buy the margin.
+
+    Returns:
+        one dict per pair: ``teachers`` ``(i, j)``, ``label`` ``"T{i}+T{j}"``, ``r2_first``, ``r2_second``,
+        ``r2_pair``, ``gain``, ``claim``.
+
+    Raises:
+        ValueError: for a pair index outside ``teacher_outs``.
+    """
+    outs = list(teacher_outs)
+    if pairs is None:
+        pairs = [(i, i + 1) for i in range(len(outs) - 1)]
+    rows = []
+    cache: dict[int, float] = {}
+    for i, j in pairs:
+        if not (0 <= i < len(outs) and 0 <= j < len(outs)):
+            raise ValueError(f"pair ({i}, {j}) is outside the {len(outs)} teacher MLPs given")
+        for m in (i, j):
+            if m not in cache:
+                cache[m] = merge_r2(student_out, [outs[m]], train_frac, seed)
+        both = merge_r2(student_out, [outs[i], outs[j]], train_frac, seed)
+        gain = both - max(cache[i], cache[j])
+        rows.append({"teachers": (i, j), "label": f"T{i}+T{j}", "r2_first": cache[i], "r2_second": cache[j],
+                     "r2_pair": both, "gain": gain, "claim": bool(gain >= margin and both > 0)})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- attribution
+def logit_diff_contributions(model, tokens: Int[Tensor, "batch pos"], correct: Int[Tensor, "batch"] | int,
+                             incorrect: Int[Tensor, "batch"] | int,
+                             batch_size: int = 256) -> Float[Tensor, "layer pos"]:
+    """Each MLP's direct contribution to the logit difference, per position, averaged over prompts (notebook 04).
+
+    For prompt ``b``, position ``p`` and layer ``l``: ``LN(mlp_out[l, b, p]) · (W_U[:, correct_b] − W_U[:,
+    incorrect_b])``, where ``LN`` centres the vector and divides by the final LayerNorm's scale cached at ``(b, p)``
+    (``cache.apply_ln_to_stack``; in compatibility mode the LN weights are folded into ``W_U``). At the final
+    position these terms, together with the heads', embeddings' and biases', add up to the model's Δl; at other
+    positions they read the same direction as a probe.
+
+    Raises:
+        ValueError: if ``correct``/``incorrect`` do not have one id per prompt.
+    """
+    if not isinstance(tokens, Tensor) or tokens.ndim != 2:
+        raise ValueError("tokens must be an integer tensor [batch, pos]")
+    n = tokens.shape[0]
+    c = torch.as_tensor(correct).long().reshape(-1).expand(n) if torch.as_tensor(correct).numel() == 1 \
+        else torch.as_tensor(correct).long()
+    i = torch.as_tensor(incorrect).long().reshape(-1).expand(n) if torch.as_tensor(incorrect).numel() == 1 \
+        else torch.as_tensor(incorrect).long()
+    if c.shape != (n,) or i.shape != (n,):
+        raise ValueError(f"correct and incorrect need one token id per prompt ({n}), got {tuple(c.shape)} and "
+                         f"{tuple(i.shape)}: use PromptSet.answer_ids(tokenizer)")
+    names = [f"blocks.{l}.hook_mlp_out" for l in range(model.cfg.n_layers)]
+    wanted = set(names) | {"ln_final.hook_scale"}
+    device = next(model.parameters()).device
+    total = torch.zeros(model.cfg.n_layers, tokens.shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            _, cache = model.run_with_cache(tokens[sl].to(device), names_filter=lambda nm: nm in wanted)
+            stack = torch.stack([cache[nm] for nm in names])                              # [layer, b, pos, d]
+            scaled = cache.apply_ln_to_stack(stack, layer=-1)
+            direction = model.W_U[:, c[sl].to(device)] - model.W_U[:, i[sl].to(device)]   # [d, b]
+            total += torch.einsum("lbpd,db->lp", scaled.double(), direction.double()).cpu()
+            del cache
+    return (total / n).float()
+
+
+def all_pairs_similarity(teacher_outs: Sequence[Tensor] | Tensor, student_outs: Sequence[Tensor] | Tensor,
+                         fn: Callable[[Tensor, Tensor], float]) -> Float[Tensor, "t_layer s_layer"]:
+    """``fn(teacher_outs[i], student_outs[j])`` for every teacher layer ``i`` and student layer ``j`` (notebook 04).
+
+    ``fn`` is any of this module's measures taking two outputs and returning a float (``subspace_similarity``,
+    ``principal_angle_similarity``, ``cca_similarity``, or e.g. ``lambda a, b: cosine_summary(positional_cosine(a,
+    b))["all"]``).
+    """
+    t, s = list(teacher_outs), list(student_outs)
+    return torch.tensor([[float(fn(ti, sj)) for sj in s] for ti in t])
