@@ -6,6 +6,12 @@ Notebooks import from here and define no machinery of their own. Modules, bottom
 ``heads``/``mlps`` (head roles and matching; MLP similarity and merging), ``brittleness``/``alignment``,
 ``plots`` (figures from plain data) and ``notebook`` (the setup cell).
 """
+import warnings as _warnings
+
+# tqdm.auto (imported by TransformerLens) warns once per kernel when ipywidgets is absent; the course uses plain
+# text bars, so the warning (which prints a site-packages path) is noise in every notebook.
+_warnings.filterwarnings("ignore", message="IProgress not found")
+
 from .metrics import accuracy, logit_diff, logit_diff_per_prompt, score_percent
 from .pairs import DEFAULT_PAIR, ModelPair, load_pair, pick_device
 from .tasks import PromptSet, make_prompts

@@ -27,7 +27,8 @@ from jaxtyping import Float
 from .engine import Component, parse_component
 
 __all__ = ["Match", "normalise_matches", "alignment_terms", "alignment", "AlignmentResult", "matched_alignment",
-           "normalise_influences", "DecayFit", "inverse_log_decay", "fit_inverse_log_decay", "make_alignment_measure"]
+           "normalise_influences", "study_matches", "make_alignment_measure", "DecayFit", "inverse_log_decay",
+           "fit_inverse_log_decay"]
 
 #: Slack allowed beyond the documented ranges for floating-point round-off (values are clipped back into range).
 RANGE_TOL = 1e-6
@@ -310,6 +311,47 @@ def make_alignment_measure(teacher_influence: Mapping[Component, float], engine_
     return measure
 
 
+def study_matches(teacher, student, tokens, mlp_similarity: str = "study", k: int = 3,
+                  teacher_patterns=None, teacher_mlp_outputs=None) -> tuple[list[Match], list[Match]]:
+    """The study's matches with similarities, computed on ``tokens`` (notebook 06; a convenience wrapper around
+    :mod:`dcirc_utils.heads` and :mod:`dcirc_utils.mlps`, imported only when called).
+
+    Heads: each student head → the teacher head whose batch-mean attention pattern is most similar (row-wise cosine,
+    ``heads.head_similarity`` + ``heads.match_heads``). MLPs: each student MLP → the teacher MLP with the highest
+    output similarity.
+
+    Args:
+        teacher, student: the two models (TransformerBridges).
+        tokens: ``Int[Tensor, "batch pos"]`` prompts both models read (the same for both).
+        mlp_similarity: ``"study"`` (``mlps.subspace_similarity``, the study's |mean cosine| of the top-``k``
+            singular vectors; note it gives ``1/k``, not 1, for identical outputs, so it caps the MLP terms of A)
+            or ``"principal"`` (``mlps.principal_angle_similarity``: 1 for identical subspaces).
+        k: singular vectors per MLP output.
+        teacher_patterns, teacher_mlp_outputs: the teacher's ``heads.attention_patterns`` and
+            ``mlps.mlp_outputs`` on ``tokens`` if already computed (a noise sweep recomputes only the student's).
+
+    Returns:
+        ``(head_matches, mlp_matches)`` for :func:`matched_alignment`.
+    """
+    from . import heads as heads_mod
+    from . import mlps as mlps_mod
+
+    fns = {"study": mlps_mod.subspace_similarity, "principal": mlps_mod.principal_angle_similarity}
+    if mlp_similarity not in fns:
+        raise ValueError(f"mlp_similarity must be one of {sorted(fns)}, got {mlp_similarity!r}")
+    t_pat = heads_mod.attention_patterns(teacher, tokens) if teacher_patterns is None else teacher_patterns
+    sim = heads_mod.head_similarity(t_pat, heads_mod.attention_patterns(student, tokens))
+    head_m = normalise_matches(heads_mod.match_heads(sim, student.cfg.n_heads, teacher.cfg.n_heads))
+    t_out = mlps_mod.mlp_outputs(teacher, tokens) if teacher_mlp_outputs is None else teacher_mlp_outputs
+    s_out = mlps_mod.mlp_outputs(student, tokens)
+    fn = fns[mlp_similarity]
+    table = mlps_mod.all_pairs_similarity(t_out, s_out, lambda a, b: fn(a, b, k))  # [t_layer, s_layer]
+    best = table.max(dim=0)
+    mlp_m = [Match(Component(j), Component(int(i)), float(v))
+             for j, (v, i) in enumerate(zip(best.values.tolist(), best.indices.tolist()))]
+    return head_m, mlp_m
+
+
 # --------------------------------------------------------------------------------------------- decay under noise
 def inverse_log_decay(sigma, plateau: float, amplitude: float, rate: float, sigma0: float):
     """``A(σ) = plateau + amplitude / (1 + rate · ln(1 + σ/σ0))`` (notebook 06).
@@ -332,6 +374,8 @@ class DecayFit:
         rmse: root-mean-square residual on the data.
         r2: coefficient of determination on the data.
         fit_sigma0: whether ``sigma0`` was fitted or held fixed.
+        at_bounds: names of fitted parameters that ended on a bound of the fit: the data do not determine them
+            (typically the plateau when the levels stop before A levels off); report them as limits, not values.
     """
 
     plateau: float
@@ -342,6 +386,7 @@ class DecayFit:
     rmse: float
     r2: float
     fit_sigma0: bool
+    at_bounds: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> dict[str, float]:
@@ -440,5 +485,8 @@ def fit_inverse_log_decay(levels: Sequence[float] | Float[np.ndarray, "n"], valu
     params = list(popt) + ([] if sigma0 is None else [sigma0])
     stderr = {n: float(s) for n, s in zip(names, list(se) + ([] if sigma0 is None else [math.nan]))}
     ss_tot = float(np.sum((y - y.mean()) ** 2))
+    at_bounds = [n for n, v, lo, hi in zip(names, popt, bounds_lo, bounds_hi)
+                 if min(abs(v - lo), abs(hi - v)) <= 1e-6 * max(1.0, abs(lo), abs(hi))]
     return DecayFit(*(float(p) for p in params), stderr=stderr, rmse=math.sqrt(res / len(y)),
-                    r2=1.0 - res / ss_tot if ss_tot > 0 else math.nan, fit_sigma0=sigma0 is None)
+                    r2=1.0 - res / ss_tot if ss_tot > 0 else math.nan, fit_sigma0=sigma0 is None,
+                    at_bounds=at_bounds)

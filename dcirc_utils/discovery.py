@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .engine import Component, Engine, Patch, parse_component
 
@@ -106,7 +106,7 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
     target = threshold * 100.0
     n_sweeps = 0
     chain_len = 4
-    bar = tqdm(total=0, desc="node pruning", disable=not (progress and engine.progress), leave=False)
+    bar = tqdm(total=0, desc="node pruning", disable=not (progress and engine.progress), leave=False, mininterval=1.0)
     for n_sweeps in range(1, max_sweeps + 1):
         direction = "backward" if n_sweeps % 2 == 1 else "forward"
         changed = False
@@ -119,7 +119,7 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
                 chain = todo[:chain_len]
                 base = engine.mean_ablation(removed)
                 variants = [engine.mean_ablation(chain[: k + 1]) for k in range(len(chain))]
-                scores = [engine.score(v) for v in engine.logit_diffs(variants, base)]
+                scores = [engine.score(v) for v in engine.logit_diffs(variants, base, progress=False)]
                 n_ok = next((k for k, s in enumerate(scores) if not s >= target), len(chain))
                 for c, s in zip(chain[:n_ok], scores[:n_ok]):
                     removed.append(c)
@@ -135,7 +135,7 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
             break
     bar.close()
     kept = sorted(c for c in engine.components if c not in removed)
-    final = engine.logit_diffs([[]], engine.mean_ablation(removed))[0]
+    final = engine.logit_diffs([[]], engine.mean_ablation(removed), progress=False)[0]
     return Circuit(kept, engine.score(final), engine.clean_logit_diff, threshold, n_sweeps, removal_scores)
 
 

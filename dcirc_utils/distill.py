@@ -324,7 +324,7 @@ def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n blo
 
 
 def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     model.to(device).train()
     steps = cfg.teacher_steps
     opt, sched = _optimizer(model, cfg.teacher_lr, steps, cfg)
@@ -361,7 +361,7 @@ def train_student(student, teacher, ids: Int[Tensor, "n block"], labels: Int[Ten
 
 
 def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     teacher.to(device).eval()
     student.to(device).train()
     steps = cfg.student_steps

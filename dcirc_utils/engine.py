@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .metrics import DegenerateBaselineError, MIN_CLEAN_LOGIT_DIFF
 
@@ -159,9 +159,12 @@ class BridgeAdapter:
 
 
 # --------------------------------------------------------------------------------------------- engine
-def _default_chunk_rows(device: torch.device) -> int:
-    # measured here on 2 CPU cores: per-row block time is lowest around 16-32 rows; GPUs want large batches
-    return 32 if device.type == "cpu" else 2048
+def _default_chunk_rows(device: torch.device, d_model: int) -> int:
+    """Rows per forward. Measured on 2 CPU cores: GPT-2 small (d_model 768) runs fastest per row at 16-32 rows,
+    the offline pair (d_model 128) at about 200 (below that, per-call overhead dominates); GPUs want large batches."""
+    if device.type == "cpu":
+        return max(16, 24576 // d_model)
+    return max(1024, (2048 * 768) // d_model)
 
 
 class Engine:
@@ -198,12 +201,12 @@ class Engine:
         self.answer_ids = torch.stack([correct, incorrect], dim=-1).to(self.device)  # [batch, 2]
         self.n_prompts = clean_tokens.shape[0]
         self.n_layers, self.n_heads = self.adapter.n_layers, self.adapter.n_heads
-        self.chunk_rows = chunk_rows or _default_chunk_rows(self.device)
+        self.chunk_rows = chunk_rows or _default_chunk_rows(self.device, self.adapter.model.cfg.d_model)
         self.progress = progress
         self._prefix: dict[tuple, Tensor] = {}
         self.components = all_components(self.n_layers, self.n_heads)
         with torch.inference_mode():
-            self.clean_logit_diff = float(self.logit_diffs([[]])[0])
+            self.clean_logit_diff = float(self.logit_diffs([[]], progress=False)[0])
             acts = self.capture([c.hook_name for c in self.components if c.head in (0, -1)], which="corrupted")
         if check_baseline and not abs(self.clean_logit_diff) >= MIN_CLEAN_LOGIT_DIFF:
             raise DegenerateBaselineError(
@@ -283,7 +286,7 @@ class Engine:
         return min((hook_layer(p.hook_name) for p in variant), default=self.n_layers)
 
     def run(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (), which: str = "clean",
-            capture: Sequence[str] = (), desc: str | None = None):
+            capture: Sequence[str] = (), desc: str | None = None, progress: bool | None = None):
         """Run every variant (on top of ``base``) and return per-prompt answer logits and captured activations.
 
         Args:
@@ -292,7 +295,8 @@ class Engine:
             which: ``"clean"`` or ``"corrupted"`` prompts.
             capture: hook names whose (patched) activations to return per variant; ``"resid_final"`` returns the
                 final residual stream at the answer position.
-            desc: progress-bar label (a bar is shown when there is more than one chunk).
+            desc: progress-bar label.
+            progress: show a bar (default: the engine's setting, and only for runs of more than a few chunks).
 
         Returns:
             ``(logits, captured)``: ``logits[v]`` is ``[batch, 2]`` (correct, incorrect) for variant ``v``;
@@ -314,7 +318,8 @@ class Engine:
         jobs = [(s, idx[j:j + per_chunk], slice(p, min(p + rows_p, B)))
                 for s, idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)
                 for p in range(0, B, rows_p)]
-        bar = tqdm(jobs, desc=desc or "variants", disable=not self.progress or len(jobs) < 2, leave=False)
+        show = (self.progress if progress is None else progress) and len(jobs) >= 8
+        bar = tqdm(jobs, desc=desc or "variants", disable=not show, leave=False, mininterval=1.0)
         with torch.inference_mode():
             for start, idx, ps in bar:
                 b = ps.stop - ps.start
@@ -341,14 +346,15 @@ class Engine:
         return logits, captured
 
     def logit_diffs(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (),
-                    which: str = "clean", desc: str | None = None) -> Float[Tensor, "variants"]:
+                    which: str = "clean", desc: str | None = None,
+                    progress: bool | None = None) -> Float[Tensor, "variants"]:
         """Mean Δl over the prompts for each variant."""
-        logits, _ = self.run(variants, base, which, desc=desc)
+        logits, _ = self.run(variants, base, which, desc=desc, progress=progress)
         return (logits[..., 0] - logits[..., 1]).mean(-1)
 
     def capture(self, hook_names: Sequence[str], base: Sequence[Patch] = (), which: str = "clean") -> dict:
         """Activations ``[batch, ...]`` (wrapped in a one-element list) of one run with ``base`` applied."""
-        _, cap = self.run([[]], base, which, capture=hook_names)
+        _, cap = self.run([[]], base, which, capture=hook_names, progress=False)
         return {name: [cap[name][0]] for name in hook_names}
 
     def logit_diff_from_resid(self, resid_end: Float[Tensor, "batch d_model"]) -> float:

@@ -335,9 +335,9 @@ def successor_scores(model, tokenizer, elements: Sequence[str] = DEFAULT_ELEMENT
                      include_bias: bool = False) -> Float[Tensor, "layer head"]:
     """Successor score of every head, after Gould et al. and the seqcont work (notebook 03).
 
-    For each head, :func:`ov_element_logits` (element embeddings after MLP0 → the head's OV circuit → ``ln_final`` →
-    unembedding, restricted to the elements) and then :func:`successor_score_from_ov`: the fraction of elements
-    ``n`` whose ``n+1`` is the top-1 among the task's element tokens. Chance is ``1/len(elements)``.
+    For each head, :func:`ov_element_logits` (element embeddings after MLP0 → the head's OV circuit →
+    ``ln_final`` → unembedding, restricted to the elements) and then :func:`successor_score_from_ov`: the fraction
+    of elements ``n`` whose ``n+1`` is the top-1 among the task's element tokens. Chance is ``1/len(elements)``.
     """
     maps = ov_element_logits(model, tokenizer, elements, mode, include_bias)
     return torch.tensor([[successor_score_from_ov(maps[l, h]) for h in range(maps.shape[1])]

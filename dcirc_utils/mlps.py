@@ -19,7 +19,10 @@ Which measure to trust for what:
 * :func:`principal_angle_similarity`: whether the top-``k`` subspaces coincide, invariant to signs, to rotations
   within the subspace and to any orthogonal change of coordinates applied to both; 1 for identical subspaces.
 * :func:`cca_similarity`: whether one output is a linear function of the other, whatever the basis: invariant to
-  any invertible linear map applied to either side; 1 for linearly related outputs.
+  any invertible linear map applied to either side; 1 for linearly related outputs. Average all canonical
+  correlations (the default): the top few are 1 for any two layers on task prompts.
+* :func:`merge_test`: held-out R² of the student MLP's output from one teacher MLP versus from two, as a weighted
+  sum in the shared residual basis; a merge is claimed only above a stated margin.
 """
 from __future__ import annotations
 
@@ -41,7 +44,8 @@ DEFAULT_MERGE_MARGIN = 0.05
 
 
 # --------------------------------------------------------------------------------------------- outputs
-def mlp_outputs(model, tokens: Int[Tensor, "batch pos"], batch_size: int = 256) -> Float[Tensor, "layer batch pos d_model"]:
+def mlp_outputs(model, tokens: Int[Tensor, "batch pos"],
+                batch_size: int = 256) -> Float[Tensor, "layer batch pos d_model"]:
     """Every MLP's output (``blocks.{l}.hook_mlp_out``) on the prompts, on the CPU (notebook 04)."""
     if not isinstance(tokens, Tensor) or tokens.ndim != 2:
         raise ValueError(f"tokens must be an integer tensor [batch, pos], got {getattr(tokens, 'shape', tokens)}: "
@@ -215,16 +219,23 @@ def canonical_correlations(a: Tensor, b: Tensor, pca_dim: int | None = None) -> 
     return torch.linalg.svdvals(qa.T @ qb).clamp(0.0, 1.0).float()
 
 
-def cca_similarity(a: Tensor, b: Tensor, k: int = 3, pca_dim: int | None = None) -> float:
-    """Mean of the top-``k`` canonical correlations (notebook 04): 1 when one output is a linear function of the
-    other (e.g. ``B = A M + c`` with ``M`` invertible), well below 1 for unrelated outputs; see
-    :func:`canonical_correlations`.
+def cca_similarity(a: Tensor, b: Tensor, k: int | None = None, pca_dim: int | None = None) -> float:
+    """Mean of the top-``k`` canonical correlations (all of them if ``k`` is ``None``) (notebook 04).
+
+    1 when one output is a linear function of the other (e.g. ``B = A M + c`` with ``M`` invertible), well below 1
+    for unrelated outputs (independent Gaussian data, 2300 × 128: top-3 ≈ 0.44, all ≈ 0.20); see
+    :func:`canonical_correlations`. On task prompts a small ``k`` saturates: the top canonical directions are
+    token/position features every layer encodes linearly, so the top-3 mean is 1.000 for every teacher/student layer
+    pair of the offline pair. The mean over all correlations (the default, SVCCA's summary), optionally after
+    ``pca_dim`` (10–20 works), is the one that tells layers apart.
 
     Raises:
         ValueError: for ``k`` larger than the number of canonical correlations, and as
             :func:`canonical_correlations`.
     """
     corr = canonical_correlations(a, b, pca_dim)
+    if k is None:
+        return float(corr.double().mean())
     if not 1 <= k <= corr.numel():
         raise ValueError(f"k={k} but there are only {corr.numel()} canonical correlations (the smaller reduced "
                          "dimension); lower k or raise pca_dim")
@@ -243,23 +254,30 @@ def _split(n_prompts: int, train_frac: float, seed: int) -> tuple[Tensor, Tensor
 
 
 def merge_r2(student_out: Float[Tensor, "batch pos d_model"], teacher_outs: Sequence[Tensor],
-             train_frac: float = 0.5, seed: int = 0, ridge: float = 1e-6) -> float:
-    """Held-out R² of a least-squares map from teacher MLP output(s) to a student MLP's output (notebook 04).
+             fit: str = "scalar", train_frac: float = 0.5, seed: int = 0, ridge: float = 1e-6) -> float:
+    """Held-out R² of explaining a student MLP's output by teacher MLP output(s) (notebook 04).
 
-    The teacher outputs are concatenated along ``d_model`` (one MLP, or two for a merge); an affine map
-    ``Y ≈ X W + c`` is fitted on a random ``train_frac`` of the *prompts* (all their positions) and scored on the
-    other prompts: ``R² = 1 − Σ‖Y − Ŷ‖² / Σ‖Y − mean(Y)‖²`` over all held-out rows and output dimensions (i.e.
-    the share of the student's output variance explained). Splitting by prompt keeps the fit from memorising them;
-    ``ridge`` (relative to the mean eigenvalue of ``XᵀX``) only stabilises the solve.
+    The map is fitted by least squares on a random ``train_frac`` of the *prompts* (all their positions) and
+    scored on the other prompts: ``R² = 1 − Σ‖Y − Ŷ‖² / Σ‖Y − mean(Y)‖²`` over all held-out rows and output
+    dimensions (the share of the student's output variance explained). Two map families:
+
+    * ``fit="scalar"`` (default): ``Ŷ = Σ_m α_m X_m + c``, one number per teacher MLP plus an offset vector, in the
+      shared residual basis (the student is initialised from the teacher, so its MLPs write in the teacher's
+      basis). "S4 merges T9 and T10" then reads: S4's output ≈ α·T9 + β·T10.
+    * ``fit="linear"``: ``Ŷ = [X_1 X_2 …] W + c``, any linear map of the concatenated outputs (ridge ``ridge`` ×
+      the mean eigenvalue of ``XᵀX``, only to stabilise the solve). Beware: on task prompts the MLP outputs are
+      low-dimensional functions of the same few token/position features, so *any* teacher layer explains *any*
+      student layer this way (R² ≥ 0.98 for every layer pair of the offline pair); it cannot single out a merge.
 
     Args:
         student_out: the student MLP's ``hook_mlp_out`` ``[batch, pos, d]``.
         teacher_outs: one or more teacher ``hook_mlp_out`` tensors of the same batch and positions.
+        fit: ``"scalar"`` or ``"linear"``.
         train_frac, seed: the prompt split.
-        ridge: relative ridge strength.
+        ridge: relative ridge strength (``"linear"`` only).
 
     Raises:
-        ValueError: on an empty ``teacher_outs`` or mismatched batch/position sizes.
+        ValueError: on an empty ``teacher_outs``, mismatched shapes, an unknown ``fit`` or too few prompts.
     """
     y = torch.as_tensor(student_out).double()
     if y.ndim != 3:
@@ -271,16 +289,28 @@ def merge_r2(student_out: Float[Tensor, "batch pos d_model"], teacher_outs: Sequ
         if t.ndim != 3 or t.shape[:2] != y.shape[:2]:
             raise ValueError(f"teacher_outs[{i}] has shape {tuple(t.shape)} but the student's is {tuple(y.shape)}: "
                              "all must be [batch, pos, d_model] on the same prompts")
-    x = torch.cat(xs, dim=-1)
+        if fit == "scalar" and t.shape[-1] != y.shape[-1]:
+            raise ValueError(f"fit='scalar' needs the same d_model for teacher and student ({t.shape[-1]} vs "
+                             f"{y.shape[-1]}); use fit='linear' for different widths")
+    if fit not in ("scalar", "linear"):
+        raise ValueError(f"unknown fit {fit!r}: use 'scalar' (weighted sum in the shared basis) or 'linear'")
     tr, te = _split(y.shape[0], train_frac, seed)
-    xtr, ytr = x[tr].reshape(-1, x.shape[-1]), y[tr].reshape(-1, y.shape[-1])
-    xte, yte = x[te].reshape(-1, x.shape[-1]), y[te].reshape(-1, y.shape[-1])
-    mx, my = xtr.mean(0, keepdim=True), ytr.mean(0, keepdim=True)
-    xc, yc = xtr - mx, ytr - my
-    gram = xc.T @ xc
-    lam = ridge * float(torch.diagonal(gram).mean()) if gram.numel() else 0.0
-    w = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), xc.T @ yc)
-    pred = (xte - mx) @ w + my
+    d_out = y.shape[-1]
+    ytr, yte = y[tr].reshape(-1, d_out), y[te].reshape(-1, d_out)
+    my = ytr.mean(0, keepdim=True)
+    xtr = [x[tr].reshape(-1, x.shape[-1]) for x in xs]
+    xte = [x[te].reshape(-1, x.shape[-1]) for x in xs]
+    mxs = [x.mean(0, keepdim=True) for x in xtr]
+    if fit == "scalar":
+        design = torch.stack([(x - m).reshape(-1) for x, m in zip(xtr, mxs)], dim=1)   # [rows*d, n_teachers]
+        alpha = torch.linalg.lstsq(design, (ytr - my).reshape(-1, 1)).solution[:, 0]
+        pred = my + sum(a * (x - m) for a, x, m in zip(alpha, xte, mxs))
+    else:
+        xc = torch.cat([x - m for x, m in zip(xtr, mxs)], dim=-1)
+        gram = xc.T @ xc
+        lam = ridge * float(torch.diagonal(gram).mean())
+        w = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), xc.T @ (ytr - my))
+        pred = torch.cat([x - m for x, m in zip(xte, mxs)], dim=-1) @ w + my
     ss_tot = float(((yte - yte.mean(0, keepdim=True)) ** 2).sum())
     if ss_tot == 0:
         raise ValueError("the student's held-out output is constant: R² is undefined")
@@ -290,14 +320,16 @@ def merge_r2(student_out: Float[Tensor, "batch pos d_model"], teacher_outs: Sequ
 def merge_test(student_out: Float[Tensor, "batch pos d_model"],
                teacher_outs: Sequence[Tensor] | Float[Tensor, "layer batch pos d_model"],
                pairs: Sequence[tuple[int, int]] | None = None, margin: float = DEFAULT_MERGE_MARGIN,
-               train_frac: float = 0.5, seed: int = 0) -> list[dict]:
+               fit: str = "scalar", train_frac: float = 0.5, seed: int = 0) -> list[dict]:
     """Does a student MLP do the work of two teacher MLPs together? (notebook 04; the study's merging claim)
 
-    For each teacher pair ``(i, j)`` (default: every adjacent pair ``(i, i+1)``), :func:`merge_r2` from ``i`` alone,
-    from ``j`` alone and from both. ``claim`` is true only when the pair explains clearly more of the student's
-    held-out output than the better single MLP: ``r2_pair − max(r2_first, r2_second) >= margin`` (default
-    :data:`DEFAULT_MERGE_MARGIN` = 0.05, five points of explained variance) and ``r2_pair > 0``. Because R² is
-    measured on held-out prompts, extra regressors alone cannot buy the margin.
+    For each teacher pair ``(i, j)`` (default: every adjacent pair ``(i, i+1)``), :func:`merge_r2` (with ``fit``)
+    from ``i`` alone, from ``j`` alone and from both. ``claim`` is true only when the pair explains clearly more of
+    the student's held-out output than the better single MLP: ``r2_pair − max(r2_first, r2_second) >= margin``
+    (default :data:`DEFAULT_MERGE_MARGIN` = 0.05, five points of explained variance) and ``r2_pair > 0``. Because R²
+    is measured on held-out prompts, extra regressors alone cannot buy the margin. Use the default
+    ``fit="scalar"``: with ``fit="linear"`` every layer explains every other one (see :func:`merge_r2`), so gains
+    stay tiny and no claim can be made either way.
 
     Returns:
         one dict per pair: ``teachers`` ``(i, j)``, ``label`` ``"T{i}+T{j}"``, ``r2_first``, ``r2_second``,
@@ -316,8 +348,8 @@ def merge_test(student_out: Float[Tensor, "batch pos d_model"],
             raise ValueError(f"pair ({i}, {j}) is outside the {len(outs)} teacher MLPs given")
         for m in (i, j):
             if m not in cache:
-                cache[m] = merge_r2(student_out, [outs[m]], train_frac, seed)
-        both = merge_r2(student_out, [outs[i], outs[j]], train_frac, seed)
+                cache[m] = merge_r2(student_out, [outs[m]], fit, train_frac, seed)
+        both = merge_r2(student_out, [outs[i], outs[j]], fit, train_frac, seed)
         gain = both - max(cache[i], cache[j])
         rows.append({"teachers": (i, j), "label": f"T{i}+T{j}", "r2_first": cache[i], "r2_second": cache[j],
                      "r2_pair": both, "gain": gain, "claim": bool(gain >= margin and both > 0)})

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = ["noise_targets", "perturb_weights_", "restore_weights_", "add_weight_noise", "noise_sweep", "mean_std"]
 

@@ -140,3 +140,220 @@ def circuit_graph(components: Sequence, edges: Sequence = (), n_layers: int | No
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
+
+
+# --------------------------------------------------------------------------------------------- notebooks 03 and 04
+def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+            title: str = "", cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
+            center: float | None = None, annotate: bool = False, fmt: str = ".2f", xlabel: str = "",
+            ylabel: str = "", colorbar_label: str = ""):
+    """One annotated heatmap of a 2-D array (notebooks 03, 04: head scores, similarity matrices, OV maps).
+
+    ``center`` makes the colour scale symmetric around it (use with a diverging ``cmap`` such as ``"RdBu_r"``).
+
+    Raises:
+        ValueError: unless ``matrix`` is 2-D and the label counts match its shape.
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D array, got shape {m.shape}")
+    if row_labels is not None and len(row_labels) != m.shape[0]:
+        raise ValueError(f"{len(row_labels)} row labels for {m.shape[0]} rows")
+    if col_labels is not None and len(col_labels) != m.shape[1]:
+        raise ValueError(f"{len(col_labels)} column labels for {m.shape[1]} columns")
+    if center is not None:
+        span = np.nanmax(np.abs(m - center)) if np.isfinite(m).any() else 1.0
+        vmin, vmax = center - span, center + span
+    fig, ax = plt.subplots(figsize=(max(3.5, 0.45 * m.shape[1] + 2), max(2.5, 0.35 * m.shape[0] + 1.2)))
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(np.arange(m.shape[1]), col_labels if col_labels is not None else np.arange(m.shape[1]),
+                  rotation=90 if col_labels is not None and max(map(len, map(str, col_labels)), default=0) > 3 else 0)
+    ax.set_yticks(np.arange(m.shape[0]), row_labels if row_labels is not None else np.arange(m.shape[0]))
+    if annotate:
+        lo, hi = np.nanmin(m), np.nanmax(m)
+        for (r, c), v in np.ndenumerate(m):
+            if np.isfinite(v):
+                dark = (v - lo) / (hi - lo + 1e-12) < 0.5 if center is None else False
+                ax.text(c, r, format(v, fmt), ha="center", va="center", fontsize=7,
+                        color="white" if dark and cmap == "viridis" else "black")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if colorbar_label:
+        cb.set_label(colorbar_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def head_scores_grid(scores: Mapping[str, object], title: str = "", cmap: str = "viridis"):
+    """One layer × head heatmap per role score, side by side (notebook 03; input: ``heads.head_role_scores``)."""
+    items = [(k, np.asarray(v, dtype=float)) for k, v in scores.items()]
+    if not items:
+        raise ValueError("scores is empty: pass {role: [n_layers, n_heads] array}")
+    fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items) + 0.5, 0.35 * items[0][1].shape[0] + 1.8),
+                             squeeze=False)
+    for ax, (role, m) in zip(axes[0], items):
+        im = ax.imshow(m, cmap=cmap, vmin=0, vmax=max(1e-9, float(np.nanmax(m))), aspect="auto")
+        ax.set_title(role, fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_xticks(np.arange(m.shape[1]))
+        ax.set_yticks(np.arange(m.shape[0]))
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    axes[0][0].set_ylabel("layer")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] | None = None, ncols: int = 4,
+                   title: str = ""):
+    """Attention patterns (query rows × key columns), one panel per head (notebook 03).
+
+    Args:
+        patterns: panel title (e.g. ``"T 4.3"``) → ``[q, k]`` array (a batch-mean pattern).
+        token_labels: tokens of one prompt, used as tick labels on both axes.
+        ncols: panels per row.
+    """
+    items = [(k, np.asarray(v, dtype=float)) for k, v in patterns.items()]
+    if not items:
+        raise ValueError("patterns is empty: pass {label: [q, k] array}")
+    nrows = -(-len(items) // ncols)
+    ncols = min(ncols, len(items))
+    size = 3.2 if token_labels is None else 4.2
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat[len(items):]:
+        ax.axis("off")
+    for ax, (name, m) in zip(axes.flat, items):
+        ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        if token_labels is not None:
+            ticks = np.arange(len(token_labels))
+            ax.set_xticks(ticks, token_labels, rotation=90, fontsize=6)
+            ax.set_yticks(ticks, token_labels, fontsize=6)
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[str] | None = None,
+                ylabel: str = "", title: str = "", hline: float | None = 0.0):
+    """One line per series over token positions (notebook 04: cosine per position, logit-difference contributions)."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.32 * max(len(v) for v in series.values()) + 2), 3.2))
+    for name, vals in series.items():
+        ax.plot(np.arange(len(vals)), np.asarray(vals, dtype=float), marker="o", ms=3, label=name)
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8)
+    if token_labels is not None:
+        ax.set_xticks(np.arange(len(token_labels)), token_labels, rotation=90, fontsize=7)
+    else:
+        ax.set_xlabel("position")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def merge_test_bars(rows: Sequence[Mapping], title: str = "", margin: float | None = None):
+    """Held-out R² from each teacher MLP alone and from the pair, one group per pair (notebook 04; input:
+    ``mlps.merge_test`` rows). Pairs flagged as a merge are starred."""
+    labels = [("★ " if r.get("claim") else "") + str(r["label"]) for r in rows]
+    series = {"first alone": [r["r2_first"] for r in rows], "second alone": [r["r2_second"] for r in rows],
+              "pair": [r["r2_pair"] for r in rows]}
+    fig = bar_compare(labels, series, "held-out R²", title)
+    if margin is not None:
+        fig.axes[0].text(0.99, 0.02, f"merge claimed when pair − best single ≥ {margin:g}", ha="right",
+                         transform=fig.axes[0].transAxes, fontsize=7)
+    return fig
+
+
+__all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars"]
+
+
+# --------------------------------------------------------------------------------------------- brittleness, alignment
+def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Removal drops: student vs teacher"):
+    """|Drop| of each student component against its teacher counterpart's, with the line ``student = threshold ×
+    teacher``; points above it (flagged) are labelled ``student/teacher`` (notebook 05; input:
+    ``brittleness.sensitivity_ratios`` rows)."""
+    pts = [r for r in rows if np.isfinite(r.teacher_drop) and np.isfinite(r.student_drop)]
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    if not pts:
+        ax.text(0.5, 0.5, "no matched pair has both drops", ha="center", transform=ax.transAxes)
+        return fig
+    t = np.array([abs(r.teacher_drop) for r in pts])
+    s = np.array([abs(r.student_drop) for r in pts])
+    flagged = np.array([r.flagged for r in pts])
+    top = float(max(t.max(), s.max() / threshold, 1e-9)) * 1.1
+    ax.plot([0, top], [0, top], color="0.6", lw=0.8, label="equal")
+    ax.plot([0, top], [0, threshold * top], color="C3", lw=0.8, ls="--", label=f"{threshold:g} × teacher")
+    ax.scatter(t[~flagged], s[~flagged], s=18, color="C0", label="pair")
+    ax.scatter(t[flagged], s[flagged], s=26, color="C3", label="flagged")
+    for r, x, y in zip(pts, t, s):
+        if r.flagged:
+            ax.annotate(f"{r.student}/{r.teacher}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("|teacher drop| (pp of clean Δl)")
+    ax.set_ylabel("|student drop| (pp of clean Δl)")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def concentration_curve(influences: Mapping[str, Sequence[float]], title: str = "How concentrated is influence?"):
+    """Cumulative share of influence held by the top-k components, one curve per model, x as the fraction of the
+    model's components; the legend gives each Gini coefficient (notebook 05; input: influence values)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for name, vals in influences.items():
+        v = np.sort(np.abs(np.asarray(list(vals.values()) if isinstance(vals, Mapping) else vals, float)))[::-1]
+        total = v.sum()
+        if total <= 0:
+            continue
+        frac = np.arange(0, v.size + 1) / v.size
+        cum = np.concatenate([[0.0], np.cumsum(v) / total])
+        n, k = v.size, np.arange(1, v.size + 1)
+        g = 2.0 * np.sum(k * v[::-1]) / (n * total) - (n + 1.0) / n
+        ax.plot(frac, cum, marker="o", ms=2.5, label=f"{name} (Gini {g:.2f}, top-1 {v[0] / total:.0%})")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="uniform")
+    ax.set_xlabel("fraction of components (most influential first)")
+    ax.set_ylabel("share of total influence")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def noise_curve(stats: Sequence[Mapping], fit=None, ylabel: str = "alignment A", title: str = "A under weight noise",
+                reference: float | None = None):
+    """Mean ± std of a metric per noise level (symlog x axis, so that level 0 shows), with an optional fitted curve
+    and its plateau (notebook 06; input: ``noise.mean_std`` rows and ``alignment.fit_inverse_log_decay``)."""
+    levels = np.array([r["level"] for r in stats], float)
+    mean = np.array([r["mean"] for r in stats], float)
+    std = np.array([r["std"] for r in stats], float)
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.errorbar(levels, mean, yerr=std, marker="o", ms=4, capsize=3, lw=1, label="mean ± std over seeds")
+    positive = levels[levels > 0]
+    if fit is not None:
+        hi = levels.max() if levels.size else 1.0
+        lo = positive.min() if positive.size else hi / 100
+        xs = np.concatenate([[0.0], np.geomspace(lo / 3, hi * 3, 200)])
+        ax.plot(xs, fit(xs), color="C1", lw=1, label=f"fit: plateau {fit.plateau:.2f}")
+        ax.axhline(fit.plateau, color="C1", lw=0.8, ls=":")
+    if reference is not None:
+        ax.axhline(reference, color="0.5", lw=0.8, ls="--", label=f"reference {reference:g}")
+    if positive.size:
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+        ax.set_xlim(left=-0.25 * float(positive.min()))
+    ax.set_xlabel("noise level σ (× each weight's std)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["sensitivity_scatter", "concentration_curve", "noise_curve"]

@@ -124,6 +124,7 @@ def test_fit_recovers_known_parameters_with_fixed_sigma0():
     assert fit.rate == pytest.approx(1.5, rel=0.05)
     assert fit.start == pytest.approx(0.9, abs=0.005)
     assert fit.rmse < 0.004 and fit.r2 > 0.999
+    assert fit.at_bounds == []
     np.testing.assert_allclose(fit(levels), inverse_log_decay(levels, **truth), atol=0.005)
 
 
@@ -134,6 +135,13 @@ def test_fit_recovers_all_four_parameters_from_noise_free_data():
     for k, v in truth.items():
         assert fit.params[k] == pytest.approx(v, rel=1e-3), k
     assert fit.fit_sigma0
+
+
+def test_fit_reports_parameters_the_data_do_not_determine():
+    # a straight decline that never levels off: the plateau runs to its bound
+    levels = np.array([0, 0.01, 0.03, 0.1, 0.3, 1.0])
+    fit = fit_inverse_log_decay(levels, 0.9 - 0.1 * levels, sigma0=0.01)
+    assert "plateau" in fit.at_bounds
 
 
 def test_fit_rejects_too_few_levels_and_bad_input():
@@ -257,3 +265,33 @@ def test_alignment_measure_on_the_unperturbed_pair_with_fixed_matches(mini_pair,
     out = measure(model)
     assert out["alignment"] == pytest.approx(1.0, abs=1e-9)
     assert 0.0 <= out["influence_gini"] < 1.0
+
+
+def test_noise_curve_draws_means_and_fit():
+    from dcirc_utils.plots import noise_curve
+    levels = [0.0, 0.01, 0.1, 1.0]
+    rows = [{"level": lv, "seed": s, "A": float(inverse_log_decay(lv, 0.2, 0.7, 1.0, 0.01)) + 0.01 * s}
+            for lv in levels for s in range(2)]
+    stats = mean_std(rows, "A")
+    fit = fit_inverse_log_decay([r["level"] for r in rows], [r["A"] for r in rows], sigma0=0.01)
+    fig = noise_curve(stats, fit, reference=0.895)
+    assert fig.axes[0].get_xscale() == "symlog"
+    assert any("plateau 0.2" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_a_model_compared_with_itself_through_the_study_matches_scores_one(mini_pair, student_setup):
+    """Real similarities (heads.py, mlps.py): the student against itself matches every component to itself with
+    S = 1 (principal-angle MLP similarity), so A = 1; against the teacher A is lower."""
+    from dcirc_utils.alignment import study_matches
+    from dcirc_utils.discovery import influences
+    model, clean, corr, c, i = student_setup
+    head_m, mlp_m = study_matches(model, model, clean, mlp_similarity="principal")
+    assert all(m.student == m.teacher for m in head_m + mlp_m)
+    assert all(m.similarity == pytest.approx(1.0, abs=1e-5) for m in head_m + mlp_m)
+    infl = influences(Engine(model, clean, corr, c, i, progress=False))
+    assert matched_alignment(head_m, mlp_m, infl, infl).value == pytest.approx(1.0, abs=1e-5)
+    t_infl = influences(Engine(mini_pair.teacher, clean, corr, c, i, progress=False))
+    head_t, mlp_t = study_matches(mini_pair.teacher, model, clean)
+    assert len(head_t) == 12 and len(mlp_t) == 3
+    assert all(0.0 <= m.similarity <= 1.0 + 1e-6 for m in head_t + mlp_t)
+    assert matched_alignment(head_t, mlp_t, infl, t_infl).value < 1.0
