@@ -27,8 +27,8 @@ __all__ = [
     "DEFAULT_ELEMENTS", "attention_patterns", "per_prompt_patterns", "element_token_mask", "element_token_ids",
     "numeral_detection_scores", "duplicate_token_scores", "number_mover_scores", "last_number_scores",
     "head_role_scores", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
-    "role_table", "HeadCircuits", "qk_ov_matrices", "head_similarity", "match_heads", "match_label", "head_label",
-    "parse_head_label",
+    "role_table", "HeadCircuits", "qk_ov_matrices", "head_similarity", "match_heads", "match_heads_topk",
+    "match_label", "head_label", "parse_head_label",
 ]
 
 #: The numeral task's elements (the study's corrupted numbers are drawn from 1..12).
@@ -500,4 +500,39 @@ def match_heads(sim: Float[Tensor, "s_heads t_heads"], n_student_heads: int,
     for i, (v, j) in enumerate(zip(best.values.tolist(), best.indices.tolist())):
         out.append((head_label(i // n_student_heads, i % n_student_heads),
                     head_label(j // n_teacher_heads, j % n_teacher_heads), float(v)))
+    return out
+
+
+def match_heads_topk(sim: Float[Tensor, "s_heads t_heads"], n_student_heads: int, n_teacher_heads: int | None = None,
+                     k: int = 3) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Each student head's ``k`` most similar teacher heads, best first (notebook 03: does one student head resemble
+    *several* teacher heads, e.g. heads of teacher layers the student dropped?).
+
+    :func:`match_heads` keeps only the best teacher head; this keeps the runners-up too. Ties are broken by teacher
+    head order (stable sort), so the result is deterministic.
+
+    Args:
+        sim: :func:`head_similarity` output ``[S_layers·S_heads, T_layers·T_heads]``.
+        n_student_heads: heads per student layer.
+        n_teacher_heads: heads per teacher layer (default: the same).
+        k: teacher heads per student head (at most the number of teacher heads).
+
+    Returns:
+        ``[(student "L.H", [(teacher "L.H", similarity), ...]), ...]`` in student head order.
+
+    Raises:
+        ValueError: if the head counts do not divide ``sim``'s shape, or for ``k`` outside ``1 … T_layers·T_heads``.
+    """
+    n_teacher_heads = n_student_heads if n_teacher_heads is None else n_teacher_heads
+    sim = torch.as_tensor(sim)
+    if sim.ndim != 2 or sim.shape[0] % n_student_heads or sim.shape[1] % n_teacher_heads:
+        raise ValueError(f"sim of shape {tuple(sim.shape)} is not [S_layers*{n_student_heads}, "
+                         f"T_layers*{n_teacher_heads}]: pass head_similarity(...) and the models' cfg.n_heads")
+    if not 1 <= k <= sim.shape[1]:
+        raise ValueError(f"k={k} must be between 1 and the number of teacher heads ({sim.shape[1]})")
+    out = []
+    for i in range(sim.shape[0]):
+        order = torch.argsort(sim[i], descending=True, stable=True)[:k].tolist()
+        out.append((head_label(i // n_student_heads, i % n_student_heads),
+                    [(head_label(j // n_teacher_heads, j % n_teacher_heads), float(sim[i, j])) for j in order]))
     return out

@@ -35,7 +35,8 @@ from torch import Tensor
 __all__ = [
     "mlp_outputs", "positional_cosine", "cosine_summary", "top_singular_vectors", "subspace_cosines",
     "subspace_similarity", "principal_angle_similarity", "canonical_correlations", "cca_similarity", "merge_r2",
-    "merge_test", "logit_diff_contributions", "all_pairs_similarity", "DEFAULT_MERGE_MARGIN",
+    "merge_test", "logit_diff_contributions", "all_pairs_similarity", "layer_correspondences",
+    "DEFAULT_MERGE_MARGIN",
 ]
 
 #: How much more held-out R² a pair of teacher MLPs must give than the better single one for :func:`merge_test` to
@@ -407,3 +408,38 @@ def all_pairs_similarity(teacher_outs: Sequence[Tensor] | Tensor, student_outs: 
     """
     t, s = list(teacher_outs), list(student_outs)
     return torch.tensor([[float(fn(ti, sj)) for sj in s] for ti in t])
+
+
+def layer_correspondences(n_teacher_layers: int, n_student_layers: int,
+                          layer_map: Sequence[int] | None = None) -> list[dict]:
+    """The teacher/student MLP pairs worth comparing, from the student's initialisation (notebook 04).
+
+    DistilGPT2-style students copy teacher blocks ``layer_map`` (default
+    :func:`dcirc_utils.distill.student_layer_map`: ``[0, 2, 4, 7, 9, 11]`` for 12 → 6, ``[0, 2, 5]`` for 6 → 3).
+    Student layer ``s`` is paired with the block it copies (``kind="init"``) and with every teacher block dropped
+    between that block and the next copied one (``kind="dropped"``): the blocks whose work, if anywhere, should
+    have moved into ``s``. For 12 → 6 this yields exactly the study's pairs T7/S3 (init), T8/S3 (dropped), T9/S4
+    (init), T10/S4 (dropped), T11/S5 (init), besides the earlier layers.
+
+    Returns:
+        ``[{"teacher", "student", "kind", "label"}, ...]`` ordered by student then teacher layer; ``label`` is
+        ``"T9/S4"``.
+
+    Raises:
+        ValueError: if ``layer_map`` does not have one increasing teacher index per student layer.
+    """
+    if layer_map is None:
+        from .distill import student_layer_map
+        layer_map = student_layer_map(n_teacher_layers, n_student_layers)
+    lm = [int(t) for t in layer_map]
+    if len(lm) != n_student_layers or any(b <= a for a, b in zip(lm, lm[1:])) or not all(
+            0 <= t < n_teacher_layers for t in lm):
+        raise ValueError(f"layer_map {lm} must list {n_student_layers} increasing teacher layers in "
+                         f"0..{n_teacher_layers - 1}")
+    rows = []
+    for s, t0 in enumerate(lm):
+        t_end = lm[s + 1] if s + 1 < len(lm) else n_teacher_layers
+        for t in range(t0, t_end):
+            rows.append({"teacher": t, "student": s, "kind": "init" if t == t0 else "dropped",
+                         "label": f"T{t}/S{s}"})
+    return rows

@@ -272,7 +272,44 @@ def merge_test_bars(rows: Sequence[Mapping], title: str = "", margin: float | No
     return fig
 
 
-__all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars"]
+def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[str] | None = None,
+                   decimals: int = 3):
+    """An interactive circuitsvis view of attention patterns (notebook 03's one interactive cell).
+
+    ``circuitsvis.attention.attention_heads`` renders either with its JavaScript bundle inlined (about 1.3 MB, what
+    it chooses when the kernel is offline) or loading the bundle from the unpkg CDN (a few kB). This returns the
+    CDN form, so the saved notebook stays small; the view appears when the notebook is opened with internet
+    access (a static heatmap of the same heads sits next to it for offline readers). Values are rounded to
+    ``decimals`` to keep the embedded data short.
+
+    Args:
+        token_labels: the prompt's tokens (``tasks.token_strings``).
+        patterns: ``[head, q, k]`` (or ``[q, k]`` for one head) attention pattern of that prompt.
+        head_names: one name per head (e.g. ``["T 0.1", "S 0.1"]``).
+
+    Returns:
+        an ``IPython.display.HTML`` object.
+
+    Raises:
+        ValueError: if the pattern's size does not match the tokens, or the names the heads.
+    """
+    import circuitsvis
+    from IPython.display import HTML
+    p = np.asarray(patterns, dtype=float)
+    if p.ndim == 2:
+        p = p[None]
+    if p.ndim != 3 or p.shape[1] != len(token_labels) or p.shape[2] != len(token_labels):
+        raise ValueError(f"patterns of shape {p.shape} do not fit {len(token_labels)} tokens: pass [head, q, k] of "
+                         "one prompt")
+    if head_names is not None and len(head_names) != p.shape[0]:
+        raise ValueError(f"{len(head_names)} head names for {p.shape[0]} heads")
+    view = circuitsvis.attention.attention_heads(attention=np.round(p, decimals).tolist(),
+                                                 tokens=[str(t) for t in token_labels],
+                                                 attention_head_names=list(head_names) if head_names else None)
+    return HTML(view.cdn_src)
+
+
+__all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars", "attention_view"]
 
 
 # --------------------------------------------------------------------------------------------- brittleness, alignment

@@ -206,3 +206,34 @@ def test_head_plots_draw():
         plots.heatmap(torch.rand(2, 2).numpy(), ["a"])
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_match_heads_topk_orders_runners_up():
+    # 2 student layers x 2 heads against 3 teacher layers x 2 heads
+    sim = torch.tensor([[0.9, 0.1, 0.8, 0.2, 0.3, 0.3],
+                        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                        [0.5, 0.5, 0.1, 0.1, 0.9, 0.0],
+                        [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
+    top = H.match_heads_topk(sim, 2, 2, k=3)
+    assert [s for s, _ in top] == ["0.0", "0.1", "1.0", "1.1"]
+    assert top[0][1] == [("0.0", pytest.approx(0.9)), ("1.0", pytest.approx(0.8)), ("2.0", pytest.approx(0.3))]
+    assert [t for t, _ in top[2][1]] == ["2.0", "0.0", "0.1"]            # tie 0.5/0.5 broken by teacher order
+    best = H.match_heads(sim, 2, 2)
+    assert [(s, ts[0][0]) for s, ts in top] == [(s, t) for s, t, _ in best]
+    with pytest.raises(ValueError, match="k=7"):
+        H.match_heads_topk(sim, 2, 2, k=7)
+    with pytest.raises(ValueError, match="not"):
+        H.match_heads_topk(sim, 3, 2)
+
+
+def test_attention_view_is_small_and_loads_from_the_cdn():
+    from dcirc_utils import plots
+    tokens = [f"t{i}" for i in range(23)]
+    pattern = torch.tril(torch.rand(2, 23, 23)).softmax(-1)
+    html = plots.attention_view(tokens, pattern, ["T 0.1", "S 0.1"]).data
+    assert "unpkg.com/circuitsvis" in html and "T 0.1" in html
+    assert len(html) < 30_000                                  # not the 1.3 MB inlined bundle
+    with pytest.raises(ValueError, match="do not fit"):
+        plots.attention_view(tokens[:5], pattern)
+    with pytest.raises(ValueError, match="head names"):
+        plots.attention_view(tokens, pattern, ["one"])

@@ -202,3 +202,16 @@ def test_mlp_plots_draw():
     assert len(fig.axes[0].lines) == 2          # the series and the zero line
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_layer_correspondences_give_the_study_pairs():
+    rows = M.layer_correspondences(12, 6)
+    labels = {r["label"]: r["kind"] for r in rows}
+    assert labels["T9/S4"] == "init" and labels["T10/S4"] == "dropped" and labels["T11/S5"] == "init"
+    assert labels["T7/S3"] == "init" and labels["T8/S3"] == "dropped"
+    assert sorted(r["teacher"] for r in rows) == list(range(12))        # every teacher layer appears once
+    assert [r["label"] for r in M.layer_correspondences(6, 3)] == ["T0/S0", "T1/S0", "T2/S1", "T3/S1", "T4/S1",
+                                                                    "T5/S2"]
+    assert [r["kind"] for r in M.layer_correspondences(4, 2, layer_map=[1, 2])] == ["init", "init", "dropped"]
+    with pytest.raises(ValueError, match="increasing"):
+        M.layer_correspondences(6, 3, layer_map=[0, 0, 5])
