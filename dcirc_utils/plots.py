@@ -146,10 +146,11 @@ def circuit_graph(components: Sequence, edges: Sequence = (), n_layers: int | No
 def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
             title: str = "", cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
             center: float | None = None, annotate: bool = False, fmt: str = ".2f", xlabel: str = "",
-            ylabel: str = "", colorbar_label: str = ""):
+            ylabel: str = "", colorbar_label: str = "", figsize: tuple[float, float] | None = None):
     """One annotated heatmap of a 2-D array (notebooks 03, 04: head scores, similarity matrices, OV maps).
 
     ``center`` makes the colour scale symmetric around it (use with a diverging ``cmap`` such as ``"RdBu_r"``).
+    ``figsize`` (inches) overrides the size chosen from the matrix shape (a smaller figure keeps the notebook small).
 
     Raises:
         ValueError: unless ``matrix`` is 2-D and the label counts match its shape.
@@ -164,11 +165,15 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
     if center is not None:
         span = np.nanmax(np.abs(m - center)) if np.isfinite(m).any() else 1.0
         vmin, vmax = center - span, center + span
-    fig, ax = plt.subplots(figsize=(max(3.5, 0.45 * m.shape[1] + 2), max(2.5, 0.35 * m.shape[0] + 1.2)))
+    # capped at 14 x 10 inches, so that a GPT-2-sized matrix (72 student x 144 teacher heads) stays a sane PNG
+    fig, ax = plt.subplots(figsize=figsize or (min(14.0, max(3.5, 0.45 * m.shape[1] + 2)),
+                                               min(10.0, max(2.5, 0.35 * m.shape[0] + 1.2))))
     im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    small = {} if max(m.shape) <= 40 else {"fontsize": 4}
     ax.set_xticks(np.arange(m.shape[1]), col_labels if col_labels is not None else np.arange(m.shape[1]),
-                  rotation=90 if col_labels is not None and max(map(len, map(str, col_labels)), default=0) > 3 else 0)
-    ax.set_yticks(np.arange(m.shape[0]), row_labels if row_labels is not None else np.arange(m.shape[0]))
+                  rotation=90 if col_labels is not None and max(map(len, map(str, col_labels)), default=0) > 3 else 0,
+                  **small)
+    ax.set_yticks(np.arange(m.shape[0]), row_labels if row_labels is not None else np.arange(m.shape[0]), **small)
     if annotate:
         lo, hi = np.nanmin(m), np.nanmax(m)
         for (r, c), v in np.ndenumerate(m):
@@ -208,20 +213,22 @@ def head_scores_grid(scores: Mapping[str, object], title: str = "", cmap: str = 
 
 
 def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] | None = None, ncols: int = 4,
-                   title: str = ""):
+                   title: str = "", panel_size: float | None = None):
     """Attention patterns (query rows × key columns), one panel per head (notebook 03).
 
     Args:
         patterns: panel title (e.g. ``"T 4.3"``) → ``[q, k]`` array (a batch-mean pattern).
         token_labels: tokens of one prompt, used as tick labels on both axes.
         ncols: panels per row.
+        panel_size: inches per panel (default 3.2, or 4.2 with token labels); smaller keeps a many-head grid's
+            PNG, and so the saved notebook, small.
     """
     items = [(k, np.asarray(v, dtype=float)) for k, v in patterns.items()]
     if not items:
         raise ValueError("patterns is empty: pass {label: [q, k] array}")
     nrows = -(-len(items) // ncols)
     ncols = min(ncols, len(items))
-    size = 3.2 if token_labels is None else 4.2
+    size = panel_size or (3.2 if token_labels is None else 4.2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax in axes.flat[len(items):]:
         ax.axis("off")
@@ -241,9 +248,13 @@ def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] |
 
 
 def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[str] | None = None,
-                ylabel: str = "", title: str = "", hline: float | None = 0.0):
-    """One line per series over token positions (notebook 04: cosine per position, logit-difference contributions)."""
-    fig, ax = plt.subplots(figsize=(max(5, 0.32 * max(len(v) for v in series.values()) + 2), 3.2))
+                ylabel: str = "", title: str = "", hline: float | None = 0.0,
+                figsize: tuple[float, float] | None = None):
+    """One line per series over token positions (notebook 04: cosine per position, logit-difference contributions).
+
+    ``figsize`` (inches) overrides the width chosen from the number of positions (a smaller figure keeps the
+    notebook small)."""
+    fig, ax = plt.subplots(figsize=figsize or (max(5, 0.32 * max(len(v) for v in series.values()) + 2), 3.2))
     for name, vals in series.items():
         ax.plot(np.arange(len(vals)), np.asarray(vals, dtype=float), marker="o", ms=3, label=name)
     if hline is not None:

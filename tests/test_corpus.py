@@ -8,17 +8,6 @@ import torch
 
 from dcirc_utils import corpus, tasks
 
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one thread (conftest.py's default is two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def tok():

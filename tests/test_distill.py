@@ -11,17 +11,6 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from dcirc_utils import corpus, distill, metrics, tasks
 from dcirc_utils.pairs import MODELS_DIR
 
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: one thread (conftest.py's default is two)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def tiny_cfg(**kw) -> distill.DistillConfig:
     base = dict(seed=0, teacher_steps=20, student_steps=20, n_layer=4, student_layers=2, n_head=4, n_embd=32,

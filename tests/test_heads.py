@@ -199,11 +199,17 @@ def test_head_plots_draw():
     assert len(fig.axes) >= 2
     fig = plots.attention_grid({"T 0.1": torch.eye(5), "S 0.1": torch.eye(5)}, list("abcde"), ncols=2)
     assert len(fig.axes) == 2
+    fig = plots.attention_grid({"T 0.1": torch.eye(5), "S 0.1": torch.eye(5)}, ncols=2, panel_size=2.0)
+    assert tuple(fig.get_size_inches()) == (4.0, 2.0)
     fig = plots.heatmap(torch.rand(4, 6).numpy(), [f"S{i}" for i in range(4)], [f"T{i}" for i in range(6)],
                         annotate=True, center=0.0, cmap="RdBu_r")
     assert fig.axes[0].get_title() == ""
     with pytest.raises(ValueError, match="row labels"):
         plots.heatmap(torch.rand(2, 2).numpy(), ["a"])
+    big = plots.heatmap(torch.rand(72, 144).numpy(), [f"S {i}" for i in range(72)], [f"T {i}" for i in range(144)])
+    width, height = big.get_size_inches()
+    assert width <= 14 and height <= 10                        # GPT-2-sized head similarity stays a sane figure
+    assert tuple(plots.heatmap(torch.rand(3, 3).numpy(), figsize=(4, 3)).get_size_inches()) == (4.0, 3.0)
     import matplotlib.pyplot as plt
     plt.close("all")
 

@@ -198,6 +198,9 @@ def test_mlp_plots_draw():
             {"label": "T1+T2", "r2_first": 0.6, "r2_second": 0.2, "r2_pair": 0.61, "claim": False}]
     fig = plots.merge_test_bars(rows, margin=0.05)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["★ T0+T1", "T1+T2"]
+    fig = plots.by_position({"T0/S0": [0.9, 0.8, 0.7]}, ["a", "b", "c"], figsize=(6, 2.5))
+    assert tuple(fig.get_size_inches()) == (6.0, 2.5)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
     fig = plots.by_position({"T0/S0": [0.1, 0.5, 0.9]}, ["a", "b", "c"], ylabel="cosine")
     assert len(fig.axes[0].lines) == 2          # the series and the zero line
     import matplotlib.pyplot as plt
