@@ -288,7 +288,10 @@ def make_alignment_measure(teacher_influence: Mapping[Component, float], engine_
     For each student it builds a fresh engine (``engine_factory(student)``, so that the mean-ablation values are the
     perturbed model's own), scans its influences (:func:`dcirc_utils.discovery.influences`), asks
     ``matches_fn(student)`` for ``(head_matches, mlp_matches)`` with similarities, and returns
-    ``{"alignment", "alignment_heads", "alignment_mlps", "clean_logit_diff", "influence_gini"}``.
+    ``{"alignment", "alignment_heads", "alignment_mlps", "mean_similarity", "influence_term", "clean_logit_diff",
+    "influence_gini"}``. ``mean_similarity`` is the mean ``S_i`` over matched pairs and ``influence_term`` is
+    ``mean_similarity − alignment = (1/|M|) Σ S_i·|I^S_i − I^T_i|``, the part of the fall of A that influences
+    cause (at most ``2/|M|`` when S ≤ 1 and no teacher component is matched twice).
 
     Args:
         teacher_influence: the (unperturbed) teacher's influences.
@@ -305,7 +308,9 @@ def make_alignment_measure(teacher_influence: Mapping[Component, float], engine_
         infl = influences(engine)
         head_m, mlp_m = matches_fn(student)
         res = matched_alignment(head_m, mlp_m, infl, teacher_influence, similarity_range=similarity_range)
+        mean_s = float(np.mean([r["similarity"] for r in res.rows]))
         return {"alignment": res.value, "alignment_heads": res.value_heads, "alignment_mlps": res.value_mlps,
+                "mean_similarity": mean_s, "influence_term": mean_s - res.value,
                 "clean_logit_diff": engine.clean_logit_diff, "influence_gini": gini(list(infl.values()))}
 
     return measure
@@ -336,20 +341,42 @@ def study_matches(teacher, student, tokens, mlp_similarity: str = "study", k: in
     from . import heads as heads_mod
     from . import mlps as mlps_mod
 
-    fns = {"study": mlps_mod.subspace_similarity, "principal": mlps_mod.principal_angle_similarity}
-    if mlp_similarity not in fns:
-        raise ValueError(f"mlp_similarity must be one of {sorted(fns)}, got {mlp_similarity!r}")
+    if mlp_similarity not in ("principal", "study"):
+        raise ValueError(f"mlp_similarity must be one of ['principal', 'study'], got {mlp_similarity!r}")
     t_pat = heads_mod.attention_patterns(teacher, tokens) if teacher_patterns is None else teacher_patterns
     sim = heads_mod.head_similarity(t_pat, heads_mod.attention_patterns(student, tokens))
     head_m = normalise_matches(heads_mod.match_heads(sim, student.cfg.n_heads, teacher.cfg.n_heads))
     t_out = mlps_mod.mlp_outputs(teacher, tokens) if teacher_mlp_outputs is None else teacher_mlp_outputs
     s_out = mlps_mod.mlp_outputs(student, tokens)
-    fn = fns[mlp_similarity]
-    table = mlps_mod.all_pairs_similarity(t_out, s_out, lambda a, b: fn(a, b, k))  # [t_layer, s_layer]
+    table = _mlp_similarity_table(t_out, s_out, mlp_similarity, k)  # [t_layer, s_layer]
     best = table.max(dim=0)
     mlp_m = [Match(Component(j), Component(int(i)), float(v))
              for j, (v, i) in enumerate(zip(best.values.tolist(), best.indices.tolist()))]
     return head_m, mlp_m
+
+
+def _mlp_similarity_table(teacher_outs, student_outs, mlp_similarity: str, k: int):
+    """``[t_layer, s_layer]`` MLP similarities, equal to ``mlps.all_pairs_similarity`` with
+    ``mlps.subspace_similarity`` (``"study"``) or ``mlps.principal_angle_similarity`` (``"principal"``), but with
+    each output's top-``k`` singular vectors computed once instead of once per pair (a noise sweep calls this for
+    every perturbed student)."""
+    import torch
+
+    from . import mlps as mlps_mod
+
+    t_bases = [mlps_mod.top_singular_vectors(t, k) for t in teacher_outs]
+    s_bases = [mlps_mod.top_singular_vectors(s, k) for s in student_outs]
+
+    def sim(ua, ub) -> float:
+        if ua.shape[0] != ub.shape[0]:
+            raise ValueError(f"teacher MLP outputs have d={ua.shape[0]} features and the student's d={ub.shape[0]}: "
+                             "subspace similarities need a shared residual space (models of one width)")
+        if mlp_similarity == "study":  # as mlps.subspace_similarity
+            return abs(float((ua.T @ ub).float().double().mean()))
+        sv = torch.linalg.svdvals(ua.T @ ub).clamp(max=1.0)  # as mlps.principal_angle_similarity
+        return float((sv ** 2).mean())
+
+    return torch.tensor([[sim(ua, ub) for ub in s_bases] for ua in t_bases])
 
 
 # --------------------------------------------------------------------------------------------- decay under noise

@@ -210,7 +210,7 @@ class BackupResult(NamedTuple):
 
 
 def backup_heads(engine: Engine, ablated_head: Component | None = None, top_k: int = 5,
-                 include_mlps: bool = False) -> BackupResult:
+                 include_mlps: bool = False, full_drops: Mapping[Component, float] | None = None) -> BackupResult:
     """Which heads take over when the most important head is removed (notebook 05).
 
     Influence of a component = the score (% of clean Δl) lost when it is additionally mean-ablated:
@@ -222,14 +222,26 @@ def backup_heads(engine: Engine, ablated_head: Component | None = None, top_k: i
         ablated_head: the head to remove; ``None`` picks the head whose ablation lowers the score the most.
         top_k: how many of the largest rises to report in ``rows``.
         include_mlps: scan MLPs too (heads only by default).
+        full_drops: the model's :func:`full_model_drops` on this engine, if already computed (notebook 05 has
+            them): the "before" influences are read from them instead of rescanning the model.
 
     Raises:
-        ValueError: if ``ablated_head`` is an MLP or not in the model, or ``top_k < 1``.
+        ValueError: if ``ablated_head`` is an MLP or not in the model, ``top_k < 1``, or ``full_drops`` lacks a
+            scanned component.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     scanned = [c for c in engine.components if include_mlps or not c.is_mlp]
-    before_scores = engine.ablation_scan(scanned, desc="influence before")
+    if full_drops is None:
+        before_scores = engine.ablation_scan(scanned, desc="influence before")
+    else:
+        missing = [c for c in scanned if c not in full_drops and str(c) not in full_drops]
+        if missing:
+            raise ValueError(f"full_drops has no value for {missing[:5]}: pass full_model_drops(engine) over every "
+                             "component (or leave full_drops out to rescan)")
+        # a drop is score − 100 with score = 100 · Δl / Δl_clean: back to Δl
+        before_scores = {c: (100.0 + float(full_drops[c] if c in full_drops else full_drops[str(c)]))  # type: ignore
+                         * engine.clean_logit_diff / 100.0 for c in scanned}
     if ablated_head is None:
         ablated_head = min((c for c in scanned if not c.is_mlp), key=lambda c: before_scores[c])
     elif ablated_head.is_mlp or ablated_head not in set(engine.components):
@@ -301,7 +313,7 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
             continue
         correct, incorrect = prompts.answer_ids(pair.tokenizer)
         for role, model in (("teacher", pair.teacher), ("student", pair.student)):
-            ev = evaluate(model, pair.tokenizer, prompts)
+            ev = evaluate(model, pair.tokenizer, prompts, corrupted=False)
             row = {"variant": variant, "model": role, "n": ev["n"], "accuracy": ev["accuracy"],
                    "logit_diff": ev["logit_diff"], "p_correct": ev["p_correct"], "circuit_score": math.nan,
                    "error": None}

@@ -63,8 +63,12 @@ def accuracy(logits, correct: Int[Tensor, "batch"]) -> float:
     return float((end.argmax(-1) == correct.to(end.device)).float().mean())
 
 
-def evaluate(model, tokenizer, prompts, batch_size: int = 200) -> dict:
+def evaluate(model, tokenizer, prompts, batch_size: int = 200, corrupted: bool = True) -> dict:
     """Accuracy and Δl of one model on a prompt set, clean and corrupted (notebooks 01 and 05).
+
+    Args:
+        corrupted: also run the corrupted prompts (``corrupted_logit_diff``); ``False`` skips that forward pass
+            and reports ``nan`` (notebook 05's distribution-shift table does not need it).
 
     Returns:
         ``{"n", "accuracy", "logit_diff", "logit_diff_std", "corrupted_logit_diff", "p_correct", "per_prompt"}``
@@ -74,7 +78,7 @@ def evaluate(model, tokenizer, prompts, batch_size: int = 200) -> dict:
     correct, incorrect = prompts.answer_ids(tokenizer)
     device = next(model.parameters()).device
     out = {}
-    for which in ("clean", "corrupted"):
+    for which in ("clean", "corrupted") if corrupted else ("clean",):
         toks = prompts.tokens(tokenizer, which).to(device)
         ends = []
         with torch.inference_mode():
@@ -86,5 +90,6 @@ def evaluate(model, tokenizer, prompts, batch_size: int = 200) -> dict:
     p = clean.softmax(-1)[torch.arange(len(correct)), correct]
     return {"n": len(prompts), "accuracy": accuracy(clean, correct), "logit_diff": float(per.mean()),
             "logit_diff_std": float(per.std()) if len(per) > 1 else 0.0,
-            "corrupted_logit_diff": float(logit_diff(out["corrupted"], correct, incorrect)),
+            "corrupted_logit_diff": (float(logit_diff(out["corrupted"], correct, incorrect)) if corrupted
+                                     else float("nan")),
             "p_correct": float(p.mean()), "per_prompt": per.tolist(), "end_logits": clean}

@@ -264,6 +264,14 @@ def test_alignment_measure_on_the_unperturbed_pair_with_fixed_matches(mini_pair,
     measure = make_alignment_measure(infl, factory, lambda m: (same, None))
     out = measure(model)
     assert out["alignment"] == pytest.approx(1.0, abs=1e-9)
+    assert out["mean_similarity"] == pytest.approx(1.0) and out["influence_term"] == pytest.approx(0.0, abs=1e-9)
+    # S = 1 with the student's influences against permuted ones: A = 1 − (1/|M|) Σ|ΔI|, never below 1 − 2/|M|
+    comps = sorted(infl)
+    shuffled = dict(zip(comps, [infl[c] for c in comps[::-1]]))
+    out = make_alignment_measure(shuffled, factory, lambda m: (same, None))(model)
+    diff = sum(abs(infl[c] - shuffled[c]) for c in comps) / len(comps)
+    assert out["influence_term"] == pytest.approx(diff, abs=1e-9) and out["alignment"] == pytest.approx(1 - diff)
+    assert out["alignment"] >= 1 - 2 / len(comps)
     assert 0.0 <= out["influence_gini"] < 1.0
 
 
@@ -295,3 +303,18 @@ def test_a_model_compared_with_itself_through_the_study_matches_scores_one(mini_
     assert len(head_t) == 12 and len(mlp_t) == 3
     assert all(0.0 <= m.similarity <= 1.0 + 1e-6 for m in head_t + mlp_t)
     assert matched_alignment(head_t, mlp_t, infl, t_infl).value < 1.0
+
+
+def test_study_matches_mlp_table_equals_the_per_pair_measures(mini_pair, student_setup):
+    """The once-per-output singular vectors give exactly the numbers of mlps.subspace_similarity and
+    mlps.principal_angle_similarity applied pair by pair."""
+    from dcirc_utils.alignment import _mlp_similarity_table
+    from dcirc_utils.mlps import (all_pairs_similarity, mlp_outputs, principal_angle_similarity,
+                                  subspace_similarity)
+    model, clean = student_setup[:2]
+    t_out, s_out = mlp_outputs(mini_pair.teacher, clean), mlp_outputs(model, clean)
+    for name, fn in (("study", subspace_similarity), ("principal", principal_angle_similarity)):
+        fast = _mlp_similarity_table(t_out, s_out, name, 3)
+        slow = all_pairs_similarity(t_out, s_out, lambda a, b: fn(a, b, 3))
+        assert fast.shape == (6, 3)
+        torch.testing.assert_close(fast, slow, rtol=0, atol=1e-6)

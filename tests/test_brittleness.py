@@ -133,6 +133,14 @@ def test_backup_heads(teacher_engine):
     r = res.rows[0]
     lds = engine.logit_diffs([engine.mean_ablation([res.ablated]), engine.mean_ablation([res.ablated, r.component])])
     assert r.after == pytest.approx(engine.score(lds[0]) - engine.score(lds[1]), abs=1e-3)
+    # reusing the full-model drops gives the same result without the first scan
+    reused = backup_heads(engine, top_k=3, full_drops=full)
+    assert reused.ablated == res.ablated and reused.ablated_drop == pytest.approx(res.ablated_drop, abs=1e-4)
+    for a, b in zip(reused.all_rows, res.all_rows):
+        assert a.component == b.component and a.before == pytest.approx(b.before, abs=1e-4)
+        assert a.after == pytest.approx(b.after, abs=1e-4)
+    with pytest.raises(ValueError, match="full_drops has no value"):
+        backup_heads(engine, full_drops={Component(0, 0): -1.0})
     chosen = backup_heads(engine, Component(2, 1), top_k=2)
     assert chosen.ablated == Component(2, 1)
     with pytest.raises(ValueError, match="must be a head"):
@@ -147,6 +155,11 @@ def test_shift_study_rows(mini_pair):
     for r in rows:
         assert r["error"] is None and r["n"] == 6 and 0.0 <= r["accuracy"] <= 1.0 and math.isfinite(r["logit_diff"])
     assert rows[0]["circuit_score"] == pytest.approx(100.0, abs=1e-3)  # the whole teacher is its own circuit
+    # the same accuracy and Δl as a full evaluate (which also runs the corrupted prompts)
+    from dcirc_utils.metrics import evaluate
+    ev = evaluate(mini_pair.student, mini_pair.tokenizer, make_prompts(6, 0, "long", mini_pair.tokenizer, length=7))
+    assert rows[3]["accuracy"] == ev["accuracy"] and rows[3]["logit_diff"] == pytest.approx(ev["logit_diff"], abs=1e-6)
+    assert math.isfinite(ev["corrupted_logit_diff"])
     assert math.isfinite(rows[1]["circuit_score"]) and rows[1]["circuit_score"] < 100.0
     with pytest.raises(ValueError, match="keyed by"):
         shift_study(mini_pair, variants=("numerals",), n=2, circuits={"gpt2": []})
