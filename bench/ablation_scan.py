@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--skip-pruning", action="store_true")
+    ap.add_argument("--pruning-only", action="store_true", help="only time the node pruning (no naive scan)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -49,6 +50,11 @@ def main() -> None:
     if args.layers:
         comps = [x for x in comps if x.layer in set(args.layers)]
     print(f"scan: {len(comps)} components x {args.prompts} prompts on {pair.name} (GPT-2 small architecture)")
+
+    if args.pruning_only:
+        engine = Engine(model, clean, corr, c, i, check_baseline=False)
+        _time_pruning(engine, args)
+        return
 
     t0 = time.perf_counter()
     means = naive.corrupted_means(model, corr)
@@ -70,23 +76,28 @@ def main() -> None:
         raise SystemExit(f"engine and naive reference disagree ({err:.2e} > 1e-4)")
 
     if not args.skip_pruning:
-        t0 = time.perf_counter()
-        circuit = prune_nodes(engine, 0.8)
-        print(f"node pruning, gpt2-random (random weights): {time.perf_counter() - t0:.1f} s, "
-              f"{len(circuit.components)} components kept, score {circuit.score:.1f}%")
-        try:
-            mini = load_pair("mini", device=args.device)
-        except Exception as err:  # noqa: BLE001
-            print(f"offline pair not available ({err}); skipping its pruning time")
-        else:
-            for role, m in mini.models.items():
-                ct, rt, mc, mi = _data(mini, args.prompts)
-                t0 = time.perf_counter()
-                e = Engine(m, ct, rt, mc, mi)
-                circuit = prune_nodes(e, 0.8)
-                print(f"node pruning, mini {role}: {time.perf_counter() - t0:.1f} s, "
-                      f"{len(circuit.components)} components kept, score {circuit.score:.1f}%")
+        _time_pruning(engine, args)
     print(f"ratio naive/engine: {t_naive / t_engine:.2f}")
+
+
+def _time_pruning(engine: Engine, args) -> None:
+    t0 = time.perf_counter()
+    circuit = prune_nodes(engine, 0.8)
+    print(f"node pruning, gpt2-random (random weights): {time.perf_counter() - t0:.1f} s, "
+          f"{len(circuit.components)} components kept, score {circuit.score:.1f}%, {circuit.n_sweeps} sweeps",
+          flush=True)
+    try:
+        mini = load_pair("mini", device=args.device)
+    except Exception as err:  # noqa: BLE001
+        print(f"offline pair not available ({err}); skipping its pruning time")
+        return
+    for role, m in mini.models.items():
+        ct, rt, mc, mi = _data(mini, args.prompts)
+        t0 = time.perf_counter()
+        e = Engine(m, ct, rt, mc, mi)
+        circuit = prune_nodes(e, 0.8)
+        print(f"node pruning, mini {role}: {time.perf_counter() - t0:.1f} s, "
+              f"{len(circuit.components)} components kept, score {circuit.score:.1f}%", flush=True)
 
 
 if __name__ == "__main__":
