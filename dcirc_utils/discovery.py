@@ -128,10 +128,7 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
                 todo = todo[n_ok + 1:] if n_ok < len(chain) else todo[len(chain):]
                 chain_len = min(2 * chain_len, 32) if n_ok == len(chain) else max(1, chain_len // 2)
             bar.update(1)
-        if not changed and n_sweeps >= 2:
-            break
-        if not changed and n_sweeps == 1:
-            # nothing removable in the first (backward) sweep: a forward sweep over the same state changes nothing
+        if not changed:  # a sweep that removes nothing ends the pruning (the state cannot change any more)
             break
     bar.close()
     kept = sorted(c for c in engine.components if c not in removed)

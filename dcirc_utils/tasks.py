@@ -255,8 +255,8 @@ def _render(words: Sequence[str], verb: str, shown: Sequence[str]) -> str:
 
 
 def _check_elements(tokenizer, variant: str, starts: range, lengths: range) -> None:
-    top = max(starts) + max(lengths)
-    needed = {e for s in starts for e in _elements(variant, s, max(lengths))} | {_elements(variant, top - max(lengths), max(lengths))[-1]}
+    """Every element any prompt of the variant can show or ask for must be one token (answers included)."""
+    needed = {e for s in starts for e in _elements(variant, s, max(lengths))}
     for e in sorted(needed):
         answer_token_ids(tokenizer, [" " + e])
 
