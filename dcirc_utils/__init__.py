@@ -1,10 +1,16 @@
 """dcirc_utils: the helper package of the Distilled Circuits course.
 
-Notebooks import from here and define no machinery of their own. Modules, bottom to top:
-``tasks`` (prompt sets), ``pairs`` (model pairs), ``metrics`` (Δl), ``corpus``/``distill`` (the offline pair),
-``engine`` (batched ablation and patching over hook names), ``discovery`` (node pruning, path patching),
-``heads``/``mlps`` (head roles and matching; MLP similarity and merging), ``brittleness``/``alignment``,
-``plots`` (figures from plain data) and ``notebook`` (the setup cell).
+Notebooks import from here and define no machinery of their own. The package is layered; each layer imports only
+the ones below it (``tests/unit/test_layers.py`` checks this):
+
+1. ``core`` — components and sites (one vocabulary), task prompt sets, metrics: pure data and tensor functions;
+2. ``models`` — the pair registry and one adapter per model family (the only code that knows hook names);
+3. ``engine`` — batched ablation and patching over an adapter, with a metric object as its readout;
+4. ``methods`` — discovery, evaluation, heads, MLPs, matching, concentration, brittleness, alignment, noise;
+5. ``studies`` and ``report`` — what a notebook section runs (cached), and tables and figures from plain data;
+6. ``offline`` — training the offline pairs (corpus, distillation).
+
+The names below are the ones every notebook's first cell uses.
 """
 import warnings as _warnings
 
@@ -12,10 +18,10 @@ import warnings as _warnings
 # text bars, so the warning (which prints a site-packages path) is noise in every notebook.
 _warnings.filterwarnings("ignore", message="IProgress not found")
 
-from .metrics import accuracy, logit_diff, logit_diff_per_prompt, score_percent
-from .pairs import DEFAULT_PAIR, ModelPair, load_pair, pick_device
-from .tasks import PromptSet, make_prompts
+from .core.components import Component, Site, parse_component  # noqa: E402
+from .core.tasks import PromptSet, make_prompts  # noqa: E402
+from .models.pairs import DEFAULT_PAIR, ModelPair, load_pair, pick_device  # noqa: E402
 
-__all__ = ["accuracy", "logit_diff", "logit_diff_per_prompt", "score_percent", "DEFAULT_PAIR", "ModelPair",
-           "load_pair", "pick_device", "PromptSet", "make_prompts"]
-__version__ = "0.1.0"
+__all__ = ["Component", "Site", "parse_component", "PromptSet", "make_prompts", "DEFAULT_PAIR", "ModelPair",
+           "load_pair", "pick_device"]
+__version__ = "0.2.0"

@@ -12,7 +12,7 @@ torch.set_grad_enabled(False)
 
 
 def _skip_reason_gpt2_tokenizer():
-    from dcirc_utils.pairs import PairUnavailableError, gpt2_tokenizer
+    from dcirc_utils.models.pairs import PairUnavailableError, gpt2_tokenizer
     try:
         return gpt2_tokenizer(), None
     except PairUnavailableError as err:
@@ -37,7 +37,7 @@ def gpt2_random_pair(gpt2_tok):
 @pytest.fixture(scope="session")
 def mini_pair():
     from dcirc_utils import load_pair
-    from dcirc_utils.pairs import PairUnavailableError
+    from dcirc_utils.models.pairs import PairUnavailableError
     try:
         return load_pair("mini", device="cpu")
     except PairUnavailableError as err:

@@ -1,11 +1,18 @@
-"""Naive reference implementations, written for clarity, not speed: one ``run_with_hooks`` forward per ablated
-component or patched edge, full logits, no caching. The engine (``dcirc_utils.engine``/``discovery``) must agree
-with these; ``bench/ablation_scan.py`` times them against each other."""
+"""Naive reference implementations, written for clarity, not speed: one ``run_with_hooks`` forward of a
+TransformerLens bridge per ablated component or patched edge, full logits, no caching, TransformerLens hook names
+spelled out here (independently of the package's adapters). The engine (``dcirc_utils.engine`` and
+``dcirc_utils.methods.discovery``) must agree with these; ``bench/ablation_scan.py`` times them against each other.
+Every function takes the bridge itself (``adapter.model``)."""
 from __future__ import annotations
 
 import torch
 
-from dcirc_utils.engine import Component, all_components
+from dcirc_utils.core.components import Component, all_components
+
+
+def hook_name(c: Component) -> str:
+    """The TransformerLens hook a component writes (spelled independently of the package's adapter)."""
+    return f"blocks.{c.layer}.hook_mlp_out" if c.is_mlp else f"blocks.{c.layer}.attn.hook_z"
 
 
 def logit_diff(logits, correct, incorrect) -> float:
@@ -30,11 +37,11 @@ def ablation_hooks(components, means):
         def fn(act, hook, c=c):
             act = act.clone()
             if c.is_mlp:
-                act[:] = means[c.hook_name]
+                act[:] = means[hook_name(c)]
             else:
-                act[:, :, c.head] = means[c.hook_name][:, c.head]
+                act[:, :, c.head] = means[hook_name(c)][:, c.head]
             return act
-        hooks.append((c.hook_name, fn))
+        hooks.append((hook_name(c), fn))
     return hooks
 
 
@@ -93,17 +100,17 @@ def path_patch_edge(model, clean_tokens, corrupted_tokens, correct, incorrect, m
             for h in heads:
                 if h.layer == layer:
                     act[:, :, h.head] = clean_cache[name][:, :, h.head]
-            if not sender.is_mlp and name == sender.hook_name:
+            if not sender.is_mlp and name == hook_name(sender):
                 act[:, :, sender.head] = corr_cache[name][:, :, sender.head]
             return act
 
         def corrupt_mlp(act, hook):
-            return corr_cache[sender.hook_name].clone()
+            return corr_cache[hook_name(sender)].clone()
 
         hooks = list(base)
         hooks += [(f"blocks.{l}.attn.hook_z", freeze) for l in range(n_layers)]
         if sender.is_mlp:
-            hooks.append((sender.hook_name, corrupt_mlp))
+            hooks.append((hook_name(sender), corrupt_mlp))
         if receiver is None:
             recv_name = f"blocks.{n_layers - 1}.hook_resid_post"
         elif kind == "mlp_in":

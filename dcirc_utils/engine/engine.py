@@ -1,0 +1,345 @@
+"""The one engine that ablates and patches: many variants per forward pass, each started at the first layer it changes.
+
+Every analysis of the course that removes or patches a component goes through :class:`Engine` (notebooks 02, 05,
+06, 07 and 08 through ``methods.discovery``, ``methods.brittleness`` and ``methods.alignment``). A *variant* is a list
+of :class:`Patch` es (set this site's activation, or one head's slice of it, to these values); the engine
+
+* stacks many variants along the batch (chunked to bound memory: ``chunk_rows`` rows per forward),
+* starts each chunk at the earliest layer its patches touch, from a cached residual stream of the untouched prefix
+  (valid for any family whose blocks run in sequence, encoders included: a patch at layer ``l`` cannot change what
+  enters layer ``l``),
+* reads out, at each prompt's answer position, only the logits its :class:`~dcirc_utils.core.metrics.Metric` needs
+  (two for Δl, the default) and reduces them to one value per prompt.
+
+The engine knows no model family and no hook name: it talks to a :class:`~dcirc_utils.models.adapters.ModelAdapter`
+by :class:`~dcirc_utils.core.components.Site`.
+
+Correctness: ``tests/integration/test_engine.py`` compares every result with a naive reference (one forward with
+library hooks per variant) and with ``transformer_lens.patching``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..core.components import Component, Site, all_components
+from ..core.metrics import Metric
+from ..core.metrics import check_baseline as _check_baseline
+from ..models.adapters import ModelAdapter
+
+__all__ = ["Patch", "Engine"]
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """Set activation ``site`` (or its head ``index``) to ``values`` during a forward pass.
+
+    Attributes:
+        site: the activation, e.g. ``Site("z", 3)``.
+        index: head index along the site's head axis (``z``, ``q``, ``k``, ``v``), or ``None`` for all of it.
+        values: what to write. ``per_prompt=False``: one value per position, ``[pos, ...]``, the same for every prompt
+            (e.g. a mean over prompts); ``per_prompt=True``: ``[batch, pos, ...]``, row ``i`` for prompt ``i``.
+        per_prompt: which of the two ``values`` is (said, never guessed from its shape).
+
+    Two patches are equal when site, index, ``per_prompt`` and the *content* of ``values`` are (a SHA-1 digest of its
+    bytes, computed once): the engine's prefix cache keys on patches, so equal keys always mean equal activations.
+    """
+
+    site: Site
+    index: int | None
+    values: Tensor = field(repr=False)
+    per_prompt: bool = False
+
+    @property
+    def key(self) -> tuple:
+        cached = self.__dict__.get("_key")
+        if cached is None:
+            v = self.values.detach().contiguous().cpu()
+            digest = hashlib.sha1(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"").hexdigest()
+            cached = (self.site, self.index, self.per_prompt, str(v.dtype), tuple(v.shape), digest)
+            object.__setattr__(self, "_key", cached)
+        return cached
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Patch) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _default_chunk_rows(device: torch.device, d_model: int) -> int:
+    """Rows per forward. Measured on 2 CPU cores: GPT-2 small (d_model 768) runs fastest per row at 16-32 rows,
+    the offline pair (d_model 128) at about 200 (below that, per-call overhead dominates); GPUs want large batches."""
+    if device.type == "cpu":
+        return max(16, 24576 // d_model)
+    return max(1024, (2048 * 768) // d_model)
+
+
+class Engine:
+    """Batched mean ablation and activation patching on one model and one prompt set (notebooks 02, 05–08).
+
+    Args:
+        adapter: the model (:class:`~dcirc_utils.models.adapters.ModelAdapter`).
+        clean_tokens: ``[batch, pos]`` clean prompts.
+        corrupted_tokens: ``[batch, pos]`` corrupted prompts (the mean-ablation values are their per-position means).
+        metric: what to read at the answer position (:class:`~dcirc_utils.core.metrics.LogitDiff` for Δl, or any
+            :class:`~dcirc_utils.core.metrics.Metric`), one value per prompt.
+        chunk_rows: rows (variants × prompts) per forward; ``None`` picks a size for the device.
+        progress: show progress bars for long scans.
+        check_baseline: raise when the clean value is too close to zero to be a 100 % reference.
+
+    Raises:
+        ValueError: on an empty prompt set or mismatched shapes.
+        DegenerateBaselineError: when the clean value is too close to zero for scores to mean anything.
+    """
+
+    def __init__(self, adapter: ModelAdapter, clean_tokens: Int[Tensor, "batch pos"],
+                 corrupted_tokens: Int[Tensor, "batch pos"], metric: Metric, chunk_rows: int | None = None,
+                 progress: bool = True, check_baseline: bool = True):
+        if not isinstance(adapter, ModelAdapter):
+            raise ValueError(f"Engine takes a ModelAdapter (pair.teacher, pair.student), got {type(adapter).__name__}")
+        if clean_tokens.ndim != 2 or clean_tokens.shape[0] == 0:
+            raise ValueError(f"clean_tokens must be a non-empty [batch, pos] tensor, got shape "
+                             f"{tuple(clean_tokens.shape)}: pass at least one prompt")
+        if corrupted_tokens.shape != clean_tokens.shape:
+            raise ValueError(f"corrupted tokens {tuple(corrupted_tokens.shape)} and clean tokens "
+                             f"{tuple(clean_tokens.shape)} differ in shape: corrupt each clean prompt in place")
+        if not isinstance(metric, Metric) or len(metric) != clean_tokens.shape[0]:
+            raise ValueError(f"metric must be a Metric with one entry per prompt ({clean_tokens.shape[0]}), e.g. "
+                             "LogitDiff(correct, incorrect) or PromptSet.metric(tokenizer)")
+        self.adapter = adapter
+        self.metric = metric
+        self.device = adapter.device
+        self.tokens = {"clean": clean_tokens.to(self.device), "corrupted": corrupted_tokens.to(self.device)}
+        self.positions = {k: adapter.readout_positions(t).to(self.device) for k, t in self.tokens.items()}
+        self.ids = None if metric.ids is None else metric.ids.to(self.device)     # [batch, k]
+        self.n_prompts = clean_tokens.shape[0]
+        self.n_layers, self.n_heads = adapter.n_layers, adapter.n_heads
+        self.chunk_rows = chunk_rows or _default_chunk_rows(self.device, adapter.d_model)
+        self.progress = progress
+        self._prefix: dict[tuple, Tensor] = {}
+        self.components = all_components(self.n_layers, self.n_heads)
+        with torch.inference_mode():
+            self.clean_value = float(self.evaluate([[]], progress=False)[0])
+            sites = list(dict.fromkeys(c.site for c in self.components))
+            acts = self.capture(sites, which="corrupted")
+        if check_baseline:
+            _check_baseline(self.clean_value, metric.name)
+        #: per-position means over the corrupted prompts, by site: ``[pos, n_heads, d_head]`` / ``[pos, d_model]``
+        self.means: dict[Site, Tensor] = {site: a.mean(0) for site, a in acts.items()}
+
+    @classmethod
+    def for_prompts(cls, adapter: ModelAdapter, prompts, bos: bool = False, **kwargs) -> "Engine":
+        """An engine for ``adapter`` on a :class:`~dcirc_utils.core.tasks.PromptSet` (its clean and corrupted
+        tokens and its task's metric; ``bos`` prepends the tokenizer's BOS token)."""
+        tok = adapter.tokenizer
+        return cls(adapter, prompts.tokens(tok, bos=bos), prompts.tokens(tok, "corrupted", bos=bos),
+                   prompts.metric(tok), **kwargs)
+
+    # ----------------------------------------------------------------------------------------- patches
+    def mean_ablation(self, components: Iterable[Component]) -> list[Patch]:
+        """Patches that replace each component's output by its per-position mean over the corrupted prompts."""
+        out = []
+        for c in components:
+            m = self.means[c.site]
+            out.append(Patch(c.site, c.index, m if c.is_mlp else m[:, c.head]))
+        return out
+
+    def outside(self, circuit: Iterable[Component]) -> list[Component]:
+        """Every component of the model that is not in ``circuit`` (what a circuit run mean-ablates)."""
+        keep = set(circuit)
+        unknown = sorted(keep - set(self.components))
+        if unknown:
+            raise ValueError(f"{unknown[:5]} are not components of this model ({self.n_layers} layers × "
+                             f"{self.n_heads} heads): was the circuit found on the other model of the pair?")
+        return [c for c in self.components if c not in keep]
+
+    def circuit_base(self, circuit: Iterable[Component]) -> list[Patch]:
+        """The base patches of a circuit run: everything outside ``circuit`` mean-ablated."""
+        return self.mean_ablation(self.outside(circuit))
+
+    # ----------------------------------------------------------------------------------------- prefix cache
+    def _layer(self, site: Site) -> int:
+        return self.n_layers if site.layer is None else site.layer
+
+    def _resid_pre(self, layer: int, base: Sequence[Patch], which: str) -> Tensor:
+        """Residual stream entering ``layer`` on the ``which`` prompts with the ``base`` patches applied."""
+        key_of = lambda l: (which, l, frozenset(p for p in base if self._layer(p.site) < l))  # noqa: E731
+        if key_of(layer) in self._prefix:
+            return self._prefix[key_of(layer)]
+        start = max((l for l in range(layer + 1) if key_of(l) in self._prefix), default=None)
+        if start is None:
+            x, start = self.adapter.embed(self.tokens[which]), 0
+            self._prefix[key_of(0)] = x
+        x = self._prefix[key_of(start)]
+        for l in range(start, layer):
+            with self._hooks(base, [], l, rows_per_variant=self.n_prompts):
+                x = self.adapter.block(l, x)
+            self._prefix[key_of(l + 1)] = x
+        if len(self._prefix) > 4 * (self.n_layers + 1):  # keep the cache bounded: drop the oldest entries
+            for k in list(self._prefix)[: len(self._prefix) - 2 * (self.n_layers + 1)]:
+                if k != key_of(layer):
+                    del self._prefix[k]
+        return x
+
+    # ----------------------------------------------------------------------------------------- hooks
+    @contextlib.contextmanager
+    def _hooks(self, base: Sequence[Patch], variants: Sequence[Sequence[Patch]], start: int, rows_per_variant: int,
+               capture: dict | None = None, prompts: slice = slice(None)):
+        """Install one hook per touched site: base patches on every row, each variant's on its rows."""
+        per_site: dict[Site, tuple[list, list]] = {}
+        for p in base:
+            if self._layer(p.site) >= start:
+                per_site.setdefault(p.site, ([], []))[0].append(p)
+        for i, var in enumerate(variants):
+            for p in var:
+                if self._layer(p.site) >= start:
+                    per_site.setdefault(p.site, ([], []))[1].append((i, p))
+        for site in capture or {}:
+            per_site.setdefault(site, ([], []))
+
+        def make(site, base_ps, var_ps):
+            def fn(act):
+                act = act.clone() if (base_ps or var_ps) else act
+                for p in base_ps:
+                    _assign(act, p.index, _rows(p, prompts, max(1, len(variants))))
+                if var_ps:
+                    view = act.view(-1, rows_per_variant, *act.shape[1:])
+                    for i, p in var_ps:
+                        _assign(view[i], p.index, _rows(p, prompts, 1))
+                if capture is not None and site in capture:
+                    capture[site].append(act.detach().clone())
+                return act
+            return fn
+
+        with self.adapter.hooks([(site, make(site, *ps)) for site, ps in per_site.items()]):
+            yield
+
+    # ----------------------------------------------------------------------------------------- running
+    def _start_layer(self, variant: Sequence[Patch]) -> int:
+        return min((self._layer(p.site) for p in variant), default=self.n_layers)
+
+    def run(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (), which: str = "clean",
+            capture: Sequence[Site] = (), desc: str | None = None,
+            progress: bool | None = None) -> tuple[Float[Tensor, "variants batch"], dict[Site, list[Tensor]]]:
+        """Run every variant (on top of ``base``) and return per-prompt metric values and captured activations.
+
+        Args:
+            variants: each a list of patches; variants are grouped by start layer and stacked along the batch.
+            base: patches applied to every variant (e.g. the mean ablation of everything outside a circuit).
+            which: ``"clean"`` or ``"corrupted"`` prompts.
+            capture: sites whose (patched) activations to return per variant; ``Site("resid_final")`` returns the
+                final residual stream at the answer position ``[batch, d_model]``.
+            desc: progress-bar label.
+            progress: show a bar (default: the engine's setting, and only for runs of more than a few chunks).
+
+        Returns:
+            ``(values, captured)``: ``values[v, i]`` is the metric of prompt ``i`` under variant ``v``;
+            ``captured[site][v]`` is that activation for variant ``v`` (``[batch, ...]``).
+        """
+        if which not in self.tokens:
+            raise ValueError(f"which must be 'clean' or 'corrupted', got {which!r}")
+        capture = [self.adapter.check_site(s) for s in capture]
+        n, B = len(variants), self.n_prompts
+        values = torch.empty(n, B, device=self.device)
+        captured: dict[Site, list] = {s: [[] for _ in range(n)] for s in capture}
+        starts = [self._start_layer(v) for v in variants]
+        if capture:  # captured activations must be produced inside the run: start no later than their layer
+            first = min(self._layer(s) for s in capture)
+            starts = [min(s, first) for s in starts]
+        # a chunk is (start layer, variant indices, prompt slice) with at most chunk_rows rows
+        rows_p = min(B, self.chunk_rows)
+        per_chunk = max(1, self.chunk_rows // rows_p)
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(starts):
+            groups.setdefault(s, []).append(i)
+        jobs = [(s, idx[j:j + per_chunk], slice(p, min(p + rows_p, B)))
+                for s, idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)
+                for p in range(0, B, rows_p)]
+        show = (self.progress if progress is None else progress) and len(jobs) >= 8
+        final = Site("resid_final")
+        with torch.inference_mode():
+            for start, idx, ps in tqdm(jobs, desc=desc or "variants", disable=not show, leave=False,
+                                       mininterval=1.0):
+                b = ps.stop - ps.start
+                x = self._resid_pre(min(start, self.n_layers), base, which)[ps].repeat(len(idx), 1, 1)
+                store = {s: [] for s in capture if s != final}
+                with self._hooks(base, [variants[i] for i in idx], start, b, capture=store, prompts=ps):
+                    for l in range(start, self.n_layers):
+                        x = self.adapter.block(l, x)
+                pos = self.positions[which][ps].repeat(len(idx))
+                end = x[torch.arange(x.shape[0], device=x.device), pos]
+                vals = self._metric_rows(end, ps, len(idx))
+                values[idx, ps] = vals.view(len(idx), b)
+                for s, acts in store.items():
+                    a = torch.cat(acts, 0).view(len(idx), b, *acts[0].shape[1:])
+                    for k, i in enumerate(idx):
+                        captured[s][i].append(a[k])
+                if final in captured:
+                    e = end.view(len(idx), b, -1)
+                    for k, i in enumerate(idx):
+                        captured[final][i].append(e[k])
+        for s in captured:
+            captured[s] = [torch.cat(parts, 0) if parts else None for parts in captured[s]]
+        return values, captured
+
+    def _metric_rows(self, end: Tensor, prompts: slice, repeat: int) -> Tensor:
+        """The metric of each row of ``end`` (``repeat`` variants × the chunk's prompts)."""
+        sub = self.metric.rows(prompts, repeat)
+        return sub(self.adapter.logits_at(end, None if sub.ids is None else sub.ids.to(self.device)))
+
+    def evaluate(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (), which: str = "clean",
+                 desc: str | None = None, progress: bool | None = None) -> Float[Tensor, "variants"]:
+        """Mean metric over the prompts for each variant (Δl for the default metric)."""
+        values, _ = self.run(variants, base, which, desc=desc, progress=progress)
+        return values.mean(-1)
+
+    def capture(self, sites: Sequence[Site], base: Sequence[Patch] = (), which: str = "clean") -> dict[Site, Tensor]:
+        """Activations ``[batch, ...]`` of one run with ``base`` applied."""
+        _, cap = self.run([[]], base, which, capture=sites, progress=False)
+        return {s: cap[s][0] for s in cap}
+
+    def value_from_resid(self, resid_end: Float[Tensor, "batch d_model"]) -> float:
+        """Mean metric read out of a final residual stream at the answer position (clean prompts)."""
+        with torch.inference_mode():
+            return float(self._metric_rows(resid_end.to(self.device), slice(None), 1).mean())
+
+    # ----------------------------------------------------------------------------------------- scans
+    def ablation_scan(self, components: Sequence[Component] | None = None, base_ablated: Iterable[Component] = (),
+                      desc: str = "ablation scan") -> dict[Component, float]:
+        """Mean metric when each component is mean-ablated (on top of the mean ablation of ``base_ablated``).
+
+        With ``base_ablated`` empty this is the single-component scan of the full model (influences, notebook 05);
+        with the complement of a circuit it scores each circuit component's removal from the circuit.
+        """
+        components = list(self.components if components is None else components)
+        base = self.mean_ablation(base_ablated)
+        values = self.evaluate([self.mean_ablation([c]) for c in components], base, desc=desc)
+        return {c: float(v) for c, v in zip(components, values)}
+
+    def score(self, value: float | Tensor) -> float:
+        """``100 · value / clean value`` (the study's percentage of the clean Δl)."""
+        return 100.0 * float(value) / self.clean_value
+
+
+def _rows(p: Patch, prompts: slice, repeat: int) -> Tensor:
+    """Per-prompt values are sliced to the chunk's prompts and tiled over its variants; per-position values
+    broadcast as they are."""
+    if not p.per_prompt:
+        return p.values
+    v = p.values[prompts]
+    return v.repeat(repeat, *([1] * (v.ndim - 1))) if repeat > 1 else v
+
+
+def _assign(act: Tensor, index: int | None, values: Tensor) -> None:
+    if index is None:
+        act[...] = values
+    else:
+        act[:, :, index] = values

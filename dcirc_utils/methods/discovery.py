@@ -1,0 +1,258 @@
+"""Circuit discovery: iterative node pruning with mean ablation, then path patching (notebook 02).
+
+Both run on :class:`dcirc_utils.engine.Engine`; results are plain data (:class:`Circuit`, :class:`EdgeScores`)
+that later notebooks reuse through the on-disk cache (``dcirc_utils.studies.discover``).
+
+Procedure (the study's public code, ``apartresearch/seqcont_circuits``; see ``data/reference/paper-results.md``):
+
+* Node pruning: start from the full model; sweep the layers backward (each layer's MLP, then its heads 0..n-1),
+  then forward (heads, then the MLP), repeating until a sweep changes nothing. A candidate is removed (and stays
+  mean-ablated) when the circuit without it keeps at least ``threshold`` of the full model's clean Δl. Removal is
+  greedy: later candidates are tested with earlier removals in place.
+* Path patching, with everything outside the circuit mean-ablated: for a sender, run the clean prompts with every
+  head frozen to its clean (circuit) activation except the sender, which takes its activation on the corrupted
+  prompts; record the receiver's input (its q, k or v; the MLP input; the final residual stream); rerun the clean
+  prompts with only that input patched. The edge's score is Δl / clean Δl of the full model; an edge is kept when
+  its score falls below ``edge_threshold``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from ..core.components import Component, Site, parse_component
+from ..engine import Engine, Patch
+
+__all__ = ["Circuit", "prune_nodes", "sweep_order", "Edge", "EdgeScores", "path_patch", "influences"]
+
+
+@dataclass
+class Circuit:
+    """A circuit found by node pruning (plain data; ``to_dict``/``from_dict`` for the cache).
+
+    Attributes:
+        components: the kept heads and MLPs, sorted.
+        score: 100 · metric(circuit) / metric(full model, clean) (Δl for the numeral task).
+        clean_value: the full model's clean metric (Δl).
+        threshold: the pruning threshold (fraction).
+        n_sweeps: sweeps run (the last changed nothing).
+        removal_scores: the score (%) measured when each removed component was removed.
+    """
+
+    components: list[Component]
+    score: float
+    clean_value: float
+    threshold: float
+    n_sweeps: int
+    removal_scores: dict[Component, float] = field(default_factory=dict)
+
+    @property
+    def heads(self) -> list[Component]:
+        return [c for c in self.components if not c.is_mlp]
+
+    @property
+    def mlps(self) -> list[Component]:
+        return [c for c in self.components if c.is_mlp]
+
+    def to_dict(self) -> dict:
+        return {"components": [str(c) for c in self.components], "score": self.score,
+                "clean_value": self.clean_value, "threshold": self.threshold, "n_sweeps": self.n_sweeps,
+                "removal_scores": {str(c): s for c, s in self.removal_scores.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Circuit":
+        d = dict(d)
+        d["components"] = [parse_component(c) for c in d["components"]]
+        d["removal_scores"] = {parse_component(c): s for c, s in d.get("removal_scores", {}).items()}
+        return cls(**d)
+
+
+def sweep_order(n_layers: int, n_heads: int, direction: str) -> list[list[Component]]:
+    """Candidates layer by layer: backward = layers high→low, MLP then heads; forward = low→high, heads then MLP."""
+    heads = lambda l: [Component(l, h) for h in range(n_heads)]  # noqa: E731
+    if direction == "backward":
+        return [[Component(l)] + heads(l) for l in reversed(range(n_layers))]
+    if direction == "forward":
+        return [heads(l) + [Component(l)] for l in range(n_layers)]
+    raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
+
+
+def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Component] | None = None,
+                max_sweeps: int = 20, progress: bool = True) -> Circuit:
+    """Iterative node pruning with mean ablation (the study's procedure; see the module docstring).
+
+    Greedy removal is evaluated in batches without changing the result: for the remaining candidates of a layer,
+    the engine scores the chain of variants "remove c1", "remove c1, c2", ... in one batched call; the first
+    candidate whose chain variant falls below the threshold is kept (all before it are removed, exactly as the
+    sequential procedure would have done), and the chain restarts after it.
+
+    Args:
+        engine: the model and prompts.
+        threshold: fraction of the clean Δl a circuit must keep (0.8 in the study).
+        candidates: components eligible for removal (default: all); the others always stay.
+        max_sweeps: safety bound on the number of sweeps.
+        progress: show a progress bar over layers.
+
+    Raises:
+        ValueError: if the threshold is not in [0, 1.5].
+    """
+    if not 0.0 <= threshold <= 1.5:
+        raise ValueError(f"threshold is a fraction of the clean Δl, e.g. 0.8; got {threshold}")
+    eligible = set(engine.components if candidates is None else candidates)
+    removed: list[Component] = []
+    removal_scores: dict[Component, float] = {}
+    target = threshold * 100.0
+    n_sweeps = 0
+    chain_len = 4
+    bar = tqdm(total=0, desc="node pruning", disable=not (progress and engine.progress), leave=False, mininterval=1.0)
+    for n_sweeps in range(1, max_sweeps + 1):
+        direction = "backward" if n_sweeps % 2 == 1 else "forward"
+        changed = False
+        layers = sweep_order(engine.n_layers, engine.n_heads, direction)
+        bar.total += len(layers)
+        bar.set_description(f"node pruning (sweep {n_sweeps}, {direction})")
+        for layer_cands in layers:
+            todo = [c for c in layer_cands if c in eligible and c not in removed]
+            while todo:
+                chain = todo[:chain_len]
+                base = engine.mean_ablation(removed)
+                variants = [engine.mean_ablation(chain[: k + 1]) for k in range(len(chain))]
+                scores = [engine.score(v) for v in engine.evaluate(variants, base, progress=False)]
+                n_ok = next((k for k, s in enumerate(scores) if not s >= target), len(chain))
+                for c, s in zip(chain[:n_ok], scores[:n_ok]):
+                    removed.append(c)
+                    removal_scores[c] = s
+                    changed = True
+                todo = todo[n_ok + 1:] if n_ok < len(chain) else todo[len(chain):]
+                chain_len = min(2 * chain_len, 32) if n_ok == len(chain) else max(1, chain_len // 2)
+            bar.update(1)
+        if not changed:  # a sweep that removes nothing ends the pruning (the state cannot change any more)
+            break
+    bar.close()
+    kept = sorted(c for c in engine.components if c not in removed)
+    final = engine.evaluate([[]], engine.mean_ablation(removed), progress=False)[0]
+    return Circuit(kept, engine.score(final), engine.clean_value, threshold, n_sweeps, removal_scores)
+
+
+def influences(engine: Engine, components: Sequence[Component] | None = None) -> dict[Component, float]:
+    """Influence of each component: |Δl drop| (in % of clean Δl) when it alone is mean-ablated from the full model,
+    normalised to sum to 1 over the components (the study's normalisation; notebooks 05 and 06)."""
+    scan = engine.ablation_scan(components, desc="influence scan")
+    drops = {c: abs(100.0 - engine.score(v)) for c, v in scan.items()}
+    total = sum(drops.values())
+    if total == 0:
+        raise ValueError("no component changes the logit difference: influences are undefined (all zero)")
+    return {c: d / total for c, d in drops.items()}
+
+
+# --------------------------------------------------------------------------------------------- path patching
+@dataclass(frozen=True)
+class Edge:
+    """An edge from a sender component to a receiver input.
+
+    ``kind`` is ``"q"``, ``"k"`` or ``"v"`` for a head receiver, ``"mlp_in"`` for an MLP and ``"resid"`` for the
+    final residual stream (then ``receiver`` is ``None``).
+    """
+
+    sender: Component
+    receiver: Component | None
+    kind: str
+
+    def _key(self):
+        r = (10**9, 0) if self.receiver is None else (self.receiver.layer, self.receiver.head)
+        return (self.sender.layer, self.sender.head, *r, self.kind)
+
+    def __lt__(self, other: "Edge") -> bool:
+        return self._key() < other._key()
+
+    def __str__(self) -> str:
+        recv = "resid_final" if self.receiver is None else f"{self.receiver}" + (
+            f".{self.kind}" if self.kind in "qkv" else "")
+        return f"{self.sender} -> {recv}"
+
+
+@dataclass
+class EdgeScores:
+    """Scores (Δl / clean Δl) of every tested edge, and the kept ones (score below the threshold)."""
+
+    scores: dict[Edge, float]
+    threshold: float
+
+    @property
+    def kept(self) -> list[Edge]:
+        return sorted(e for e, s in self.scores.items() if s < self.threshold)
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold,
+                "scores": [[str(e.sender), None if e.receiver is None else str(e.receiver), e.kind, s]
+                           for e, s in sorted(self.scores.items())]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EdgeScores":
+        scores = {Edge(parse_component(s), None if r is None else parse_component(r), k): v
+                  for s, r, k, v in d["scores"]}
+        return cls(scores, d["threshold"])
+
+
+def _receivers(sender: Component, circuit: Sequence[Component]) -> list[tuple[Edge, Site, int | None]]:
+    """(edge, receiver site, head index) for every receiver input downstream of ``sender``."""
+    out = []
+    for r in circuit:
+        if r.is_mlp and r.layer >= sender.layer and not (sender.is_mlp and r.layer == sender.layer):
+            out.append((Edge(sender, r, "mlp_in"), Site("mlp_in", r.layer), None))
+        elif not r.is_mlp and r.layer > sender.layer:
+            for kind in "qkv":
+                out.append((Edge(sender, r, kind), Site(kind, r.layer), r.head))
+    out.append((Edge(sender, None, "resid"), Site("resid_final"), None))
+    return out
+
+
+def path_patch(engine: Engine, circuit: Sequence[Component], threshold: float = 0.8,
+               senders: Sequence[Component] | None = None) -> EdgeScores:
+    """Score every edge between circuit components (and into the final residual stream) by path patching.
+
+    Args:
+        engine: the model and prompts.
+        circuit: the circuit's components; everything else is mean-ablated throughout.
+        threshold: an edge is kept when its score (metric / clean metric) falls below it.
+        senders: restrict the senders (default: every circuit component).
+    """
+    circuit = sorted(circuit)
+    base = engine.circuit_base(circuit)
+    heads = [c for c in circuit if not c.is_mlp]
+    senders = circuit if senders is None else sorted(senders)
+    corrupted = engine.capture(sorted({s.site for s in senders}), base, which="corrupted")
+    clean = engine.capture(sorted({h.site for h in heads}), base, which="clean")
+
+    def value(store, c):
+        a = store[c.site]
+        return a if c.is_mlp else a[:, :, c.head]
+
+    # step 1: one variant per sender (heads frozen after it, sender corrupted), capturing every receiver input
+    variants, plans = [], []
+    for s in senders:
+        frozen = [Patch(h.site, h.head, value(clean, h), per_prompt=True) for h in heads if h.layer > s.layer]
+        variants.append(frozen + [Patch(s.site, s.index, value(corrupted, s), per_prompt=True)])
+        plans.append(_receivers(s, circuit))
+    capture_sites = sorted({site for plan in plans for _, site, _ in plan}, key=lambda t: (t.layer is None, t))
+    _, captured = engine.run(variants, base, capture=capture_sites, desc="path patching: senders")
+
+    # step 2: rerun the clean prompts with one receiver input patched at a time
+    scores: dict[Edge, float] = {}
+    step2, edges = [], []
+    for i, plan in enumerate(plans):
+        for edge, site, index in plan:
+            rec = captured[site][i]
+            if site.kind == "resid_final":
+                scores[edge] = engine.value_from_resid(rec) / engine.clean_value
+                continue
+            vals = rec if index is None else rec[:, :, index]
+            step2.append([Patch(site, index, vals, per_prompt=True)])
+            edges.append(edge)
+    if step2:
+        values = engine.evaluate(step2, base, desc="path patching: receivers")
+        for edge, v in zip(edges, values):
+            scores[edge] = float(v) / engine.clean_value
+    return EdgeScores(scores, threshold)

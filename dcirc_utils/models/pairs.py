@@ -1,0 +1,252 @@
+"""Model-pair registry: a teacher, its distilled student and their tokenizer, each behind a model adapter.
+
+Pairs (used by every notebook through :func:`load_pair`):
+
+* ``"mini"`` (default): the offline pair distilled in this project with the DistilGPT2 recipe, shipped in
+  ``data/models/`` (see ``data/models/README.md`` and ``dcirc_utils.distill``).
+* ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
+* ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
+  architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
+
+The decoder pairs go through ``TransformerBridge.boot_transformers`` and TransformerLens's compatibility mode (folded
+LayerNorm, centred writing weights and unembedding), the processing the study used, and are wrapped in
+:class:`~dcirc_utils.models.adapters.DecoderAdapter`.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .adapters import DecoderAdapter, ModelAdapter
+
+__all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
+           "gpt2_tokenizer", "register_pair", "MODELS_DIR", "boot_local"]
+
+from ..core.paths import MODELS_DIR  # noqa: E402
+DEFAULT_PAIR = "mini"
+
+
+class PairUnavailableError(RuntimeError):
+    """A pair's weights or tokenizer cannot be found offline; the message names the fixes."""
+
+
+@dataclass
+class ModelPair:
+    """A teacher, its distilled student, their shared tokenizer and the pair's name.
+
+    Attributes:
+        name: registry name (``"mini"``, ``"gpt2"``, ``"gpt2-random"``).
+        teacher, student: :class:`~dcirc_utils.models.adapters.ModelAdapter` s (``.model`` is the module, in eval
+            mode with gradients off).
+        tokenizer: the Hugging Face tokenizer both use.
+        description: one line saying what the weights are (notebooks print it).
+    """
+
+    name: str
+    teacher: ModelAdapter
+    student: ModelAdapter
+    tokenizer: object
+    description: str
+
+    @property
+    def models(self) -> dict[str, ModelAdapter]:
+        """``{"teacher": ..., "student": ...}``."""
+        return {"teacher": self.teacher, "student": self.student}
+
+
+PAIRS: dict[str, Callable[[torch.device], ModelPair]] = {}
+
+
+def register_pair(name: str):
+    """Decorator adding a loader ``f(device) -> ModelPair`` to :data:`PAIRS`."""
+    def wrap(fn):
+        PAIRS[name] = fn
+        return fn
+    return wrap
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else cuda, then mps, then cpu."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_pair(name: str | None = None, device: str | torch.device | None = None) -> ModelPair:
+    """Load a teacher/student pair by name (every notebook's setup cell).
+
+    Args:
+        name: a key of :data:`PAIRS`; ``None`` reads ``$DCIRC_PAIR``, else :data:`DEFAULT_PAIR`.
+        device: torch device; ``None`` picks cuda, then mps, then cpu.
+
+    Raises:
+        KeyError: for an unknown name (the message lists the known ones).
+        PairUnavailableError: when weights or tokenizer cannot be found (the message says how to get them).
+    """
+    name = name or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
+    if name not in PAIRS:
+        raise KeyError(f"unknown pair {name!r}; known pairs: {sorted(PAIRS)}")
+    return PAIRS[name](pick_device(device))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the loaders' progress bars and warnings (they print kernel paths that break strict nbval)."""
+    from transformers.utils import logging as hf_logging
+    old = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    prev = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        hf_logging.disable_progress_bar()
+    except AttributeError:  # pragma: no cover
+        pass
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        hf_logging.set_verbosity(old)
+        try:
+            hf_logging.enable_progress_bar()
+        except AttributeError:  # pragma: no cover
+            pass
+        if prev is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = prev
+
+
+def _bridge(folder: str | Path, device: torch.device, hf_model=None, tokenizer=None):
+    from transformer_lens.model_bridge import TransformerBridge
+    with _quiet():
+        kwargs = {"device": device}
+        if hf_model is not None:
+            kwargs["hf_model"] = hf_model.eval()
+        if tokenizer is not None:
+            kwargs["tokenizer"] = tokenizer
+        bridge = TransformerBridge.boot_transformers(str(Path(folder).resolve()), **kwargs)
+        bridge.enable_compatibility_mode()
+    bridge.eval()
+    for p in bridge.parameters():
+        p.requires_grad_(False)
+    return bridge
+
+
+def boot_local(folder: str | Path, device: str | torch.device | None = None, label: str = "model") -> DecoderAdapter:
+    """Boot one decoder saved with ``save_pretrained`` in ``folder`` (a TransformerBridge in compatibility mode)."""
+    bridge = _bridge(folder, pick_device(device))
+    return DecoderAdapter(bridge, bridge.tokenizer, label)
+
+
+# --------------------------------------------------------------------------------------------- gpt2 (hub)
+_GPT2_FIXES = (
+    "Fixes: (1) connect to the internet once so that the Hugging Face cache fills (then it works offline); "
+    "(2) point HF_HOME at a folder that already holds the cache of 'gpt2' and 'distilgpt2'; "
+    "(3) use the offline pair: load_pair('mini') or DCIRC_PAIR=mini.")
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a hub model: from the cache, else downloaded; fails fast offline."""
+    from huggingface_hub import snapshot_download
+    patterns = ["*.json", "*.safetensors", "*.txt"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception as cache_miss:  # noqa: BLE001 - any cache miss leads to the same download attempt
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+        if offline:
+            raise PairUnavailableError(f"{repo_id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE is set. "
+                                       + _GPT2_FIXES) from cache_miss
+    old = os.environ.get("HF_HUB_ETAG_TIMEOUT")
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, etag_timeout=5))
+    except Exception as err:  # noqa: BLE001 - network errors come in many types
+        raise PairUnavailableError(f"could not load {repo_id!r}: not in the Hugging Face cache and the hub is "
+                                   f"unreachable ({type(err).__name__}). " + _GPT2_FIXES) from err
+    finally:
+        if old is None:
+            os.environ.pop("HF_HUB_ETAG_TIMEOUT", None)
+
+
+@register_pair("gpt2")
+def _load_gpt2(device: torch.device) -> ModelPair:
+    teacher_dir, student_dir = _hub_snapshot("gpt2"), _hub_snapshot("distilgpt2")
+    teacher, student = _bridge(teacher_dir, device), _bridge(student_dir, device)
+    return ModelPair("gpt2", DecoderAdapter(teacher, teacher.tokenizer, "GPT-2"),
+                     DecoderAdapter(student, teacher.tokenizer, "DistilGPT2"), teacher.tokenizer,
+                     "GPT-2 small (124M) -> DistilGPT2 (82M), pretrained weights from the Hugging Face hub")
+
+
+# --------------------------------------------------------------------------------------------- gpt2-random
+def gpt2_tokenizer():
+    """GPT-2's tokenizer: from ``$DCIRC_GPT2_TOKENIZER``, else the Hugging Face cache, else the hub.
+
+    Raises:
+        PairUnavailableError: when none of the three has it.
+    """
+    from transformers import AutoTokenizer
+    folder = os.environ.get("DCIRC_GPT2_TOKENIZER")
+    if folder:
+        if not Path(folder, "vocab.json").exists() and not Path(folder, "tokenizer.json").exists():
+            raise PairUnavailableError(f"DCIRC_GPT2_TOKENIZER={folder!r} holds no vocab.json or tokenizer.json; "
+                                       "point it at a folder with GPT-2's tokenizer files or unset it.")
+        with _quiet():
+            return AutoTokenizer.from_pretrained(folder)
+    try:
+        with _quiet():
+            return AutoTokenizer.from_pretrained(str(_hub_snapshot("gpt2")))
+    except PairUnavailableError as err:
+        raise PairUnavailableError("GPT-2's tokenizer was not found: set DCIRC_GPT2_TOKENIZER to a folder with its "
+                                   "vocab.json and merges.txt, or fill the Hugging Face cache. " + str(err)) from err
+
+
+@register_pair("gpt2-random")
+def _load_gpt2_random(device: torch.device, seed: int = 0) -> ModelPair:
+    from transformers import GPT2Config, GPT2LMHeadModel
+    tok = gpt2_tokenizer()
+    models = []
+    with tempfile.TemporaryDirectory(prefix="dcirc-gpt2-random-") as tmp:
+        tok.save_pretrained(tmp)  # the bridge reads the tokenizer from a folder
+        for i, (n_layer, label) in enumerate(((12, "GPT-2 arch (random)"), (6, "DistilGPT2 arch (random)"))):
+            cfg = GPT2Config(n_layer=n_layer, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257)
+            cfg.save_pretrained(tmp)
+            torch.manual_seed(seed + i)
+            with _quiet():
+                hf = GPT2LMHeadModel(cfg)
+            models.append(DecoderAdapter(_bridge(tmp, device, hf_model=hf, tokenizer=tok), tok, label))
+    return ModelPair("gpt2-random", models[0], models[1], tok,
+                     f"RANDOM weights (seed {seed}) in the GPT-2 small (12 layers) and DistilGPT2 (6 layers) "
+                     "architectures, real GPT-2 tokenizer: numbers from this pair say nothing about the real models")
+
+
+# --------------------------------------------------------------------------------------------- mini (offline)
+@register_pair("mini")
+def _load_mini(device: torch.device) -> ModelPair:
+    from transformers import AutoTokenizer
+    t_dir, s_dir = MODELS_DIR / "teacher", MODELS_DIR / "student"
+    for d in (t_dir, s_dir):
+        if not (d / "config.json").exists():
+            raise PairUnavailableError(f"the offline pair is missing its folder {d}: restore data/models from git "
+                                       "or retrain it with `python -m dcirc_utils.distill`.")
+    with _quiet():
+        tok = AutoTokenizer.from_pretrained(str(t_dir))
+    teacher, student = _bridge(t_dir, device), _bridge(s_dir, device)
+    return ModelPair("mini", DecoderAdapter(teacher, tok, "mini-teacher"), DecoderAdapter(student, tok, "mini-student"),
+                     tok, "the offline pair: a small GPT-2 teacher and its student distilled with the DistilGPT2 "
+                     "recipe in this project (data/models/README.md)")

@@ -1,0 +1,405 @@
+"""Figures from plain arrays and dicts; no model access, so a figure can be redrawn from cached results.
+
+Every function returns the matplotlib ``Figure`` (notebooks display it; tests may save it).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..methods.concentration import gini, lorenz_curve  # noqa: E402
+
+__all__ = ["logit_diff_hist", "bar_compare", "layer_head_heatmap", "circuit_graph"]
+
+
+def logit_diff_hist(per_prompt: Mapping[str, Sequence[float]], title: str = "Δl per prompt"):
+    """Overlaid histograms of per-prompt Δl, one per model (notebook 01)."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    values = [np.asarray(v) for v in per_prompt.values()]
+    lo, hi = min(v.min() for v in values), max(v.max() for v in values)
+    bins = np.linspace(min(lo, 0.0), hi, 30)
+    for (name, v) in zip(per_prompt, values):
+        ax.hist(v, bins=bins, alpha=0.55, label=f"{name} (mean {v.mean():.2f})")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("logit(correct) − logit(last element)")
+    ax.set_ylabel("prompts")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def bar_compare(labels: Sequence[str], series: Mapping[str, Sequence[float]], ylabel: str, title: str = "",
+                hline: float | None = None):
+    """Grouped bars: one group per label, one bar per series (notebooks 01, 05)."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(labels) + 2), 3.2))
+    x = np.arange(len(labels))
+    w = 0.8 / max(1, len(series))
+    for k, (name, vals) in enumerate(series.items()):
+        ax.bar(x + (k - (len(series) - 1) / 2) * w, vals, w, label=name)
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8, ls="--")
+    ax.set_xticks(x, labels, rotation=0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def layer_head_heatmap(head_values, mlp_values=None, title: str = "", label: str = "", vmin=None, vmax=None,
+                       cmap: str = "RdBu", ax_pair=None):
+    """A layer × head heatmap (rows = layers, bottom = layer 0) with an optional MLP column (notebooks 02, 05).
+
+    Args:
+        head_values: ``[n_layers, n_heads]`` array.
+        mlp_values: ``[n_layers]`` array shown as a separate column, or ``None``.
+        vmin, vmax: colour limits (pass the same to several figures to put them on one scale).
+    """
+    head_values = np.asarray(head_values, dtype=float)
+    n_layers, n_heads = head_values.shape
+    if vmin is None or vmax is None:
+        allv = np.concatenate([head_values.ravel()] + ([np.asarray(mlp_values, float)] if mlp_values is not None else []))
+        m = float(np.nanmax(np.abs(allv))) or 1.0
+        vmin, vmax = (-m if vmin is None else vmin), (m if vmax is None else vmax)
+    if ax_pair is None:
+        widths = [n_heads, 1.2] if mlp_values is not None else [n_heads]
+        fig, axes = plt.subplots(1, len(widths), figsize=(0.45 * n_heads + 2.5, 0.35 * n_layers + 1.4),
+                                 gridspec_kw={"width_ratios": widths}, squeeze=False)
+        axes = axes[0]
+    else:
+        axes = ax_pair
+        fig = axes[0].figure
+    im = axes[0].imshow(head_values, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    axes[0].set_xlabel("head")
+    axes[0].set_ylabel("layer")
+    axes[0].set_xticks(range(n_heads))
+    axes[0].set_yticks(range(n_layers))
+    axes[0].set_title(title)
+    if mlp_values is not None:
+        axes[1].imshow(np.asarray(mlp_values, float)[:, None], origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
+                       aspect="auto")
+        axes[1].set_xticks([0], ["MLP"])
+        axes[1].set_yticks(range(n_layers))
+    fig.colorbar(im, ax=list(axes), label=label, shrink=0.9)
+    return fig
+
+
+def circuit_graph(components: Sequence, edges: Sequence = (), n_layers: int | None = None, n_heads: int | None = None,
+                  title: str = "", ax=None):
+    """Draw a circuit: layers bottom to top, heads as circles and MLPs as squares, edges as arrows (notebook 02).
+
+    Args:
+        components: objects with ``layer``, ``head`` (−1 for an MLP) and ``str()`` (e.g. ``Component``).
+        edges: objects with ``sender``, ``receiver`` (``None`` = final residual stream) and ``kind``.
+        n_layers, n_heads: the model's size (for the layout; inferred from the components if omitted).
+    """
+    import networkx as nx
+    comps = list(components)
+    n_layers = n_layers or (max(c.layer for c in comps) + 1 if comps else 1)
+    n_heads = n_heads or (max((c.head for c in comps), default=0) + 1)
+    g = nx.DiGraph()
+    pos = {}
+    for c in comps:
+        g.add_node(str(c))
+        x = (n_heads + 0.5) if c.head < 0 else c.head
+        pos[str(c)] = (x, c.layer)
+    g.add_node("logits")
+    pos["logits"] = ((n_heads + 0.5) / 2, n_layers)
+    for e in edges:
+        target = "logits" if e.receiver is None else str(e.receiver)
+        if str(e.sender) in pos and target in pos:
+            g.add_edge(str(e.sender), target, kind=e.kind)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.55 * n_heads + 3.5, 0.55 * n_layers + 2))
+    else:
+        fig = ax.figure
+    kinds = {"q": "tab:blue", "k": "tab:green", "v": "tab:red", "mlp_in": "tab:purple", "resid": "0.4"}
+    for kind, colour in kinds.items():
+        el = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == kind]
+        if el:
+            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, edge_color=colour, alpha=0.55, arrows=True,
+                                   arrowsize=8, width=1.0, connectionstyle="arc3,rad=0.08", label=kind)
+    heads = [str(c) for c in comps if c.head >= 0]
+    mlps = [str(c) for c in comps if c.head < 0]
+    nx.draw_networkx_nodes(g, pos, nodelist=heads, node_color="#f2c14e", node_size=420, ax=ax, node_shape="o")
+    nx.draw_networkx_nodes(g, pos, nodelist=mlps + ["logits"], node_color="#8ecae6", node_size=520, ax=ax,
+                           node_shape="s")
+    nx.draw_networkx_labels(g, pos, font_size=7, ax=ax)
+    ax.set_yticks(range(n_layers + 1), [str(l) for l in range(n_layers)] + ["out"])
+    ax.tick_params(left=True, labelleft=True)
+    ax.set_ylabel("layer")
+    ax.set_xlim(-1, n_heads + 1.5)
+    ax.set_ylim(-0.7, n_layers + 0.7)
+    ax.set_title(title)
+    if g.number_of_edges():
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- notebooks 03 and 04
+def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+            title: str = "", cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
+            center: float | None = None, annotate: bool = False, fmt: str = ".2f", xlabel: str = "",
+            ylabel: str = "", colorbar_label: str = "", figsize: tuple[float, float] | None = None):
+    """One annotated heatmap of a 2-D array (notebooks 03, 04: head scores, similarity matrices, OV maps).
+
+    ``center`` makes the colour scale symmetric around it (use with a diverging ``cmap`` such as ``"RdBu_r"``).
+    ``figsize`` (inches) overrides the size chosen from the matrix shape (a smaller figure keeps the notebook small).
+
+    Raises:
+        ValueError: unless ``matrix`` is 2-D and the label counts match its shape.
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D array, got shape {m.shape}")
+    if row_labels is not None and len(row_labels) != m.shape[0]:
+        raise ValueError(f"{len(row_labels)} row labels for {m.shape[0]} rows")
+    if col_labels is not None and len(col_labels) != m.shape[1]:
+        raise ValueError(f"{len(col_labels)} column labels for {m.shape[1]} columns")
+    if center is not None:
+        span = np.nanmax(np.abs(m - center)) if np.isfinite(m).any() else 1.0
+        vmin, vmax = center - span, center + span
+    # capped at 14 x 10 inches, so that a GPT-2-sized matrix (72 student x 144 teacher heads) stays a sane PNG
+    fig, ax = plt.subplots(figsize=figsize or (min(14.0, max(3.5, 0.45 * m.shape[1] + 2)),
+                                               min(10.0, max(2.5, 0.35 * m.shape[0] + 1.2))))
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    small = {} if max(m.shape) <= 40 else {"fontsize": 4}
+    ax.set_xticks(np.arange(m.shape[1]), col_labels if col_labels is not None else np.arange(m.shape[1]),
+                  rotation=90 if col_labels is not None and max(map(len, map(str, col_labels)), default=0) > 3 else 0,
+                  **small)
+    ax.set_yticks(np.arange(m.shape[0]), row_labels if row_labels is not None else np.arange(m.shape[0]), **small)
+    if annotate:
+        lo, hi = np.nanmin(m), np.nanmax(m)
+        for (r, c), v in np.ndenumerate(m):
+            if np.isfinite(v):
+                dark = (v - lo) / (hi - lo + 1e-12) < 0.5 if center is None else False
+                ax.text(c, r, format(v, fmt), ha="center", va="center", fontsize=7,
+                        color="white" if dark and cmap == "viridis" else "black")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if colorbar_label:
+        cb.set_label(colorbar_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def head_scores_grid(scores: Mapping[str, object], title: str = "", cmap: str = "viridis"):
+    """One layer × head heatmap per role score, side by side (notebook 03; input: ``heads.head_role_scores``)."""
+    items = [(k, np.asarray(v, dtype=float)) for k, v in scores.items()]
+    if not items:
+        raise ValueError("scores is empty: pass {role: [n_layers, n_heads] array}")
+    fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items) + 0.5, 0.35 * items[0][1].shape[0] + 1.8),
+                             squeeze=False)
+    for ax, (role, m) in zip(axes[0], items):
+        im = ax.imshow(m, cmap=cmap, vmin=0, vmax=max(1e-9, float(np.nanmax(m))), aspect="auto")
+        ax.set_title(role, fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_xticks(np.arange(m.shape[1]))
+        ax.set_yticks(np.arange(m.shape[0]))
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    axes[0][0].set_ylabel("layer")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] | None = None, ncols: int = 4,
+                   title: str = "", panel_size: float | None = None):
+    """Attention patterns (query rows × key columns), one panel per head (notebook 03).
+
+    Args:
+        patterns: panel title (e.g. ``"T 4.3"``) → ``[q, k]`` array (a batch-mean pattern).
+        token_labels: tokens of one prompt, used as tick labels on both axes.
+        ncols: panels per row.
+        panel_size: inches per panel (default 3.2, or 4.2 with token labels); smaller keeps a many-head grid's
+            PNG, and so the saved notebook, small.
+    """
+    items = [(k, np.asarray(v, dtype=float)) for k, v in patterns.items()]
+    if not items:
+        raise ValueError("patterns is empty: pass {label: [q, k] array}")
+    nrows = -(-len(items) // ncols)
+    ncols = min(ncols, len(items))
+    size = panel_size or (3.2 if token_labels is None else 4.2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat[len(items):]:
+        ax.axis("off")
+    for ax, (name, m) in zip(axes.flat, items):
+        ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        if token_labels is not None:
+            ticks = np.arange(len(token_labels))
+            ax.set_xticks(ticks, token_labels, rotation=90, fontsize=6)
+            ax.set_yticks(ticks, token_labels, fontsize=6)
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[str] | None = None,
+                ylabel: str = "", title: str = "", hline: float | None = 0.0,
+                figsize: tuple[float, float] | None = None):
+    """One line per series over token positions (notebook 04: cosine per position, logit-difference contributions).
+
+    ``figsize`` (inches) overrides the width chosen from the number of positions (a smaller figure keeps the
+    notebook small)."""
+    fig, ax = plt.subplots(figsize=figsize or (max(5, 0.32 * max(len(v) for v in series.values()) + 2), 3.2))
+    for name, vals in series.items():
+        ax.plot(np.arange(len(vals)), np.asarray(vals, dtype=float), marker="o", ms=3, label=name)
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8)
+    if token_labels is not None:
+        ax.set_xticks(np.arange(len(token_labels)), token_labels, rotation=90, fontsize=7)
+    else:
+        ax.set_xlabel("position")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def merge_test_bars(rows: Sequence[Mapping], title: str = "", margin: float | None = None):
+    """Held-out R² from each teacher MLP alone and from the pair, one group per pair (notebook 04; input:
+    ``mlps.merge_test`` rows). Pairs flagged as a merge are starred."""
+    labels = [("★ " if r.get("claim") else "") + str(r["label"]) for r in rows]
+    series = {"first alone": [r["r2_first"] for r in rows], "second alone": [r["r2_second"] for r in rows],
+              "pair": [r["r2_pair"] for r in rows]}
+    fig = bar_compare(labels, series, "held-out R²", title)
+    if margin is not None:
+        fig.axes[0].text(0.99, 0.02, f"merge claimed when pair − best single ≥ {margin:g}", ha="right",
+                         transform=fig.axes[0].transAxes, fontsize=7)
+    return fig
+
+
+def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[str] | None = None,
+                   decimals: int = 3):
+    """An interactive circuitsvis view of attention patterns (notebook 03's one interactive cell).
+
+    ``circuitsvis.attention.attention_heads`` renders either with its JavaScript bundle inlined (about 1.3 MB, what
+    it chooses when the kernel is offline) or loading the bundle from the unpkg CDN (a few kB). This returns the
+    CDN form, so the saved notebook stays small; the view appears when the notebook is opened with internet
+    access (a static heatmap of the same heads sits next to it for offline readers). Values are rounded to
+    ``decimals`` to keep the embedded data short.
+
+    Args:
+        token_labels: the prompt's tokens (``tasks.token_strings``).
+        patterns: ``[head, q, k]`` (or ``[q, k]`` for one head) attention pattern of that prompt.
+        head_names: one name per head (e.g. ``["T 0.1", "S 0.1"]``).
+
+    Returns:
+        an ``IPython.display.HTML`` object.
+
+    Raises:
+        ValueError: if the pattern's size does not match the tokens, or the names the heads.
+    """
+    import circuitsvis
+    from IPython.display import HTML
+    p = np.asarray(patterns, dtype=float)
+    if p.ndim == 2:
+        p = p[None]
+    if p.ndim != 3 or p.shape[1] != len(token_labels) or p.shape[2] != len(token_labels):
+        raise ValueError(f"patterns of shape {p.shape} do not fit {len(token_labels)} tokens: pass [head, q, k] of "
+                         "one prompt")
+    if head_names is not None and len(head_names) != p.shape[0]:
+        raise ValueError(f"{len(head_names)} head names for {p.shape[0]} heads")
+    view = circuitsvis.attention.attention_heads(attention=np.round(p, decimals).tolist(),
+                                                 tokens=[str(t) for t in token_labels],
+                                                 attention_head_names=list(head_names) if head_names else None)
+    return HTML(view.cdn_src)
+
+
+__all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars", "attention_view"]
+
+
+# --------------------------------------------------------------------------------------------- brittleness, alignment
+def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Removal drops: student vs teacher"):
+    """|Drop| of each student component against its teacher counterpart's, with the line ``student = threshold ×
+    teacher``; points above it (flagged) are labelled ``student/teacher`` (notebook 05; input:
+    ``brittleness.sensitivity_ratios`` rows)."""
+    pts = [r for r in rows if np.isfinite(r.teacher_drop) and np.isfinite(r.student_drop)]
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    if not pts:
+        ax.text(0.5, 0.5, "no matched pair has both drops", ha="center", transform=ax.transAxes)
+        return fig
+    t = np.array([abs(r.teacher_drop) for r in pts])
+    s = np.array([abs(r.student_drop) for r in pts])
+    flagged = np.array([r.flagged for r in pts])
+    top = float(max(t.max(), s.max() / threshold, 1e-9)) * 1.1
+    ax.plot([0, top], [0, top], color="0.6", lw=0.8, label="equal")
+    ax.plot([0, top], [0, threshold * top], color="C3", lw=0.8, ls="--", label=f"{threshold:g} × teacher")
+    ax.scatter(t[~flagged], s[~flagged], s=18, color="C0", label="pair")
+    ax.scatter(t[flagged], s[flagged], s=26, color="C3", label="flagged")
+    for r, x, y in zip(pts, t, s):
+        if r.flagged:
+            ax.annotate(f"{r.student}/{r.teacher}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("|teacher drop| (pp of clean Δl)")
+    ax.set_ylabel("|student drop| (pp of clean Δl)")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def concentration_curve(influences: Mapping[str, Sequence[float]], title: str = "How concentrated is influence?"):
+    """Cumulative share of influence held by the top-k components, one curve per model, x as the fraction of the
+    model's components; the legend gives each Gini coefficient (notebook 05; input: influence values)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for name, vals in influences.items():
+        v = np.abs(np.asarray(list(vals.values()) if isinstance(vals, Mapping) else vals, float))
+        if v.sum() <= 0:
+            continue
+        frac, cum = lorenz_curve(v)
+        ax.plot(frac, cum, marker="o", ms=2.5, label=f"{name} (Gini {gini(v):.2f}, top-1 {cum[1]:.0%})")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="uniform")
+    ax.set_xlabel("fraction of components (most influential first)")
+    ax.set_ylabel("share of total influence")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def noise_curve(stats: Sequence[Mapping], fit=None, ylabel: str = "alignment A", title: str = "A under weight noise",
+                reference: float | None = None):
+    """Mean ± std of a metric per noise level (symlog x axis, so that level 0 shows), with an optional fitted curve
+    and its plateau (notebook 06; input: ``noise.mean_std`` rows and ``alignment.fit_inverse_log_decay``)."""
+    levels = np.array([r["level"] for r in stats], float)
+    mean = np.array([r["mean"] for r in stats], float)
+    std = np.array([r["std"] for r in stats], float)
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.errorbar(levels, mean, yerr=std, marker="o", ms=4, capsize=3, lw=1, label="mean ± std over seeds")
+    positive = levels[levels > 0]
+    if fit is not None:
+        hi = levels.max() if levels.size else 1.0
+        lo = positive.min() if positive.size else hi / 100
+        xs = np.concatenate([[0.0], np.geomspace(lo / 3, hi * 3, 200)])
+        ax.plot(xs, fit(xs), color="C1", lw=1, label=f"fit: plateau {fit.plateau:.2f}")
+        ax.axhline(fit.plateau, color="C1", lw=0.8, ls=":")
+    if reference is not None:
+        ax.axhline(reference, color="0.5", lw=0.8, ls="--", label=f"reference {reference:g}")
+    if positive.size:
+        ax.set_xscale("symlog", linthresh=float(positive.min()))
+        ax.set_xlim(left=-0.25 * float(positive.min()))
+    ax.set_xlabel("noise level σ (× each weight's std)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["sensitivity_scatter", "concentration_curve", "noise_curve"]

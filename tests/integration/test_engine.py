@@ -1,0 +1,149 @@
+"""The engine against the naive reference (tests/naive_reference.py) and against transformer_lens.patching."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dcirc_utils.core.components import Component, Site, all_components, parse_component
+from dcirc_utils.core.metrics import DegenerateBaselineError, LogitDiff
+from dcirc_utils.core.tasks import make_prompts
+from dcirc_utils.engine import Engine, Patch
+from dcirc_utils.methods.discovery import path_patch, prune_nodes
+
+from .. import naive_reference as naive
+
+REL = 1e-4
+
+
+def _setup(pair, model, n=8, seed=0):
+    ps = make_prompts(n, seed=seed, tokenizer=pair.tokenizer)
+    c, i = ps.answer_ids(pair.tokenizer)
+    clean, corr = ps.tokens(pair.tokenizer), ps.tokens(pair.tokenizer, "corrupted")
+    return clean, corr, c, i
+
+
+def _close(a: dict, b: dict):
+    scale = max(max(abs(v) for v in b.values()), 1e-6)
+    worst = max(abs(a[k] - b[k]) for k in b)
+    assert worst <= REL * scale, f"max deviation {worst:.3g} > {REL} x {scale:.3g}"
+
+
+def _check_pair_model(pair, adapter, layers, chunk_rows, candidates_layers, thresholds=(0.8, 0.95)):
+    model = adapter.model
+    clean, corr, c, i = _setup(pair, model)
+    engine = Engine(adapter, clean, corr, LogitDiff(c, i), chunk_rows=chunk_rows, progress=False,
+                    check_baseline=False)
+    means = naive.corrupted_means(model, corr)
+    for comp in engine.components:
+        torch.testing.assert_close(engine.means[comp.site], means[naive.hook_name(comp)], rtol=1e-5, atol=1e-6)
+    comps = [x for x in all_components(adapter.n_layers, adapter.n_heads) if x.layer in layers]
+    assert abs(engine.clean_value - naive.ablated_logit_diff(model, clean, c, i, [], means)) <= REL * max(
+        1.0, abs(engine.clean_value))
+    _close(engine.ablation_scan(comps), naive.ablation_scan(model, clean, c, i, means, comps))
+    base = [comps[1], comps[-1]]
+    _close(engine.ablation_scan(comps, base_ablated=base),
+           naive.ablation_scan(model, clean, c, i, means, comps, base_ablated=base))
+    cands = [x for x in all_components(adapter.n_layers, adapter.n_heads) if x.layer in candidates_layers]
+    for thr in thresholds:
+        got = prune_nodes(engine, thr, candidates=cands, progress=False)
+        assert got.components == naive.prune(model, clean, c, i, means, thr, candidates=cands)
+    return engine, means, (clean, corr, c, i)
+
+
+def _check_edges(engine, model, means, data, circuit):
+    clean, corr, c, i = data
+    model = engine.adapter.model
+    edges = path_patch(engine, circuit)
+    assert len(edges.scores) > 0
+    ref = {e: naive.path_patch_edge(model, clean, corr, c, i, means, circuit, e.sender, e.receiver, e.kind)
+           for e in edges.scores}
+    _close(edges.scores, ref)
+    kinds = {e.kind for e in edges.scores}
+    assert {"q", "k", "v", "mlp_in", "resid"} <= kinds
+
+
+def test_engine_matches_naive_gpt2_random(gpt2_random_pair):
+    adapter = gpt2_random_pair.teacher
+    # kept small: every naive check is a full forward of the 12-layer model with a 50257-token unembedding
+    engine, means, data = _check_pair_model(gpt2_random_pair, adapter, layers={0, 11}, chunk_rows=12,
+                                            candidates_layers={11}, thresholds=(0.8,))
+    circuit = [parse_component(x) for x in ("0.1", "MLP0", "10.7", "MLP11")]
+    _check_edges(engine, adapter.model, means, data, circuit)
+
+
+def test_engine_matches_naive_mini(mini_pair):
+    for adapter in (mini_pair.teacher, mini_pair.student):
+        model = adapter.model
+        layers = set(range(adapter.n_layers))
+        engine, means, data = _check_pair_model(mini_pair, adapter, layers=layers, chunk_rows=20,
+                                                candidates_layers=layers)
+        n = adapter.n_layers
+        circuit = [Component(0, 0), Component(0), Component(n // 2, 1), Component(n - 1, 2), Component(n - 1)]
+        _check_edges(engine, model, means, data, circuit)
+
+
+def test_single_component_patching_matches_transformer_lens(mini_pair):
+    from transformer_lens import patching
+    adapter = mini_pair.teacher
+    model = adapter.model
+    clean, corr, c, i = _setup(mini_pair, model, n=12, seed=5)
+    engine = Engine(adapter, clean, corr, LogitDiff(c, i), chunk_rows=24, progress=False)
+    _, clean_cache = model.run_with_cache(clean)
+
+    def metric(logits):
+        end = logits[:, -1]
+        idx = torch.arange(end.shape[0])
+        return (end[idx, c] - end[idx, i]).mean()
+
+    tl_heads = patching.get_act_patch_attn_head_out_all_pos(model, corr, clean_cache, metric)
+    comps = all_components(adapter.n_layers, adapter.n_heads)
+    caps = engine.capture(sorted({comp.site for comp in comps}), which="clean")
+    variants = []
+    for comp in comps:
+        act = caps[comp.site]
+        variants.append([Patch(comp.site, comp.index, act if comp.is_mlp else act[:, :, comp.head], per_prompt=True)])
+    ours = engine.evaluate(variants, which="corrupted")
+    for comp, v in zip(comps, ours.tolist()):
+        if not comp.is_mlp:
+            assert abs(v - float(tl_heads[comp.layer, comp.head])) <= REL * max(1.0, abs(v)), comp
+    tl_mlp = patching.get_act_patch_mlp_out(model, corr, clean_cache, metric)  # [layer, pos]: one position at a time
+    assert tl_mlp.shape[0] == model.cfg.n_layers
+
+
+def test_threshold_edge_cases(mini_pair):
+    """A converged pruning is a fixed point: every kept component's removal from the final circuit falls below the
+    threshold, and every recorded removal kept at least the threshold. At threshold 0 only components whose removal
+    would flip Δl's sign stay; at 100% only removals that cost nothing went."""
+    adapter = mini_pair.teacher
+    clean, corr, c, i = _setup(mini_pair, adapter, n=16)
+    engine = Engine(adapter, clean, corr, LogitDiff(c, i), progress=False)
+    results = {}
+    for thr in (0.0, 0.8, 1.0):
+        circuit = prune_nodes(engine, thr, progress=False)
+        results[thr] = circuit
+        removed = [x for x in engine.components if x not in circuit.components]
+        assert circuit.score >= 100 * thr - 1e-6
+        assert all(s >= 100 * thr for s in circuit.removal_scores.values())
+        again = engine.ablation_scan(circuit.components, base_ablated=removed)
+        assert all(engine.score(v) < 100 * thr for v in again.values()), thr
+    assert len(results[1.0].components) > len(results[0.0].components)
+
+
+def test_bad_inputs_raise(mini_pair):
+    adapter = mini_pair.teacher
+    clean, corr, c, i = _setup(mini_pair, adapter, n=4)
+    with pytest.raises(ValueError, match="at least one prompt"):
+        Engine(adapter, clean[:0], corr[:0], LogitDiff(c[:0], i[:0]))
+    with pytest.raises(ValueError, match="differ in shape"):
+        Engine(adapter, clean, corr[:2], LogitDiff(c, i))
+    with pytest.raises(ValueError, match="one entry per prompt"):
+        Engine(adapter, clean, corr, LogitDiff(c[:2], i[:2]))
+    with pytest.raises(ValueError, match="ModelAdapter"):
+        Engine(adapter.model, clean, corr, LogitDiff(c, i))
+    with pytest.raises(DegenerateBaselineError, match="too close to zero"):
+        Engine(adapter, clean, corr, LogitDiff(c, c))  # correct == incorrect: Δl is exactly 0
+    engine = Engine(adapter, clean, corr, LogitDiff(c, i), progress=False)
+    with pytest.raises(ValueError, match="fraction"):
+        prune_nodes(engine, 80)
+    with pytest.raises(ValueError, match="layer.head"):
+        parse_component("L4H10")

@@ -1,0 +1,218 @@
+"""Tests of dcirc_utils.offline.distill (the DistilGPT2 recipe) and of the shipped offline pairs in data/models."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from dcirc_utils.core import metrics, tasks
+from dcirc_utils.core.components import student_layer_map
+from dcirc_utils.offline import corpus, distill
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
+
+
+def tiny_cfg(**kw) -> distill.DistillConfig:
+    base = dict(seed=0, teacher_steps=20, student_steps=20, n_layer=4, student_layers=2, n_head=4, n_embd=32,
+                n_positions=64, block_size=48, batch_size=8, teacher_lr=3e-3, student_lr=3e-3, eval_prompts=20,
+                kl_docs=40, device="cpu", threads=1)
+    base.update(kw)
+    return distill.DistillConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return corpus.build_tokenizer()
+
+
+def tiny_teacher(n_layer=6, seed=0) -> GPT2LMHeadModel:
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=n_layer, n_head=4))
+
+
+# --------------------------------------------------------------------------------------------- layer map / init
+def test_student_layer_map():
+    assert student_layer_map(12, 6) == [0, 2, 4, 7, 9, 11]  # DistilGPT2's blocks of GPT-2
+    assert student_layer_map(6, 3) == [0, 2, 5]
+    assert student_layer_map(6, 6) == list(range(6))
+    assert student_layer_map(6, 2) == [0, 5]
+    assert student_layer_map(6, 1) == [0]
+    for bad in ((6, 0), (6, 7)):
+        with pytest.raises(ValueError, match="n_student"):
+            student_layer_map(*bad)
+
+
+def test_student_init_copies_teacher_tensors():
+    teacher = tiny_teacher(6)
+    student = distill.init_student_from_teacher(teacher, 3)
+    assert student.config.n_layer == 3 and teacher.config.n_layer == 6
+    layer_map = student_layer_map(6, 3)
+    for i, j in enumerate(layer_map):
+        s_state, t_state = student.transformer.h[i].state_dict(), teacher.transformer.h[j].state_dict()
+        assert s_state.keys() == t_state.keys()
+        for name in t_state:
+            assert torch.equal(s_state[name], t_state[name]), (i, j, name)
+        # the copy is not a view: training the student leaves the teacher alone
+        assert s_state["attn.c_attn.weight"].data_ptr() != t_state["attn.c_attn.weight"].data_ptr()
+    for name in ("wte", "wpe", "ln_f"):
+        s_state = getattr(student.transformer, name).state_dict()
+        for key, value in getattr(teacher.transformer, name).state_dict().items():
+            assert torch.equal(s_state[key], value), (name, key)
+    assert torch.equal(student.lm_head.weight, teacher.lm_head.weight)
+    assert student.lm_head.weight.data_ptr() == student.transformer.wte.weight.data_ptr()  # tied, as in GPT-2
+    # default: half the layers
+    assert distill.init_student_from_teacher(teacher).config.n_layer == 3
+    with pytest.raises(TypeError, match="GPT2LMHeadModel"):
+        distill.init_student_from_teacher(torch.nn.Linear(2, 2), 1)
+
+
+def test_same_seed_same_initial_weights(tok):
+    cfg = tiny_cfg()
+    a, b = distill.build_teacher(tok, cfg), distill.build_teacher(tok, cfg)
+    c = distill.build_teacher(tok, tiny_cfg(seed=1))
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["transformer.h.0.attn.c_attn.weight"], sc["transformer.h.0.attn.c_attn.weight"])
+    x1, _ = distill.make_training_blocks(tok, 16, cfg)
+    x2, _ = distill.make_training_blocks(tok, 16, cfg)
+    assert torch.equal(x1, x2)
+
+
+# --------------------------------------------------------------------------------------------- the loss
+def _naive_softmax(xs, temperature):
+    exps = [math.exp(x / temperature) for x in xs]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def test_distillation_loss_matches_hand_computation():
+    # one sequence, three positions, vocabulary of three; the last position is padding (label -100)
+    student = [[1.0, 2.0, 0.5], [0.0, -1.0, 3.0], [9.0, 9.0, 9.0]]
+    teacher = [[2.0, 1.0, 0.0], [0.5, 0.5, 2.0], [-9.0, 0.0, 9.0]]
+    labels = [1, 2, -100]
+    tau, a_ce, a_clm = 2.0, 0.5, 0.5
+    kls, ces = [], []
+    for s, t, y in zip(student, teacher, labels):
+        if y == -100:
+            continue
+        p_t, p_s = _naive_softmax(t, tau), _naive_softmax(s, tau)
+        kls.append(sum(pt * (math.log(pt) - math.log(ps)) for pt, ps in zip(p_t, p_s)))
+        ces.append(-math.log(_naive_softmax(s, 1.0)[y]))
+    kl, ce = sum(kls) / len(kls), sum(ces) / len(ces)
+    expected = a_ce * tau ** 2 * kl + a_clm * ce
+    # the same numbers written out (computed once by hand from the formulas above)
+    assert kls == pytest.approx([0.1046292, 0.1270216], abs=1e-6)
+    assert ces == pytest.approx([0.4643688, 0.0658839], abs=1e-6)
+    assert expected == pytest.approx(0.5 * 4 * (0.1046292 + 0.1270216) / 2 + 0.5 * (0.4643688 + 0.0658839) / 2,
+                                     abs=1e-6)
+
+    s_t, t_t, y_t = torch.tensor([student]), torch.tensor([teacher]), torch.tensor([labels])
+    got = distill.distillation_loss(s_t, t_t, y_t, temperature=tau, alpha_ce=a_ce, alpha_clm=a_clm)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    parts = distill.distillation_loss_parts(s_t, t_t, y_t, temperature=tau)
+    assert float(parts["kl"]) == pytest.approx(kl, rel=1e-6) and float(parts["ce"]) == pytest.approx(ce, rel=1e-6)
+    # τ² factor: at τ = 1 the soft term is the plain KL
+    p1 = distill.distillation_loss_parts(s_t, t_t, y_t, temperature=1.0, alpha_ce=1.0, alpha_clm=0.0)
+    assert float(p1["loss"]) == pytest.approx(float(p1["kl"]), rel=1e-6)
+    # identical logits: only the hard term remains
+    same = distill.distillation_loss(s_t, s_t, y_t, alpha_ce=0.5, alpha_clm=0.5)
+    assert float(same) == pytest.approx(0.5 * ce, rel=1e-5)
+
+
+def test_distillation_loss_gradient_and_errors():
+    s = torch.randn(2, 3, 5, requires_grad=True)
+    t = torch.randn(2, 3, 5, requires_grad=True)
+    y = torch.randint(0, 5, (2, 3))
+    with torch.enable_grad():  # conftest.py switches gradients off
+        distill.distillation_loss(s, t, y).backward()
+    assert s.grad is not None and t.grad is None  # the teacher gets no gradient
+    with pytest.raises(ValueError, match="differ in shape"):
+        distill.distillation_loss(s, t[:, :2], y)
+    with pytest.raises(ValueError, match="labels"):
+        distill.distillation_loss(s, t, y[:, :2])
+    with pytest.raises(ValueError, match="temperature"):
+        distill.distillation_loss(s, t, y, temperature=0.0)
+    with pytest.raises(ValueError, match="-100"):
+        distill.distillation_loss(s, t, torch.full((2, 3), -100))
+
+
+def test_pack_documents():
+    ids, labels = distill.pack_documents([[5, 6, 7], [8, 9], [4] * 10], block_size=8, eos_id=1)
+    assert ids.tolist()[0] == [5, 6, 7, 1, 8, 9, 1, 1]
+    assert labels.tolist()[0] == [6, 7, 1, 8, 9, 1, -100, -100]
+    assert ids.tolist()[1] == [4] * 7 + [1]  # a long document is cut to the block
+    with pytest.raises(ValueError, match="block_size"):
+        distill.pack_documents([[1]], block_size=1, eos_id=1)
+
+
+# --------------------------------------------------------------------------------------------- training
+def test_twenty_steps_lower_the_losses(tok):
+    cfg = tiny_cfg()
+    ids, labels = distill.make_training_blocks(tok, cfg.batch_size * cfg.teacher_steps, cfg)
+    val_x, val_y = distill.make_training_blocks(tok, 16, cfg, seed=99)
+    teacher = distill.build_teacher(tok, cfg)
+
+    def ce(model):
+        with torch.no_grad():
+            return float(distill._causal_ce(model(input_ids=val_x).logits, val_y))
+
+    before = ce(teacher)
+    log = distill.train_teacher(teacher, ids, labels, cfg, torch.device("cpu"), progress=False)
+    assert len(log["loss"]) == 20
+    assert ce(teacher) < before - 0.5
+
+    student = distill.init_student_from_teacher(teacher, cfg.student_layers)
+
+    def dl(model):
+        with torch.no_grad():
+            return float(distill.distillation_loss(model(input_ids=val_x).logits, teacher(input_ids=val_x).logits,
+                                                   val_y))
+
+    before = dl(student)
+    s_log = distill.train_student(student, teacher, ids, labels, cfg, torch.device("cpu"), progress=False)
+    assert len(s_log["loss"]) == 20 and set(s_log) == {"loss", "kl", "ce", "cos", "lr"}
+    assert dl(student) < before
+
+
+def test_command_line_end_to_end(tmp_path):
+    out = tmp_path / "pair"
+    ev = distill.main(["--out", str(out), "--teacher-steps", "3", "--student-steps", "3", "--n-layer", "2",
+                       "--student-layers", "1", "--n-embd", "16", "--n-positions", "64", "--block-size", "48",
+                       "--batch-size", "4", "--eval-prompts", "8", "--kl-docs", "20", "--device", "cpu",
+                       "--alpha-cos", "0.1", "--quiet"])
+    for name in ("teacher/config.json", "teacher/model.safetensors", "teacher/tokenizer.json",
+                 "student/model.safetensors", "student/tokenizer.json", "training_log.json", "eval.json",
+                 "loss_curves.png"):
+        assert (out / name).exists(), name
+    log = json.loads((out / "training_log.json").read_text())
+    assert len(log["teacher"]["loss"]) == 3 and len(log["student"]["kl"]) == 3
+    assert log["threads"] == 1 and log["device"] == "cpu" and log["seed"] == 0
+    saved = json.loads((out / "eval.json").read_text())
+    assert set(tasks.VARIANTS) <= set(saved["prompts"]) == set(ev["prompts"])
+    assert saved["student_kl_to_teacher"]["kl"] >= 0
+    with pytest.raises(SystemExit):
+        distill.main(["--out", str(out), "--student-layers", "9"])
+
+
+# --------------------------------------------------------------------------------------------- the shipped pair
+def test_shipped_pair_is_small():
+    files = [p for p in MODELS_DIR.rglob("*") if p.is_file()]
+    assert files, "data/models is empty: retrain with python -m dcirc_utils.distill --out data/models"
+    assert sum(p.stat().st_size for p in files) < 30 * 2 ** 20
+
+
+def test_shipped_pair_meets_accuracy_targets(mini_pair):  # conftest.py: load_pair("mini", device="cpu")
+    pair = mini_pair
+    assert pair.teacher.cfg.n_layers == 2 * pair.student.cfg.n_layers
+    ps = tasks.make_prompts(200, seed=0, tokenizer=pair.tokenizer)  # held-out (first word, start) combinations
+    tokens = ps.tokens(pair.tokenizer)
+    correct, incorrect = ps.answer_ids(pair.tokenizer)
+    with torch.no_grad():
+        t_logits, s_logits = pair.teacher(tokens), pair.student(tokens)
+    assert metrics.accuracy(t_logits, correct) >= 0.98
+    assert float(metrics.logit_diff(t_logits, correct, incorrect)) >= 3.0
+    assert metrics.accuracy(s_logits, correct) >= 0.95
