@@ -19,15 +19,16 @@ import time
 import torch
 
 from dcirc_utils import load_pair, make_prompts
-from dcirc_utils.discovery import prune_nodes
-from dcirc_utils.engine import Engine, all_components
+from dcirc_utils.core.components import all_components
+from dcirc_utils.engine import Engine
+from dcirc_utils.methods.discovery import prune_nodes
 from tests import naive_reference as naive
 
 
 def _data(pair, n):
     ps = make_prompts(n, seed=0, tokenizer=pair.tokenizer)
     c, i = ps.answer_ids(pair.tokenizer)
-    return ps.tokens(pair.tokenizer), ps.tokens(pair.tokenizer, "corrupted"), c, i
+    return ps, ps.tokens(pair.tokenizer), ps.tokens(pair.tokenizer, "corrupted"), c, i
 
 
 def main() -> None:
@@ -44,15 +45,15 @@ def main() -> None:
           f"threads {torch.get_num_threads()}, device {args.device or 'auto'}")
 
     pair = load_pair("gpt2-random", device=args.device)
-    model = pair.teacher
-    clean, corr, c, i = _data(pair, args.prompts)
-    comps = all_components(model.cfg.n_layers, model.cfg.n_heads)
+    adapter, model = pair.teacher, pair.teacher.model
+    ps, clean, corr, c, i = _data(pair, args.prompts)
+    comps = all_components(adapter.n_layers, adapter.n_heads)
     if args.layers:
         comps = [x for x in comps if x.layer in set(args.layers)]
     print(f"scan: {len(comps)} components x {args.prompts} prompts on {pair.name} (GPT-2 small architecture)")
 
     if args.pruning_only:
-        engine = Engine(model, clean, corr, c, i, check_baseline=False)
+        engine = Engine.for_prompts(adapter, ps, check_baseline=False)
         _time_pruning(engine, args)
         return
 
@@ -63,7 +64,7 @@ def main() -> None:
     print(f"naive reference: {t_naive:.1f} s")
 
     t0 = time.perf_counter()
-    engine = Engine(model, clean, corr, c, i, check_baseline=False)
+    engine = Engine.for_prompts(adapter, ps, check_baseline=False)
     got = engine.ablation_scan(comps)
     if engine.device.type == "cuda":
         torch.cuda.synchronize()
@@ -92,9 +93,9 @@ def _time_pruning(engine: Engine, args) -> None:
         print(f"offline pair not available ({err}); skipping its pruning time")
         return
     for role, m in mini.models.items():
-        ct, rt, mc, mi = _data(mini, args.prompts)
+        ps = _data(mini, args.prompts)[0]
         t0 = time.perf_counter()
-        e = Engine(m, ct, rt, mc, mi)
+        e = Engine.for_prompts(m, ps)
         circuit = prune_nodes(e, 0.8)
         print(f"node pruning, mini {role}: {time.perf_counter() - t0:.1f} s, "
               f"{len(circuit.components)} components kept, score {circuit.score:.1f}%", flush=True)

@@ -6,13 +6,13 @@ Alignment (arXiv 2505.10822; ``data/reference/paper-results.md``)::
 
 over a set ``M`` of matched components: each student component ``i`` (a head or an MLP) is paired with a teacher
 component; ``S_i`` is the similarity of the pair (heads: cosine of mean attention patterns; MLPs: similarity of
-output subspaces, see :mod:`dcirc_utils.heads` and :mod:`dcirc_utils.mlps`), ``I^S_i`` and ``I^T_i`` are the
+output subspaces, see :mod:`dcirc_utils.methods.heads` and :mod:`dcirc_utils.methods.mlps`), ``I^S_i`` and ``I^T_i`` are the
 influences of the two components, each model's influences normalised to sum to 1 over all its components
-(:func:`dcirc_utils.discovery.influences`). A is 1 exactly when every matched pair is identical (S = 1) and equally
+(:func:`dcirc_utils.methods.discovery.influences`). A is 1 exactly when every matched pair is identical (S = 1) and equally
 influential; it falls as similarities fall or influence moves between components.
 
 This module takes similarities and influences as plain numbers (sequences, arrays or dicts), so it does not depend
-on how they were computed. Under growing weight noise in the student (:mod:`dcirc_utils.noise`), A decays roughly
+on how they were computed. Under growing weight noise in the student (:mod:`dcirc_utils.methods.noise`), A decays roughly
 inverse-logarithmically towards a plateau; :func:`fit_inverse_log_decay` fits that curve.
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ def matched_alignment(head_matches: Any, mlp_matches: Any, student_influence: Ma
     Args:
         head_matches: each student head → its best teacher head, with the similarity (any form
             :func:`normalise_matches` reads, e.g. ``{Component(2, 4): (Component(4, 4), 0.93)}`` or
-            ``[("2.4", "4.4", 0.93)]``, or the matches of :func:`dcirc_utils.heads.match_heads`).
+            ``[("2.4", "4.4", 0.93)]``, or the matches of :func:`dcirc_utils.methods.matching.match_heads`).
         mlp_matches: the same for MLPs (``None`` or empty to use heads only).
         student_influence, teacher_influence: ``{component: influence}`` of every component of each model
             (:func:`dcirc_utils.methods.discovery.influences`).

@@ -67,7 +67,7 @@ def attention_patterns(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
                        batch_size: int = 256) -> Float[Tensor, "layer head q k"]:
     """Batch-mean attention patterns of every head (notebook 03; the input of :func:`head_similarity`).
 
-    Averaging over prompts is meaningful because every prompt of a :class:`~dcirc_utils.tasks.PromptSet` has the
+    Averaging over prompts is meaningful because every prompt of a :class:`~dcirc_utils.core.tasks.PromptSet` has the
     same token layout (word, verb, "in", number, "." …).
     """
     return per_prompt_patterns(adapter, tokens, batch_size).mean(dim=1)

@@ -3,7 +3,7 @@
 Pairs (used by every notebook through :func:`load_pair`):
 
 * ``"mini"`` (default): the offline pair distilled in this project with the DistilGPT2 recipe, shipped in
-  ``data/models/`` (see ``data/models/README.md`` and ``dcirc_utils.distill``).
+  ``data/models/`` (see ``data/models/README.md`` and ``dcirc_utils.offline.distill``).
 * ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
 * ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
   architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
@@ -243,7 +243,7 @@ def _load_mini(device: torch.device) -> ModelPair:
     for d in (t_dir, s_dir):
         if not (d / "config.json").exists():
             raise PairUnavailableError(f"the offline pair is missing its folder {d}: restore data/models from git "
-                                       "or retrain it with `python -m dcirc_utils.distill`.")
+                                       "or retrain it with `python -m dcirc_utils.offline.distill --pair mini`.")
     with _quiet():
         tok = AutoTokenizer.from_pretrained(str(t_dir))
     teacher, student = _bridge(t_dir, device), _bridge(s_dir, device)

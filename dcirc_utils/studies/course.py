@@ -1,6 +1,6 @@
 """Run the whole course: execute every notebook in ``notebooks/`` in order and save the executed copies.
 
-``python -m dcirc_utils.course`` (the README's main job) runs on the offline pair unless ``DCIRC_PAIR`` says
+``python -m dcirc_utils.studies.course`` (the README's main job) runs on the offline pair unless ``DCIRC_PAIR`` says
 otherwise; ``--inplace`` overwrites the notebooks (what maintainers do before committing outputs), otherwise the
 executed notebooks go to ``build/notebooks/``. Prints each notebook's wall time.
 """

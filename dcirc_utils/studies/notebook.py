@@ -55,5 +55,10 @@ def setup_notebook(seed: int = 0, threads: int = 2, pair: str | None = None) -> 
         matplotlib.rcParams["savefig.dpi"] = 80
     except ImportError:  # pragma: no cover
         pass
+    import pandas as pd
+    pd.set_option("display.precision", 3)          # tables print rounded, so nbval compares stable text
+    pd.set_option("display.max_rows", 200)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 140)
     device = pick_device(os.environ.get("DCIRC_DEVICE") or None)
     return NotebookConfig(pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR, device, seed, threads)
