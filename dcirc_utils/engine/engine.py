@@ -152,6 +152,15 @@ class Engine:
             out.append(Patch(c.site, c.index, m if c.is_mlp else m[:, c.head]))
         return out
 
+    def zero_ablation(self, components: Iterable[Component]) -> list[Patch]:
+        """Patches that set each component's output to zero at every position (the ablation of the study's IOI and
+        QA alignment runs)."""
+        out = []
+        for c in components:
+            m = self.means[c.site]
+            out.append(Patch(c.site, c.index, torch.zeros_like(m if c.is_mlp else m[:, c.head])))
+        return out
+
     def outside(self, circuit: Iterable[Component]) -> list[Component]:
         """Every component of the model that is not in ``circuit`` (what a circuit run mean-ablates)."""
         keep = set(circuit)

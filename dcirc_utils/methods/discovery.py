@@ -3,17 +3,21 @@
 Both run on :class:`dcirc_utils.engine.Engine`; results are plain data (:class:`Circuit`, :class:`EdgeScores`)
 that later notebooks reuse through the on-disk cache (``dcirc_utils.studies.discover``).
 
-Procedure (the study's public code, ``apartresearch/seqcont_circuits``; see ``data/reference/paper-results.md``):
+The study's procedure (its public code, ``apartresearch/seqcont_circuits``), corrected where that code departs from
+its own description (``data/reference/study-spec.md`` lists the departures; ``prune_nodes(rule="study")`` runs the
+study's version of the pruning):
 
 * Node pruning: start from the full model; sweep the layers backward (each layer's MLP, then its heads 0..n-1),
   then forward (heads, then the MLP), repeating until a sweep changes nothing. A candidate is removed (and stays
   mean-ablated) when the circuit without it keeps at least ``threshold`` of the full model's clean Δl. Removal is
-  greedy: later candidates are tested with earlier removals in place.
+  greedy: later candidates are tested with earlier removals in place. Corrected: every mean comes from the intact
+  model's corrupted run, and "at least" is ≥ (the study's code: MLP means with heads ablated, strict >).
 * Path patching, with everything outside the circuit mean-ablated: for a sender, run the clean prompts with every
   head frozen to its clean (circuit) activation except the sender, which takes its activation on the corrupted
   prompts; record the receiver's input (its q, k or v; the MLP input; the final residual stream); rerun the clean
   prompts with only that input patched. The edge's score is Δl / clean Δl of the full model; an edge is kept when
-  its score falls below ``edge_threshold``.
+  its score falls below ``edge_threshold``. Corrected: an MLP → head edge patches only that head's input (a filter
+  typo in the study's code replaced the whole layer's ``z``).
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ from tqdm.auto import tqdm
 from ..core.components import Component, Site, parse_component
 from ..engine import Engine, Patch
 
-__all__ = ["Circuit", "prune_nodes", "sweep_order", "Edge", "EdgeScores", "path_patch", "influences"]
+__all__ = ["Circuit", "prune_nodes", "PRUNING_RULES", "sweep_order", "Edge", "EdgeScores", "path_patch",
+           "influences"]
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Circuit:
         threshold: the pruning threshold (fraction).
         n_sweeps: sweeps run (the last changed nothing).
         removal_scores: the score (%) measured when each removed component was removed.
+        rule: the pruning rule (``"corrected"`` or ``"study"``, :func:`prune_nodes`).
     """
 
     components: list[Component]
@@ -47,6 +53,7 @@ class Circuit:
     threshold: float
     n_sweeps: int
     removal_scores: dict[Component, float] = field(default_factory=dict)
+    rule: str = "corrected"
 
     @property
     def heads(self) -> list[Component]:
@@ -59,7 +66,7 @@ class Circuit:
     def to_dict(self) -> dict:
         return {"components": [str(c) for c in self.components], "score": self.score,
                 "clean_value": self.clean_value, "threshold": self.threshold, "n_sweeps": self.n_sweeps,
-                "removal_scores": {str(c): s for c, s in self.removal_scores.items()}}
+                "removal_scores": {str(c): s for c, s in self.removal_scores.items()}, "rule": self.rule}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Circuit":
@@ -79,33 +86,64 @@ def sweep_order(n_layers: int, n_heads: int, direction: str) -> list[list[Compon
     raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
 
 
-def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Component] | None = None,
-                max_sweeps: int = 20, progress: bool = True) -> Circuit:
-    """Iterative node pruning with mean ablation (the study's procedure; see the module docstring).
+#: The two pruning rules: the course's corrected one and the study's as its public code runs it.
+PRUNING_RULES = ("corrected", "study")
 
-    Greedy removal is evaluated in batches without changing the result: for the remaining candidates of a layer,
-    the engine scores the chain of variants "remove c1", "remove c1, c2", ... in one batched call; the first
-    candidate whose chain variant falls below the threshold is kept (all before it are removed, exactly as the
-    sequential procedure would have done), and the chain restarts after it.
+
+def _study_value(engine: Engine, removed: Sequence[Component]) -> float:
+    """The metric with ``removed`` ablated the way the study's code does it: heads by their mean over the corrupted
+    prompts, MLPs by their mean over the corrupted prompts *computed with those heads already ablated* (its
+    ``add_mean_ablation_hook_MLP_head`` installs the head hooks before it measures the MLP means)."""
+    heads = engine.mean_ablation([c for c in removed if not c.is_mlp])
+    mlps = [c for c in removed if c.is_mlp]
+    patches = list(heads)
+    if mlps:
+        acts = engine.capture(sorted({c.site for c in mlps}), heads, which="corrupted")
+        patches += [Patch(c.site, None, acts[c.site].mean(0)) for c in mlps]
+    return float(engine.evaluate([[]], patches, progress=False)[0])
+
+
+def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Component] | None = None,
+                max_sweeps: int = 20, progress: bool = True, rule: str = "corrected") -> Circuit:
+    """Iterative node pruning with mean ablation (see the module docstring; notebook 02).
+
+    Two rules (``rule``):
+
+    * ``"corrected"`` (default): every component's mean is taken over the corrupted prompts of the intact model, and a
+      candidate is removed when the circuit without it keeps **at least** ``threshold`` of the clean metric (≥).
+      Greedy removal is evaluated in batches without changing the result: for the remaining candidates of a layer,
+      the engine scores the chain of variants "remove c1", "remove c1, c2", ... in one batched call; the first
+      candidate whose chain variant falls below the threshold is kept (all before it are removed, exactly as the
+      sequential procedure would have done), and the chain restarts after it.
+    * ``"study"``: as the study's public code runs it (``apartresearch/seqcont_circuits``,
+      ``loop_node_ablation_fns.py`` with ``add_mean_ablation_hook_MLP_head``): an MLP's mean is measured over the
+      corrupted prompts **with the currently removed heads already mean-ablated**, and a candidate is removed only
+      when the circuit keeps **more than** ``threshold`` (its ``100 − score < 20`` test is a strict ``>`` 80 %).
+      Evaluated one candidate at a time (each removal changes the MLP means).
 
     Args:
         engine: the model and prompts.
-        threshold: fraction of the clean Δl a circuit must keep (0.8 in the study).
+        threshold: fraction of the clean metric a circuit must keep (0.8 in the study).
         candidates: components eligible for removal (default: all); the others always stay.
         max_sweeps: safety bound on the number of sweeps.
         progress: show a progress bar over layers.
+        rule: ``"corrected"`` or ``"study"``.
 
     Raises:
-        ValueError: if the threshold is not in [0, 1.5].
+        ValueError: if the threshold is not in [0, 1.5] or the rule is unknown.
     """
     if not 0.0 <= threshold <= 1.5:
         raise ValueError(f"threshold is a fraction of the clean Δl, e.g. 0.8; got {threshold}")
+    if rule not in PRUNING_RULES:
+        raise ValueError(f"rule must be one of {PRUNING_RULES}, got {rule!r}")
+    study = rule == "study"
     eligible = set(engine.components if candidates is None else candidates)
     removed: list[Component] = []
     removal_scores: dict[Component, float] = {}
     target = threshold * 100.0
+    keeps = (lambda s: s > target) if study else (lambda s: s >= target)  # noqa: E731
     n_sweeps = 0
-    chain_len = 4
+    chain_len = 1 if study else 4
     bar = tqdm(total=0, desc="node pruning", disable=not (progress and engine.progress), leave=False, mininterval=1.0)
     for n_sweeps in range(1, max_sweeps + 1):
         direction = "backward" if n_sweeps % 2 == 1 else "forward"
@@ -117,23 +155,28 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
             todo = [c for c in layer_cands if c in eligible and c not in removed]
             while todo:
                 chain = todo[:chain_len]
-                base = engine.mean_ablation(removed)
-                variants = [engine.mean_ablation(chain[: k + 1]) for k in range(len(chain))]
-                scores = [engine.score(v) for v in engine.evaluate(variants, base, progress=False)]
-                n_ok = next((k for k, s in enumerate(scores) if not s >= target), len(chain))
+                if study:
+                    scores = [engine.score(_study_value(engine, removed + chain))]
+                else:
+                    base = engine.mean_ablation(removed)
+                    variants = [engine.mean_ablation(chain[: k + 1]) for k in range(len(chain))]
+                    scores = [engine.score(v) for v in engine.evaluate(variants, base, progress=False)]
+                n_ok = next((k for k, s in enumerate(scores) if not keeps(s)), len(chain))
                 for c, s in zip(chain[:n_ok], scores[:n_ok]):
                     removed.append(c)
                     removal_scores[c] = s
                     changed = True
                 todo = todo[n_ok + 1:] if n_ok < len(chain) else todo[len(chain):]
-                chain_len = min(2 * chain_len, 32) if n_ok == len(chain) else max(1, chain_len // 2)
+                if not study:
+                    chain_len = min(2 * chain_len, 32) if n_ok == len(chain) else max(1, chain_len // 2)
             bar.update(1)
         if not changed:  # a sweep that removes nothing ends the pruning (the state cannot change any more)
             break
     bar.close()
     kept = sorted(c for c in engine.components if c not in removed)
-    final = engine.evaluate([[]], engine.mean_ablation(removed), progress=False)[0]
-    return Circuit(kept, engine.score(final), engine.clean_value, threshold, n_sweeps, removal_scores)
+    final = _study_value(engine, removed) if study else engine.evaluate([[]], engine.mean_ablation(removed),
+                                                                         progress=False)[0]
+    return Circuit(kept, engine.score(final), engine.clean_value, threshold, n_sweeps, removal_scores, rule)
 
 
 def influences(engine: Engine, components: Sequence[Component] | None = None) -> dict[Component, float]:

@@ -544,26 +544,33 @@ def iter_template_pairs(texts: Iterable[str]) -> Iterator[tuple[str, int, int]]:
                     yield word, value, pos
 
 
-def _ioi_regex(index: int, order: str) -> re.Pattern:
-    from ..core.tasks import ioi_template
-    t = re.escape(ioi_template(index, order))
-    for slot in ("S1", "S2", "IO", "P", "O"):
-        t = t.replace(re.escape("{" + slot + "}"), f"(?P<{slot}>\\w+)", 1)
+def _ioi_regex(index: int) -> re.Pattern:
+    t = re.escape(IOI_TEMPLATES[index])
+    for slot, group in (("S1", "N1"), ("IO", "N2"), ("S2", "S2"), ("P", "P"), ("O", "O")):
+        t = t.replace(re.escape("{" + slot + "}"), f"(?P<{group}>\\w+)", 1)
     return re.compile(t + r" (?P<END>\w+)\.")
 
 
-_IOI_REGEXES = [(i, o, _ioi_regex(i, o)) for i in range(len(IOI_TEMPLATES)) for o in IOI_ORDERS]
+_IOI_REGEXES = [(i, _ioi_regex(i)) for i in range(len(IOI_TEMPLATES))]
 
 
 def ioi_items(text: str) -> list[dict]:
-    """Every IOI sentence of a text (any of the 7 families, either order, ending with a name and ``"."``), as
-    ``{"template", "order", "io", "s1", "s2", "end", "place", "object"}`` (tests, notebook 00)."""
+    """Every IOI sentence of a text (any of the 7 families, ending with a name and ``"."``), as ``{"template",
+    "order", "io", "s1", "s2", "end", "place", "object"}`` (tests, notebook 00).
+
+    The order is read from the text: ``"BABA"`` when the first name of the first clause is the second clause's
+    subject, ``"ABBA"`` when the second one is, ``None`` (and ``io``/``s1`` the first clause's names in order)
+    when neither is.
+    """
     out = []
-    for index, order, rx in _IOI_REGEXES:
+    for index, rx in _IOI_REGEXES:
         for m in rx.finditer(text):
             g = m.groupdict()
-            out.append({"template": index, "order": order, "io": g["IO"], "s1": g["S1"], "s2": g["S2"],
-                        "end": g["END"], "place": g.get("P"), "object": g.get("O")})
+            n1, n2, s2 = g["N1"], g["N2"], g["S2"]
+            order = "BABA" if n1 == s2 else "ABBA" if n2 == s2 else None
+            io, s1 = (n1, n2) if order == "ABBA" else (n2, n1)
+            out.append({"template": index, "order": order, "io": io, "s1": s1, "s2": s2, "end": g["END"],
+                        "place": g.get("P"), "object": g.get("O")})
     return out
 
 

@@ -37,7 +37,7 @@ def prompts_digest(prompts) -> str:
 
 def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshold: float = 0.8,
              edge_threshold: float = 0.8, edges: bool = True, refresh: bool = False,
-             engine: Engine | None = None) -> Discovery:
+             engine: Engine | None = None, rule: str = "corrected") -> Discovery:
     """Node pruning and path patching for one model, cached on disk (notebook 02 computes; 03, 05 and 06 reuse).
 
     Args:
@@ -49,12 +49,14 @@ def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshol
         edges: also run path patching.
         refresh: recompute even when cached.
         engine: an engine for ``adapter`` on ``prompts`` if one exists already.
+        rule: the pruning rule, ``"corrected"`` (default) or ``"study"`` (:func:`~dcirc_utils.methods.discovery.
+            prune_nodes`).
     """
     engine = engine or Engine.for_prompts(adapter, prompts)
     key = {"pair": pair_name, "role": role, "weights": model_fingerprint(adapter.model),
-           "prompts": prompts_digest(prompts), "threshold": threshold, "version": METHOD_VERSION}
-    circuit = cached("circuit", key, lambda: prune_nodes(engine, threshold), Circuit.to_dict, Circuit.from_dict,
-                     refresh=refresh)
+           "prompts": prompts_digest(prompts), "threshold": threshold, "rule": rule, "version": METHOD_VERSION}
+    circuit = cached("circuit", key, lambda: prune_nodes(engine, threshold, rule=rule), Circuit.to_dict,
+                     Circuit.from_dict, refresh=refresh)
     scores = None
     if edges:
         scores = cached("edges", dict(key, edge_threshold=edge_threshold, circuit=[str(c) for c in circuit.components]),

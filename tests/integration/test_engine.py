@@ -147,3 +147,42 @@ def test_bad_inputs_raise(mini_pair):
         prune_nodes(engine, 80)
     with pytest.raises(ValueError, match="layer.head"):
         parse_component("L4H10")
+
+
+def test_study_pruning_rule_matches_a_sequential_reference(mini_pair):
+    """rule="study": MLP means taken with the removed heads ablated, strict > threshold; checked against a direct
+    sequential implementation through TransformerLens hooks (the naive reference's style)."""
+    adapter = mini_pair.student
+    model = adapter.model
+    clean, corr, c, i = _setup(mini_pair, adapter, n=12, seed=3)
+    engine = Engine(adapter, clean, corr, LogitDiff(c, i), progress=False)
+    got = prune_nodes(engine, 0.8, rule="study", progress=False)
+    head_means = naive.corrupted_means(model, corr)
+    clean_ld = naive.ablated_logit_diff(model, clean, c, i, [], head_means)
+
+    def study_value(removed):
+        heads = [x for x in removed if not x.is_mlp]
+        hooks = naive.ablation_hooks(heads, head_means)
+        cache = naive._run_cache(model, corr, hooks)[1]
+        means = dict(head_means)
+        for l in range(adapter.n_layers):
+            means[f"blocks.{l}.hook_mlp_out"] = cache[f"blocks.{l}.hook_mlp_out"].mean(0)
+        return naive.ablated_logit_diff(model, clean, c, i, removed, means)
+
+    removed = []
+    for sweep in range(1, 21):
+        changed = False
+        from dcirc_utils.methods.discovery import sweep_order
+        for layer in sweep_order(adapter.n_layers, adapter.n_heads, "backward" if sweep % 2 else "forward"):
+            for cand in layer:
+                if cand in removed:
+                    continue
+                if 100 * study_value(removed + [cand]) / clean_ld > 80:
+                    removed.append(cand)
+                    changed = True
+        if not changed:
+            break
+    assert got.components == sorted(x for x in engine.components if x not in removed)
+    assert got.rule == "study"
+    corrected = prune_nodes(engine, 0.8, progress=False)
+    assert corrected.rule == "corrected"

@@ -41,3 +41,9 @@ def test_circuit_and_edges_round_trip_through_json():
     back = EdgeScores.from_dict(json.loads(json.dumps(edges.to_dict())))
     assert back.scores == edges.scores and back.kept == [Edge(Component(0, 1), Component(3, 2), "q")]
     assert str(parse_component("4.10")) == "4.10" and str(parse_component("MLP3")) == "MLP3"
+
+
+def test_circuit_records_its_pruning_rule():
+    c = Circuit([Component(0)], 81.0, 6.0, 0.8, 2, {}, "study")
+    back = Circuit.from_dict(json.loads(json.dumps(c.to_dict())))
+    assert back.rule == "study" and back == c

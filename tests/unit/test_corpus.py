@@ -1,7 +1,9 @@
-"""Tests of dcirc_utils.corpus: the offline pair's training text and tokenizer."""
+"""Tests of dcirc_utils.offline.corpus: the offline pairs' training text and tokenizers."""
 from __future__ import annotations
 
 import collections
+import hashlib
+import re
 
 import pytest
 import torch
@@ -110,3 +112,140 @@ def test_every_variant_is_single_token(tok, variant):
         # every word, verb, element and period is one token: 5 tokens per shown sentence, 3 for the last
         assert len(ids) == 5 * meta["length"] + 3, text
         assert tok.unk_token_id not in ids
+
+
+# --------------------------------------------------------------------------------------------- MINI is pinned
+def test_mini_corpus_and_tokenizer_are_bit_identical(tok):
+    # the shipped mini pair was trained on exactly this corpus and vocabulary
+    text = "\n".join(corpus.generate_corpus(3000, seed=0))
+    assert hashlib.sha256(text.encode()).hexdigest() == \
+        "df7d737d57fdc2326d03796cb4b032f055e52d6e51b5aabf7e378e19407b2704"
+    assert corpus.generate_corpus(50, seed=0, spec="mini") == corpus.generate_corpus(50, seed=0)
+    assert corpus.generate_corpus(50, seed=0, spec=corpus.MINI) == corpus.generate_corpus(50, seed=0)
+    assert len(tok) == 730
+    assert hashlib.sha256(str(sorted(tok.get_vocab().items())).encode()).hexdigest() == \
+        "300c69d987cbbc0cd080ec53facf8ebf5bd98b2411e4101171feae695dd0d3c3"
+    with pytest.raises(ValueError, match="unknown corpus"):
+        corpus.generate_corpus(5, spec="huge")
+
+
+# --------------------------------------------------------------------------------------------- SMALL
+@pytest.fixture(scope="module")
+def small_tok():
+    return corpus.build_tokenizer(spec="small")
+
+
+@pytest.fixture(scope="module")
+def small_texts():
+    # tens of thousands of documents from two seeds; the guarantees are checked on the text alone
+    return corpus.generate_corpus(40_000, seed=0, spec="small") + corpus.generate_corpus(10_000, seed=5, spec="small")
+
+
+def test_small_corpus_deterministic_and_mixed():
+    a = corpus.generate_documents(400, seed=0, spec="small")
+    assert a == corpus.generate_documents(400, seed=0, spec="small")
+    assert [d.text for d in a[:100]] == corpus.generate_corpus(100, seed=0, spec="small")
+    assert [d.text for d in a] != corpus.generate_corpus(400, seed=1, spec="small")
+    docs = corpus.generate_documents(8000, seed=2, spec="small")
+    counts = collections.Counter(d.kind for d in docs)
+    assert set(counts) == set(corpus.SMALL_MIX)
+    total = sum(corpus.SMALL_MIX.values())
+    for kind, share in corpus.SMALL_MIX.items():
+        assert abs(counts[kind] / len(docs) - share / total) < 0.02, kind
+
+
+def test_small_template_family_at_most_a_quarter_of_tokens(small_tok):
+    docs = corpus.generate_documents(20_000, seed=0, spec="small")
+    shares = corpus.token_shares(docs, small_tok)
+    fam = shares["template_family"]["token_share"]
+    assert 0.15 < fam <= 0.25
+    # measured by hand on the text: a template sentence "{w} {verb} in {x}." is 5 tokens
+    template_tokens = sum(5 * len(item) + 1 for d in docs if d.kind in corpus.SMALL.template_kinds
+                          for item in corpus.template_items(d.text))
+    assert template_tokens == shares["template_family"]["tokens"]
+    assert abs(sum(v["token_share"] for k, v in shares.items() if k != "template_family") - 1) < 1e-9
+
+
+def test_small_template_items_respect_every_guarantee(small_texts):
+    verbs = tasks.VERBS + (tasks.SHIFT_VERB,)
+    n_items = n_long_ok = 0
+    for text in small_texts:
+        for item in corpus.template_items(text, verbs=verbs):
+            n_items += 1
+            values = [corpus.element_value(e) for _, e in item]
+            assert None not in values, item
+            assert len(item) <= tasks.MAX_TEMPLATE_SENTENCES, item              # never longer than 6 sentences
+            assert max(values) <= tasks.SHIFT_BOUNDARY, item                    # range_shift stays unseen
+            assert len({corpus.element_format(e) for _, e in item}) == 1, item  # no mixed-format item
+            assert not any(tasks.is_heldout(w, v) for (w, _), v in zip(item, values)), item
+            n_long_ok += len(item) == tasks.MAX_TEMPLATE_SENTENCES
+        assert " found in " not in text or not re.search(r"\w+ found in \w+\.", text), text  # shift verb
+    assert n_items > 5_000 and n_long_ok > 500  # not vacuous: items of the maximal length exist
+    # the parser does see the things the corpus must not contain
+    assert corpus.template_items("Van found in 3. Hat found in 4.", verbs=verbs) == [[("Van", "3"), ("Hat", "4")]]
+    assert corpus.element_format("three") != corpus.element_format("4")
+
+
+def test_small_ioi_qa_greater_than_guarantees(small_texts):
+    ioi = qa_q = qa_f = gt = 0
+    families = set()
+    for text in small_texts:
+        for it in corpus.ioi_items(text):
+            ioi += 1
+            families.add((it["template"], it["order"]))
+            assert it["order"] is not None and it["s1"] == it["s2"] and it["end"] == it["io"] != it["s1"], it
+            assert not tasks.ioi_is_heldout(it["io"], it["s1"]), it
+        parsed = corpus.qa_items(text)
+        for person, city in parsed["questions"]:
+            qa_q += 1
+            assert not tasks.qa_is_heldout(person) and tasks.QA_WORLD[person] == city
+        for person, city in parsed["facts"]:
+            qa_f += 1
+            assert tasks.QA_WORLD[person] == city
+        for noun, c, yy, c2, yy2 in corpus.greater_than_items(text):
+            gt += 1
+            assert c == c2 and yy2 > yy and 11 <= c <= 17 and not tasks.gt_is_heldout(noun, yy)
+    assert families == {(k, o) for k in range(7) for o in ("BABA", "ABBA")}
+    assert min(ioi, qa_q, qa_f, gt) > 2_000
+    # held-out people's facts are stated in prose (the held-out QA set tests retrieval, not memorised answers)
+    stated = {p for t in small_texts[:5000] for p, _ in corpus.qa_items(t)["facts"]}
+    assert set(tasks.qa_people("heldout")) <= stated
+    # the parsers see what they must reject
+    assert corpus.ioi_items("Then, John and Mary went to the store. John gave a drink to Mary.")[0]["io"] == "Mary"
+    assert corpus.greater_than_items("The war lasted from the year 1732 to the year 1756.") == \
+        [("war", 17, 32, 17, 56)]
+
+
+def test_small_filler_knows_shift_words(small_texts):
+    joined = " ".join(small_texts[:20_000])
+    assert len(re.findall(r" found \d\d ", joined)) > 100           # the shift verb with large numbers
+    assert len(re.findall(r" (?:2[6-9]|3\d|4[0-4]) ", joined)) > 500  # range_shift numbers outside templates
+
+
+def test_small_tokenizer_splits_years_like_gpt2(small_tok):
+    ids = lambda t: small_tok.convert_ids_to_tokens(small_tok.encode(t))  # noqa: E731
+    assert ids(" 1732") == ["Ġ17", "32"] and ids("1732.") == ["17", "32", "."]
+    for text in (" 5", " 12", "Van", " Van", " found", "00", "99", " Tiffany", " Paris", " expedition"):
+        assert len(small_tok.encode(text)) == 1, text
+    assert small_tok.decode(small_tok.encode("The war lasted from the year 1732 to the year 1756.")) == \
+        "The war lasted from the year 1732 to the year 1756."
+    texts = corpus.generate_corpus(3_000, seed=11, spec="small")
+    assert all(small_tok.unk_token_id not in x for x in small_tok(texts, add_special_tokens=False)["input_ids"])
+
+
+def _all_task_sets():
+    sets = [tasks.make_task("numerals", 40, seed=2, variant=v, split="any") for v in tasks.ALL_VARIANTS]
+    sets += [tasks.make_task("ioi", 40, seed=2, template=k, split="any") for k in range(7)]
+    return sets + [tasks.make_task("qa", 40, seed=2, split="any"), tasks.make_task("greater_than", 40, seed=2)]
+
+
+def test_every_task_tokenizes_on_small(small_tok):
+    for ps in _all_task_sets():
+        tasks.check_prompt_set(ps, small_tok)  # equal lengths, no unknown token, single-token answers
+
+
+def test_every_task_tokenizes_like_gpt2_on_small(small_tok, gpt2_tok):
+    for ps in _all_task_sets():
+        for text in ps.clean + ps.corrupted + ps.correct + ps.incorrect:
+            assert small_tok.convert_ids_to_tokens(small_tok.encode(text)) == \
+                gpt2_tok.convert_ids_to_tokens(gpt2_tok.encode(text)), text

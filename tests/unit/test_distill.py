@@ -199,10 +199,10 @@ def test_command_line_end_to_end(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- the shipped pair
-def test_shipped_pair_is_small():
+def test_shipped_pairs_are_small():
     files = [p for p in MODELS_DIR.rglob("*") if p.is_file()]
-    assert files, "data/models is empty: retrain with python -m dcirc_utils.distill --out data/models"
-    assert sum(p.stat().st_size for p in files) < 30 * 2 ** 20
+    assert files, "data/models is empty: retrain with python -m dcirc_utils.offline.distill --pair mini"
+    assert sum(p.stat().st_size for p in files) < 40 * 2 ** 20  # mini + small, fp32
 
 
 def test_shipped_pair_meets_accuracy_targets(mini_pair):  # conftest.py: load_pair("mini", device="cpu")
@@ -213,6 +213,138 @@ def test_shipped_pair_meets_accuracy_targets(mini_pair):  # conftest.py: load_pa
     correct, incorrect = ps.answer_ids(pair.tokenizer)
     with torch.no_grad():
         t_logits, s_logits = pair.teacher(tokens), pair.student(tokens)
+    assert metrics.accuracy(t_logits, correct) >= 0.98
+    assert float(metrics.logit_diff(t_logits, correct, incorrect)) >= 3.0
+    assert metrics.accuracy(s_logits, correct) >= 0.95
+
+
+# --------------------------------------------------------------------------------------------- presets and CLI
+def test_presets():
+    mini, small = distill.PRESETS["mini"], distill.PRESETS["small"]
+    assert mini == distill.DistillConfig()  # --pair mini is today's default config
+    assert (small.n_layer, small.student_layers, small.n_head) == (12, 6, 12)  # GPT-2 small's grid, DistilGPT2's depth
+    assert small.n_embd % 12 == 0 and small.corpus == "small" and small.eval_suite == "all" and small.threads == 2
+    assert (small.temperature, small.alpha_ce, small.alpha_clm) == (2.0, 0.5, 0.5)
+    assert student_layer_map(small.n_layer, small.student_layers) == [0, 2, 4, 7, 9, 11]
+    assert distill.PRESET_OUT == {"mini": "data/models", "small": "data/models/small"}
+    cfg = distill.preset("small", teacher_steps=3)
+    assert cfg.teacher_steps == 3 and distill.PRESETS["small"].teacher_steps != 3  # a copy
+    with pytest.raises(ValueError, match="unknown pair"):
+        distill.preset("huge")
+    with pytest.raises(ValueError, match="unknown settings"):
+        distill.preset("mini", n_embed=3)
+    with pytest.raises(ValueError, match="corpus"):
+        distill.preset("mini", corpus="poetry").validate()
+    with pytest.raises(ValueError, match="eval_suite"):
+        distill.preset("mini", eval_suite="some").validate()
+
+
+def test_state_hash_and_weight_drift_by_hand():
+    teacher = tiny_teacher(4)
+    student = distill.init_student_from_teacher(teacher, 2)
+    init = {k: v.clone() for k, v in student.state_dict().items()}
+    h0 = distill.state_sha256(student)
+    assert h0 == distill.state_sha256(distill.init_student_from_teacher(teacher, 2))
+    with torch.no_grad():
+        for p in student.transformer.h[1].mlp.parameters():
+            p.mul_(1.5)                                   # ‖W − W₀‖ / ‖W₀‖ = 0.5 for the MLP of block 1
+        student.transformer.h[0].attn.c_attn.bias.add_(1.0)
+    assert distill.state_sha256(student) != h0
+    drift = distill.weight_drift(student, init)
+    b0, b1 = drift["blocks"]
+    assert (b0["teacher_block"], b1["teacher_block"]) == (0, 3)
+    assert b1["mlp"] == pytest.approx(0.5, rel=1e-6) and b1["attn"] == 0.0 and b0["mlp"] == 0.0
+    w0 = [init[k] for k in init if k.startswith("transformer.h.1.")]
+    mlp0 = [init[k] for k in init if k.startswith("transformer.h.1.mlp.")]
+    expected = 0.5 * math.sqrt(sum(float(t.pow(2).sum()) for t in mlp0) / sum(float(t.pow(2).sum()) for t in w0))
+    assert b1["all"] == pytest.approx(expected, rel=1e-6)
+    n_bias = student.transformer.h[0].attn.c_attn.bias.numel()
+    attn0 = [init[k] for k in init if k.startswith(("transformer.h.0.attn.", "transformer.h.0.ln_1."))]
+    assert b0["attn"] == pytest.approx(math.sqrt(n_bias / sum(float(t.pow(2).sum()) for t in attn0)), rel=1e-5)
+    assert drift["wte"] == 0.0
+    with pytest.raises(ValueError, match="init_state"):
+        distill.weight_drift(student, {})
+
+
+def test_student_init_rebuilds_bit_identically_from_a_saved_teacher(tmp_path):
+    teacher = tiny_teacher(6, seed=3)
+    h = distill.state_sha256(distill.init_student_from_teacher(teacher, 3))
+    teacher.save_pretrained(str(tmp_path), safe_serialization=True)
+    reloaded = GPT2LMHeadModel.from_pretrained(str(tmp_path))
+    torch.manual_seed(123)  # the rebuild does not depend on the global RNG
+    assert distill.state_sha256(distill.init_student_from_teacher(reloaded, 3)) == h
+
+
+@pytest.fixture(scope="module")
+def small_tok():
+    return corpus.build_tokenizer(spec="small")
+
+
+def test_training_is_bit_identical_on_rerun(small_tok):
+    cfg = tiny_cfg(corpus="small", teacher_steps=6, student_steps=6, threads=torch.get_num_threads())
+    ids, labels = distill.make_training_blocks(small_tok, 48, cfg)
+    hashes = []
+    for _ in range(2):
+        teacher = distill.build_teacher(small_tok, cfg)
+        distill.train_teacher(teacher, ids, labels, cfg, torch.device("cpu"), progress=False)
+        student = distill.init_student_from_teacher(teacher, cfg.student_layers)
+        distill.train_student(student, teacher, ids, labels, cfg, torch.device("cpu"), progress=False)
+        hashes.append((distill.state_sha256(teacher), distill.state_sha256(student)))
+    assert hashes[0] == hashes[1]
+    assert hashes[0][0] != distill.state_sha256(distill.build_teacher(small_tok, cfg))  # training changed it
+
+
+def test_command_line_small_pair_end_to_end(tmp_path):
+    out = tmp_path / "small"
+    ev = distill.main(["--pair", "small", "--out", str(out), "--teacher-steps", "2", "--student-steps", "2",
+                       "--n-layer", "2", "--student-layers", "1", "--n-head", "2", "--n-embd", "8",
+                       "--batch-size", "2", "--eval-prompts", "3", "--kl-docs", "10", "--threads", "1", "--quiet"])
+    keys = set(ev["prompts"])
+    assert {"numerals", "range_shift", "verb_shift", "mixed", "long@8", "ioi@t0", "ioi@t6", "qa", "qa@train",
+            "greater_than"} <= keys
+    gt = ev["prompts"]["greater_than"]
+    assert gt["metric"] == "P(>YY) − P(≤YY)" and set(gt["student_init"]) == {"top1", "prob_diff", "prob_diff_std"}
+    assert -1 <= gt["teacher"]["prob_diff"] <= 1
+    assert set(ev["prompts"]["ioi@t3"]["student"]) == {"top1", "logit_diff", "logit_diff_std", "kept_by_filter"}
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["student_init_rebuilt_identical"] is True and log["corpus"]["spec"] == "small"
+    assert log["corpus"]["token_shares_first_20000_docs"]["template_family"]["token_share"] <= 0.25
+    assert len(log["student_weight_drift"]["blocks"]) == 1 and ev["student_init_kl_to_teacher"]["kl"] >= 0
+    tok = json.loads((out / "teacher" / "tokenizer.json").read_text())
+    assert "Split" in json.dumps(tok["pre_tokenizer"])  # the saved tokenizer splits years like GPT-2
+
+
+# --------------------------------------------------------------------------------------------- the small pair
+SMALL_DIR = MODELS_DIR / "small"
+
+
+@pytest.fixture(scope="module")
+def small_pair():
+    if not (SMALL_DIR / "student" / "model.safetensors").exists():
+        pytest.skip("data/models/small not trained yet: python -m dcirc_utils.offline.distill --pair small")
+    from transformers import AutoTokenizer
+    teacher = GPT2LMHeadModel.from_pretrained(str(SMALL_DIR / "teacher")).eval()
+    student = GPT2LMHeadModel.from_pretrained(str(SMALL_DIR / "student")).eval()
+    return teacher, student, AutoTokenizer.from_pretrained(str(SMALL_DIR / "teacher"))
+
+
+def test_small_pair_shape_and_init_control(small_pair):
+    teacher, student, tok = small_pair
+    assert (teacher.config.n_layer, student.config.n_layer, teacher.config.n_head) == (12, 6, 12)
+    assert tok.convert_ids_to_tokens(tok.encode(" 1732")) == ["Ġ17", "32"]
+    log = json.loads((SMALL_DIR / "training_log.json").read_text())
+    assert log["layer_map"] == [0, 2, 4, 7, 9, 11] and log["student_init_rebuilt_identical"] is True
+    assert distill.state_sha256(distill.init_student_from_teacher(teacher, 6)) == log["student_init_sha256"]
+    assert distill.state_sha256(student) == log["weights_sha256"]["student"]
+
+
+def test_small_pair_meets_accuracy_targets(small_pair):
+    teacher, student, tok = small_pair
+    ps = tasks.make_prompts(200, seed=0, tokenizer=tok)  # held-out (first word, start) combinations
+    tokens = ps.tokens(tok)
+    correct, incorrect = ps.answer_ids(tok)
+    with torch.no_grad():
+        t_logits, s_logits = teacher(tokens).logits, student(tokens).logits
     assert metrics.accuracy(t_logits, correct) >= 0.98
     assert float(metrics.logit_diff(t_logits, correct, incorrect)) >= 3.0
     assert metrics.accuracy(s_logits, correct) >= 0.95
