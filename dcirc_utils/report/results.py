@@ -1,0 +1,151 @@
+"""Results that notebooks compute, set beside the study's claims: conclusions written by code, not by hand
+(every notebook's "what this run shows" cells; the report site collects them).
+
+A notebook states no number or comparison outcome in its markdown: it records each result here and lets this module
+say whether the study's claim holds *on the pair that ran*. Every :class:`Finding` carries the study's claim in
+words, the study's figure and its source, this run's figure and a verdict computed from the two:
+
+* ``"reproduced"`` — the claim's test holds on this pair;
+* ``"differs"`` — it does not;
+* ``"not computable"`` — this pair cannot answer it (e.g. a head named by the study does not exist in a smaller
+  model, or random weights do not solve the task), with the reason.
+
+:class:`Results` gathers a notebook's findings and measured values and writes them to
+``$DCIRC_RESULTS_DIR/<notebook>.json`` (default ``build/results/``), which ``report.site`` merges into
+``build/results.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..core.paths import REPO_ROOT
+
+__all__ = ["Finding", "Results", "VERDICTS", "results_dir"]
+
+VERDICTS = ("reproduced", "differs", "not computable")
+
+
+def results_dir() -> Path:
+    """``$DCIRC_RESULTS_DIR`` or ``<repo>/build/results``."""
+    return Path(os.environ.get("DCIRC_RESULTS_DIR") or REPO_ROOT / "build" / "results")
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return v
+    return str(v)
+
+
+@dataclass
+class Finding:
+    """One claim of the study, tested on this run.
+
+    Attributes:
+        id: a stable identifier, ``"<notebook>.<topic>"`` (e.g. ``"02.student_circuit_share"``).
+        claim: the study's claim, in words that do not depend on the pair.
+        study: the study's figure (a number, a string, or ``None``).
+        ours: this run's figure.
+        verdict: one of :data:`VERDICTS`.
+        source: where the study's figure comes from (a file of ``data/reference`` and its section).
+        note: how the test was made or why it cannot be (printed next to the verdict).
+        section: the notebook section that computes it (a link target on the report site).
+    """
+
+    id: str
+    claim: str
+    study: Any
+    ours: Any
+    verdict: str
+    source: str = ""
+    note: str = ""
+    section: str = ""
+
+    def sentence(self) -> str:
+        """The finding as one line, e.g. ``"reproduced — the student's circuit ... (study: 0.17; this run: 0.25)"``."""
+        figures = f" (study: {_fmt(self.study)}; this run: {_fmt(self.ours)})"
+        return f"{self.verdict.upper():>15s} — {self.claim}{figures}" + (f". {self.note}" if self.note else "")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    if v is None:
+        return "—"
+    return str(v)
+
+
+@dataclass
+class Results:
+    """A notebook's findings and measured values (notebooks 01–08; ``report.site``).
+
+    Args:
+        notebook: the notebook's number, e.g. ``"02"``.
+        pair: the pair's name.
+    """
+
+    notebook: str
+    pair: str
+    findings: list[Finding] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, key: str, value: Any) -> Any:
+        """Store a measured value under ``key`` (returned unchanged, so it can be recorded where computed)."""
+        self.values[key] = _plain(value)
+        return value
+
+    def check(self, id: str, claim: str, holds: bool | None, ours: Any = None, study: Any = None, source: str = "",
+              note: str = "", section: str = "", why_not: str = "") -> Finding:
+        """Record a finding whose verdict is ``holds`` (``None`` with ``why_not`` when this pair cannot answer).
+
+        Raises:
+            ValueError: if ``holds`` is ``None`` without a reason, or the id is used twice.
+        """
+        if holds is None and not why_not:
+            raise ValueError(f"finding {id!r}: say why it is not computable on this pair (why_not=...)")
+        if any(f.id == id for f in self.findings):
+            raise ValueError(f"finding {id!r} is recorded twice in notebook {self.notebook}")
+        verdict = "not computable" if holds is None else ("reproduced" if bool(holds) else "differs")
+        f = Finding(id, claim, _plain(study), _plain(ours), verdict, source, why_not if holds is None else note,
+                    section)
+        self.findings.append(f)
+        return f
+
+    def show(self, ids: list[str] | None = None) -> None:
+        """Print the findings (all, or those with ``ids``) one per line: a notebook's "what this run shows"."""
+        for f in self.findings:
+            if ids is None or f.id in ids:
+                print(f.sentence())
+
+    def table(self) -> pd.DataFrame:
+        """The findings as a DataFrame (claim, study, this run, verdict)."""
+        return pd.DataFrame([{"claim": f.claim, "study": _fmt(f.study), "this run": _fmt(f.ours),
+                              "verdict": f.verdict} for f in self.findings], index=[f.id for f in self.findings])
+
+    def save(self, folder: str | Path | None = None) -> Path:
+        """Write ``<folder>/<notebook>.json`` (default :func:`results_dir`) and return its path."""
+        folder = Path(folder) if folder else results_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.notebook}.json"
+        data = {"notebook": self.notebook, "pair": self.pair, "findings": [asdict(f) for f in self.findings],
+                "values": self.values}
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Results":
+        """Read a file written by :meth:`save`."""
+        d = json.loads(Path(path).read_text())
+        return cls(d["notebook"], d["pair"], [Finding(**f) for f in d["findings"]], d.get("values", {}))
