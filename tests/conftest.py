@@ -35,6 +35,41 @@ def gpt2_random_pair(gpt2_tok):
 
 
 @pytest.fixture(scope="session")
+def bert_tok():
+    from dcirc_utils.models.pairs import PairUnavailableError, bert_tokenizer
+    try:
+        return bert_tokenizer()
+    except PairUnavailableError as err:
+        pytest.skip(f"BERT's tokenizer is not available offline (set DCIRC_BERT_TOKENIZER to a folder with its "
+                    f"vocab.txt, or fill the HF cache): {err}")
+
+
+@pytest.fixture(scope="session")
+def bert_random_pair(bert_tok):
+    from dcirc_utils import load_pair
+    return load_pair("bert-random", device="cpu")
+
+
+def _offline_pair(name):
+    from dcirc_utils import load_pair
+    from dcirc_utils.models.pairs import PairUnavailableError
+    try:
+        return load_pair(name, device="cpu")
+    except PairUnavailableError as err:
+        pytest.skip(f"offline pair {name!r} not shipped yet: {err}")
+
+
+@pytest.fixture(scope="session")
+def small_pair():
+    return _offline_pair("small")
+
+
+@pytest.fixture(scope="session")
+def bert_small_pair():
+    return _offline_pair("bert-small")
+
+
+@pytest.fixture(scope="session")
 def mini_pair():
     from dcirc_utils import load_pair
     from dcirc_utils.models.pairs import PairUnavailableError

@@ -7,6 +7,11 @@ Pairs (used by every notebook through :func:`load_pair`):
 * ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
 * ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
   architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
+* ``"small"``: the GPT-2-shaped offline pair (12 × 12 teacher, 6-layer student), ``"small-init"``: the same teacher
+  with its student *before* distillation (the copied blocks), rebuilt exactly from the teacher.
+* ``"bert"``, ``"bert-random"``, ``"bert-small"``: the encoder pairs (BERT → DistilBERT from the hub; random weights
+  in their exact architectures with the real uncased tokenizer; the offline encoder pair), behind
+  :class:`~dcirc_utils.models.encoder.EncoderAdapter`.
 
 The decoder pairs go through ``TransformerBridge.boot_transformers`` and TransformerLens's compatibility mode (folded
 LayerNorm, centred writing weights and unembedding), the processing the study used, and are wrapped in
@@ -29,7 +34,7 @@ import torch
 from .adapters import DecoderAdapter, ModelAdapter
 
 __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
-           "gpt2_tokenizer", "register_pair", "MODELS_DIR", "boot_local"]
+           "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local"]
 
 from ..core.paths import MODELS_DIR  # noqa: E402
 DEFAULT_PAIR = "mini"
@@ -155,13 +160,17 @@ def boot_local(folder: str | Path, device: str | torch.device | None = None, lab
 
 
 # --------------------------------------------------------------------------------------------- gpt2 (hub)
-_GPT2_FIXES = (
-    "Fixes: (1) connect to the internet once so that the Hugging Face cache fills (then it works offline); "
-    "(2) point HF_HOME at a folder that already holds the cache of 'gpt2' and 'distilgpt2'; "
-    "(3) use the offline pair: load_pair('mini') or DCIRC_PAIR=mini.")
+def _fixes(repos: str, offline: str) -> str:
+    return ("Fixes: (1) connect to the internet once so that the Hugging Face cache fills (then it works offline); "
+            f"(2) point HF_HOME at a folder that already holds the cache of {repos}; "
+            f"(3) use the offline pair: load_pair('{offline}') or DCIRC_PAIR={offline}.")
 
 
-def _hub_snapshot(repo_id: str) -> Path:
+_GPT2_FIXES = _fixes("'gpt2' and 'distilgpt2'", "mini")
+_BERT_FIXES = _fixes("'bert-base-uncased' and 'distilbert-base-uncased'", "bert-small")
+
+
+def _hub_snapshot(repo_id: str, fixes: str = _GPT2_FIXES) -> Path:
     """The local folder of a hub model: from the cache, else downloaded; fails fast offline."""
     from huggingface_hub import snapshot_download
     patterns = ["*.json", "*.safetensors", "*.txt"]
@@ -171,14 +180,14 @@ def _hub_snapshot(repo_id: str) -> Path:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
         if offline:
             raise PairUnavailableError(f"{repo_id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE is set. "
-                                       + _GPT2_FIXES) from cache_miss
+                                       + fixes) from cache_miss
     old = os.environ.get("HF_HUB_ETAG_TIMEOUT")
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns, etag_timeout=5))
     except Exception as err:  # noqa: BLE001 - network errors come in many types
         raise PairUnavailableError(f"could not load {repo_id!r}: not in the Hugging Face cache and the hub is "
-                                   f"unreachable ({type(err).__name__}). " + _GPT2_FIXES) from err
+                                   f"unreachable ({type(err).__name__}). " + fixes) from err
     finally:
         if old is None:
             os.environ.pop("HF_HUB_ETAG_TIMEOUT", None)
@@ -235,6 +244,53 @@ def _load_gpt2_random(device: torch.device, seed: int = 0) -> ModelPair:
                      "architectures, real GPT-2 tokenizer: numbers from this pair say nothing about the real models")
 
 
+# --------------------------------------------------------------------------------------------- offline decoders
+def _offline_folders(name: str, folder: Path) -> tuple[Path, Path]:
+    t_dir, s_dir = folder / "teacher", folder / "student"
+    for d in (t_dir, s_dir):
+        if not (d / "config.json").exists():
+            raise PairUnavailableError(f"the offline pair {name!r} is missing its folder {d}: restore data/models from "
+                                       f"git or retrain it (data/models/README.md gives the command).")
+    return t_dir, s_dir
+
+
+def _local_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+    with _quiet():
+        return AutoTokenizer.from_pretrained(str(folder))
+
+
+@register_pair("small")
+def _load_small(device: torch.device) -> ModelPair:
+    t_dir, s_dir = _offline_folders("small", MODELS_DIR / "small")
+    tok = _local_tokenizer(t_dir)
+    return ModelPair("small", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                     DecoderAdapter(_bridge(s_dir, device), tok, "small-student"), tok,
+                     "the GPT-2-shaped offline pair: a 12-layer x 12-head teacher and its 6-layer student distilled with "
+                     "the DistilGPT2 recipe in this project (data/models/small/README.md)")
+
+
+@register_pair("small-init")
+def _load_small_init(device: torch.device) -> ModelPair:
+    from transformers import GPT2LMHeadModel
+
+    from .init import init_student_from_teacher
+    t_dir, s_dir = _offline_folders("small", MODELS_DIR / "small")
+    tok = _local_tokenizer(t_dir)
+    with _quiet():
+        hf_teacher = GPT2LMHeadModel.from_pretrained(str(t_dir))
+        n_student = GPT2LMHeadModel.from_pretrained(str(s_dir)).config.n_layer
+    student = init_student_from_teacher(hf_teacher, n_student)
+    with tempfile.TemporaryDirectory(prefix="dcirc-small-init-") as tmp:
+        student.config.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        s_bridge = _bridge(tmp, device, hf_model=student, tokenizer=tok)
+    return ModelPair("small-init", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                     DecoderAdapter(s_bridge, tok, "small-init-student"), tok,
+                     "the control pair: the small pair's teacher and its student BEFORE distillation (teacher blocks "
+                     "0, 2, 4, 7, 9, 11 copied, no training), rebuilt exactly from the teacher")
+
+
 # --------------------------------------------------------------------------------------------- mini (offline)
 @register_pair("mini")
 def _load_mini(device: torch.device) -> ModelPair:
@@ -250,3 +306,74 @@ def _load_mini(device: torch.device) -> ModelPair:
     return ModelPair("mini", DecoderAdapter(teacher, tok, "mini-teacher"), DecoderAdapter(student, tok, "mini-student"),
                      tok, "the offline pair: a small GPT-2 teacher and its student distilled with the DistilGPT2 "
                      "recipe in this project (data/models/README.md)")
+
+
+# --------------------------------------------------------------------------------------------- encoders
+def bert_tokenizer():
+    """BERT's uncased WordPiece tokenizer: from ``$DCIRC_BERT_TOKENIZER``, else the Hugging Face cache, else the hub.
+
+    Raises:
+        PairUnavailableError: when none of the three has it, or the folder lacks ``vocab.txt``/``tokenizer.json``.
+    """
+    from transformers import AutoTokenizer
+    folder = os.environ.get("DCIRC_BERT_TOKENIZER")
+    if folder:
+        if not Path(folder, "vocab.txt").exists() and not Path(folder, "tokenizer.json").exists():
+            raise PairUnavailableError(f"DCIRC_BERT_TOKENIZER={folder!r} holds no vocab.txt or tokenizer.json; "
+                                       "point it at a folder with bert-base-uncased's tokenizer files or unset it.")
+        with _quiet():
+            return AutoTokenizer.from_pretrained(folder)
+    try:
+        with _quiet():
+            return AutoTokenizer.from_pretrained(str(_hub_snapshot("bert-base-uncased", _BERT_FIXES)))
+    except PairUnavailableError as err:
+        raise PairUnavailableError("BERT's tokenizer was not found: set DCIRC_BERT_TOKENIZER to a folder with its "
+                                   "vocab.txt, or fill the Hugging Face cache. " + str(err)) from err
+
+
+def _encoder(model, tok, label: str, device: torch.device):
+    from .encoder import EncoderAdapter
+    return EncoderAdapter(model.to(device), tok, label)
+
+
+@register_pair("bert")
+def _load_bert(device: torch.device) -> ModelPair:
+    from transformers import AutoTokenizer, BertForMaskedLM, DistilBertForMaskedLM
+    t_dir = _hub_snapshot("bert-base-uncased", _BERT_FIXES)
+    s_dir = _hub_snapshot("distilbert-base-uncased", _BERT_FIXES)
+    with _quiet():
+        tok = AutoTokenizer.from_pretrained(str(t_dir))
+        teacher = BertForMaskedLM.from_pretrained(str(t_dir))
+        student = DistilBertForMaskedLM.from_pretrained(str(s_dir))
+    return ModelPair("bert", _encoder(teacher, tok, "BERT", device), _encoder(student, tok, "DistilBERT", device), tok,
+                     "BERT-base-uncased (110M) -> DistilBERT-base-uncased (66M), pretrained weights from the hub")
+
+
+@register_pair("bert-random")
+def _load_bert_random(device: torch.device, seed: int = 0) -> ModelPair:
+    from transformers import BertConfig, BertForMaskedLM, DistilBertConfig, DistilBertForMaskedLM
+    tok = bert_tokenizer()
+    with _quiet():
+        torch.manual_seed(seed)
+        teacher = BertForMaskedLM(BertConfig())                      # bert-base-uncased's architecture
+        torch.manual_seed(seed + 1)
+        student = DistilBertForMaskedLM(DistilBertConfig())          # distilbert-base-uncased's architecture
+    return ModelPair("bert-random", _encoder(teacher, tok, "BERT arch (random)", device),
+                     _encoder(student, tok, "DistilBERT arch (random)", device), tok,
+                     f"RANDOM weights (seed {seed}) in the BERT-base (12 layers) and DistilBERT-base (6 layers) "
+                     "architectures, real uncased tokenizer: numbers from this pair say nothing about the real models")
+
+
+@register_pair("bert-small")
+def _load_bert_small(device: torch.device) -> ModelPair:
+    from transformers import BertForMaskedLM, DistilBertForMaskedLM
+    t_dir, s_dir = _offline_folders("bert-small", MODELS_DIR / "bert-small")
+    tok = _local_tokenizer(t_dir)
+    with _quiet():
+        teacher = BertForMaskedLM.from_pretrained(str(t_dir))
+        student = DistilBertForMaskedLM.from_pretrained(str(s_dir))
+    return ModelPair("bert-small", _encoder(teacher, tok, "bert-small-teacher", device),
+                     _encoder(student, tok, "bert-small-student", device), tok,
+                     "the offline encoder pair: a BERT-shaped teacher trained by masked-language modelling and its "
+                     "DistilBERT student distilled with DistilBERT's recipe in this project "
+                     "(data/models/bert-small/README.md)")

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from jaxtyping import Int
 from torch import Tensor
 
-from ..core.components import student_layer_map
 from ..core.paths import REPO_ROOT
+from ..models.init import init_distilbert_from_bert
 from ..models.pairs import pick_device
 from . import corpus as corpus_mod
 from .distill import _batches, _machine, _optimizer, _round, _version, state_sha256
@@ -150,49 +150,6 @@ def teacher_config(vocab_size: int, cfg: EncoderConfig):
                       num_attention_heads=cfg.n_head, intermediate_size=4 * cfg.d_model,
                       max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
                       pad_token_id=SPECIALS["[PAD]"], hidden_act="gelu")
-
-
-def init_distilbert_from_bert(teacher, n_student_layers: int | None = None):
-    """A ``DistilBertForMaskedLM`` initialised from a ``BertForMaskedLM`` the DistilBERT way (notebook 07).
-
-    Copies word and position embeddings and the embedding LayerNorm (not the token-type embeddings: DistilBERT has
-    none), the blocks ``student_layer_map(T, S)`` (query/key/value/output, both LayerNorms, both feed-forward
-    layers) and the MLM head (transform, LayerNorm, decoder; the decoder stays tied to the word embeddings).
-
-    Raises:
-        TypeError: if ``teacher`` is not a ``BertForMaskedLM``.
-    """
-    from transformers import BertForMaskedLM, DistilBertConfig, DistilBertForMaskedLM
-    if not isinstance(teacher, BertForMaskedLM):
-        raise TypeError(f"teacher must be a BertForMaskedLM, got {type(teacher).__name__}")
-    tc = teacher.config
-    n = tc.num_hidden_layers // 2 if n_student_layers is None else int(n_student_layers)
-    layer_map = student_layer_map(tc.num_hidden_layers, n)
-    sc = DistilBertConfig(vocab_size=tc.vocab_size, dim=tc.hidden_size, n_layers=n, n_heads=tc.num_attention_heads,
-                          hidden_dim=tc.intermediate_size, max_position_embeddings=tc.max_position_embeddings,
-                          dropout=0.0, attention_dropout=0.0, activation="gelu", pad_token_id=tc.pad_token_id,
-                          tie_weights_=True)
-    student = DistilBertForMaskedLM(sc).to(next(teacher.parameters()).device)
-    with torch.no_grad():
-        te, se = teacher.bert.embeddings, student.distilbert.embeddings
-        se.word_embeddings.weight.copy_(te.word_embeddings.weight)
-        se.position_embeddings.weight.copy_(te.position_embeddings.weight)
-        se.LayerNorm.load_state_dict(te.LayerNorm.state_dict())
-        for i, j in enumerate(layer_map):
-            t, s = teacher.bert.encoder.layer[j], student.distilbert.transformer.layer[i]
-            pairs = [(t.attention.self.query, s.attention.q_lin), (t.attention.self.key, s.attention.k_lin),
-                     (t.attention.self.value, s.attention.v_lin), (t.attention.output.dense, s.attention.out_lin),
-                     (t.attention.output.LayerNorm, s.sa_layer_norm), (t.intermediate.dense, s.ffn.lin1),
-                     (t.output.dense, s.ffn.lin2), (t.output.LayerNorm, s.output_layer_norm)]
-            for a, b in pairs:
-                b.load_state_dict(a.state_dict())
-        head = teacher.cls.predictions
-        student.vocab_transform.load_state_dict(head.transform.dense.state_dict())
-        student.vocab_layer_norm.load_state_dict(head.transform.LayerNorm.state_dict())
-        student.vocab_projector.bias.copy_(head.decoder.bias)
-    student.tie_weights()
-    student.config.dcirc_layer_map = layer_map
-    return student
 
 
 # --------------------------------------------------------------------------------------------- data
