@@ -291,6 +291,26 @@ def _load_small_init(device: torch.device) -> ModelPair:
                      "0, 2, 4, 7, 9, 11 copied, no training), rebuilt exactly from the teacher")
 
 
+def _small_depth_loader(depth: int):
+    def load(device: torch.device) -> ModelPair:
+        folder = MODELS_DIR / "small"
+        t_dir, _ = _offline_folders("small", folder)
+        s_dir = folder / f"student-{depth}"
+        if not (s_dir / "config.json").exists():
+            raise PairUnavailableError(f"the {depth}-layer student of the small teacher is missing ({s_dir}): "
+                                       "train it with `python -m dcirc_utils.offline.sweep`")
+        tok = _local_tokenizer(t_dir)
+        return ModelPair(f"small-s{depth}", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                         DecoderAdapter(_bridge(s_dir, device), tok, f"small-student-{depth}"), tok,
+                         f"the small teacher and its {depth}-layer student (the capacity sweep, same recipe and "
+                         "budget as the 6-layer student; data/models/small/sweep.json)")
+    return load
+
+
+for _depth in (3, 9):
+    register_pair(f"small-s{_depth}")(_small_depth_loader(_depth))
+
+
 # --------------------------------------------------------------------------------------------- mini (offline)
 @register_pair("mini")
 def _load_mini(device: torch.device) -> ModelPair:
