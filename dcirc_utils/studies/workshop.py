@@ -1,0 +1,171 @@
+"""One source, two renderings: the solutions notebooks in ``notebooks/`` and the participant versions generated from
+them in ``notebooks/participant/`` (the workshop).
+
+An exercise is a code cell tagged ``exercise`` whose solution lines sit between ``# BEGIN SOLUTION`` and
+``# END SOLUTION``. The participant rendering replaces each such block by one line that raises
+``NotImplementedError`` with the exercise's name ("your code here"), keeps everything else of the cell (the function
+signature, the checker call), clears every output, and keeps markdown (objectives, hints) as it is. A solution may
+name its exercise with ``# BEGIN SOLUTION: <short task>``.
+
+Run ``python -m dcirc_utils.studies.workshop`` to regenerate the participant notebooks (``--check`` only reports
+whether they are in sync; the test suite runs that check). :func:`exercise_isolation_problems` checks that no later
+cell uses a name that only an exercise cell defines, so that a participant notebook fails in its exercise cells and
+nowhere else.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..core.paths import NOTEBOOKS_DIR
+
+__all__ = ["EXERCISE_TAG", "render_participant", "exercise_cells", "exercise_isolation_problems", "participant_path",
+           "regenerate", "main"]
+
+EXERCISE_TAG = "exercise"
+_BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?\s*$")
+_END = re.compile(r"^\s*# END SOLUTION\s*$")
+
+
+def _source(cell) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def exercise_cells(nb) -> list[int]:
+    """Indices of the cells tagged :data:`EXERCISE_TAG`."""
+    return [i for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "code" and EXERCISE_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def _blank(source: str, where: str) -> str:
+    out, inside, found = [], False, False
+    for line in source.splitlines():
+        m = _BEGIN.match(line)
+        if m and not inside:
+            inside, found = True, True
+            task = (m.group(2) or "this exercise").strip()
+            out.append(f'{m.group(1)}raise NotImplementedError("Exercise: {task} — your code here (the solutions '
+                       f'notebook has one)")')
+            continue
+        if _END.match(line) and inside:
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: '# BEGIN SOLUTION' without '# END SOLUTION'")
+    if not found:
+        raise ValueError(f"{where}: an exercise cell needs a '# BEGIN SOLUTION' ... '# END SOLUTION' block")
+    return "\n".join(out)
+
+
+def render_participant(nb, name: str = "notebook"):
+    """The participant version of a solutions notebook (a new ``nbformat`` notebook; ``nb`` is not changed).
+
+    Raises:
+        ValueError: if an exercise cell has no solution block, or a block is not closed.
+    """
+    out = copy.deepcopy(nb)
+    for i in exercise_cells(out):
+        out["cells"][i]["source"] = _blank(_source(out["cells"][i]), f"{name} cell {i}")
+    for cell in out["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        if _BEGIN.search(_source(cell)) and cell["cell_type"] == "code" and \
+                EXERCISE_TAG not in cell.get("metadata", {}).get("tags", []):
+            raise ValueError(f"{name}: a cell has a solution block but no '{EXERCISE_TAG}' tag")
+    out.setdefault("metadata", {})["dcirc_rendering"] = "participant"
+    return out
+
+
+def _defined(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _used(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _parse(source: str) -> ast.AST:
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    return ast.parse("\n".join(lines))
+
+
+def exercise_isolation_problems(nb) -> list[str]:
+    """Names that an exercise cell defines, no other cell defines, and a later cell uses: each would make the
+    participant notebook fail outside its exercise cells. An empty list means the exercises are isolated."""
+    ex = set(exercise_cells(nb))
+    code = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    defined_elsewhere: set[str] = set()
+    for i, c in code:
+        if i not in ex:
+            defined_elsewhere |= _defined(_parse(_source(c)))
+    problems = []
+    for i in sorted(ex):
+        only_here = _defined(_parse(_source(nb["cells"][i]))) - defined_elsewhere
+        for j, c in code:
+            if j > i and j not in ex:
+                bad = sorted(only_here & _used(_parse(_source(c))))
+                if bad:
+                    problems.append(f"cell {j} uses {bad}, defined only in exercise cell {i}")
+    return problems
+
+
+def participant_path(path: Path) -> Path:
+    """Where the participant version of ``notebooks/<name>.ipynb`` lives."""
+    return path.parent / "participant" / path.name
+
+
+def regenerate(paths: Sequence[Path] | None = None, check: bool = False) -> list[str]:
+    """Write (or, with ``check``, compare) the participant version of every notebook that has exercises.
+
+    Returns:
+        the notebooks whose participant file was (or, with ``check``, would be) changed.
+    """
+    import nbformat
+    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")) if paths is None else list(paths)
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if not exercise_cells(nb):
+            continue
+        text = nbformat.writes(render_participant(nb, path.name)) + "\n"
+        target = participant_path(path)
+        if not target.exists() or target.read_text() != text:
+            changed.append(path.name)
+            if not check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+    return changed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m dcirc_utils.studies.workshop [--check]``."""
+    ap = argparse.ArgumentParser(prog="python -m dcirc_utils.studies.workshop", description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="only report notebooks whose participant file is stale")
+    args = ap.parse_args(argv)
+    changed = regenerate(check=args.check)
+    if args.check and changed:
+        print("participant notebooks out of sync: " + ", ".join(changed) +
+              "; run python -m dcirc_utils.studies.workshop", file=sys.stderr)
+        return 1
+    print(("would change: " if args.check else "written: ") + (", ".join(changed) or "nothing"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

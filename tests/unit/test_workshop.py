@@ -1,0 +1,60 @@
+"""The workshop renderings (dcirc_utils.studies.workshop): participant cells raise at the solution, nothing else
+changes, isolation is checked, and the committed participant notebooks are in sync with the solutions."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from dcirc_utils.studies import workshop as W
+
+
+def _nb(cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    return nb
+
+
+def _ex(src):
+    c = nbformat.v4.new_code_cell(src)
+    c.metadata["tags"] = ["exercise"]
+    c.outputs = [nbformat.v4.new_output("stream", text="ok\n")]
+    return c
+
+
+def test_rendering_blanks_only_the_solution():
+    src = ("def f(x):\n    # BEGIN SOLUTION: double x\n    y = 2 * x\n    return y\n    # END SOLUTION\n\n"
+           "check(f)")
+    nb = _nb([nbformat.v4.new_markdown_cell("# hi"), _ex(src), nbformat.v4.new_code_cell("z = 1")])
+    out = W.render_participant(nb)
+    assert out.cells[1].source == ('def f(x):\n    raise NotImplementedError("Exercise: double x — your code here '
+                                   '(the solutions notebook has one)")\n\ncheck(f)')
+    assert out.cells[1].outputs == [] and out.cells[0].source == "# hi" and out.cells[2].source == "z = 1"
+    assert nb.cells[1].source == src and nb.cells[1].outputs          # the solutions notebook is untouched
+    exec_ns: dict = {"check": lambda f: f(3)}
+    with pytest.raises(NotImplementedError, match="double x"):
+        exec(out.cells[1].source, exec_ns)
+
+
+def test_rendering_errors():
+    with pytest.raises(ValueError, match="without '# END SOLUTION'"):
+        W.render_participant(_nb([_ex("# BEGIN SOLUTION\nx = 1\n")]))
+    with pytest.raises(ValueError, match="needs a"):
+        W.render_participant(_nb([_ex("x = 1\n")]))
+    untagged = nbformat.v4.new_code_cell("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n")
+    with pytest.raises(ValueError, match="no 'exercise' tag"):
+        W.render_participant(_nb([untagged]))
+
+
+def test_isolation_check_finds_leaks():
+    ok = _nb([_ex("def mine():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\ncheck(mine)"),
+              nbformat.v4.new_code_cell("ref = reference()")])
+    assert W.exercise_isolation_problems(ok) == []
+    leak = _nb([_ex("# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION"), nbformat.v4.new_code_cell("print(answer)")])
+    assert W.exercise_isolation_problems(leak) == ["cell 1 uses ['answer'], defined only in exercise cell 0"]
+
+
+def test_committed_participant_notebooks_are_in_sync():
+    assert W.regenerate(check=True) == [], "run: python -m dcirc_utils.studies.workshop"
+    for path in sorted(W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert W.exercise_isolation_problems(nb) == [], path.name
