@@ -30,6 +30,7 @@ __all__ = ["EXERCISE_TAG", "render_participant", "exercise_cells", "exercise_iso
 EXERCISE_TAG = "exercise"
 _BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?\s*$")
 _END = re.compile(r"^\s*# END SOLUTION\s*$")
+_ANY_BEGIN = re.compile(r"^\s*# BEGIN SOLUTION", re.M)
 
 
 def _source(cell) -> str:
@@ -77,7 +78,7 @@ def render_participant(nb, name: str = "notebook"):
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-        if _BEGIN.search(_source(cell)) and cell["cell_type"] == "code" and \
+        if _ANY_BEGIN.search(_source(cell)) and cell["cell_type"] == "code" and \
                 EXERCISE_TAG not in cell.get("metadata", {}).get("tags", []):
             raise ValueError(f"{name}: a cell has a solution block but no '{EXERCISE_TAG}' tag")
     out.setdefault("metadata", {})["dcirc_rendering"] = "participant"
