@@ -3,7 +3,7 @@
 Pairs (used by every notebook through :func:`load_pair`):
 
 * ``"mini"`` (default): the offline pair distilled in this project with the DistilGPT2 recipe, shipped in
-  ``data/models/`` (see ``data/models/README.md`` and ``dcirc_utils.offline.distill``).
+  ``data/models/mini/`` (see ``data/models/mini/README.md`` and ``dcirc_utils.offline.distill``).
 * ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
 * ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
   architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
@@ -315,7 +315,7 @@ for _depth in (3, 9):
 @register_pair("mini")
 def _load_mini(device: torch.device) -> ModelPair:
     from transformers import AutoTokenizer
-    t_dir, s_dir = MODELS_DIR / "teacher", MODELS_DIR / "student"
+    t_dir, s_dir = MODELS_DIR / "mini" / "teacher", MODELS_DIR / "mini" / "student"
     for d in (t_dir, s_dir):
         if not (d / "config.json").exists():
             raise PairUnavailableError(f"the offline pair is missing its folder {d}: restore data/models from git "
@@ -325,7 +325,7 @@ def _load_mini(device: torch.device) -> ModelPair:
     teacher, student = _bridge(t_dir, device), _bridge(s_dir, device)
     return ModelPair("mini", DecoderAdapter(teacher, tok, "mini-teacher"), DecoderAdapter(student, tok, "mini-student"),
                      tok, "the offline pair: a small GPT-2 teacher and its student distilled with the DistilGPT2 "
-                     "recipe in this project (data/models/README.md)")
+                     "recipe in this project (data/models/mini/README.md)")
 
 
 # --------------------------------------------------------------------------------------------- encoders

@@ -22,7 +22,7 @@ A corpus is a seeded, deterministic stream of short documents of several *kinds*
 ``SMALL`` (:data:`SMALL_MIX`, the ``small`` pair; GPT-2-shaped, also meant for a masked-LM encoder pair)
 
 * the same three template kinds, but at most :data:`~dcirc_utils.core.tasks.MAX_TEMPLATE_SENTENCES` (6) sentences
-  per item and element values at most :data:`~dcirc_utils.core.tasks.SHIFT_BOUNDARY` (25); together about 22% of
+  per item and element values at most :data:`~dcirc_utils.core.tasks.SHIFT_BOUNDARY` (25); together about 20% of
   the tokens (at most 25%, tested);
 * ``counting``, ``number_words``, ``months``, ``days`` as in MINI;
 * ``ioi``: the IOI task's 7 template families in both orders with *train* (IO, S) name pairs, ending with the IO
@@ -49,6 +49,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..core.tasks import (GT_CENTURIES, GT_NOUNS, IOI_NAMES, IOI_OBJECTS, IOI_ORDERS, IOI_PLACES, IOI_TEMPLATES,
@@ -68,7 +69,7 @@ UNK = "[UNK]"
 DAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 #: Share of documents of each kind (they sum to 1). Tuned so that the teacher learns the task well in a few
-#: minutes on one CPU thread (see ``data/models/README.md``). The ``mini`` pair's mix (MINI).
+#: minutes on one CPU thread (see ``data/models/mini/README.md``). The ``mini`` pair's mix (MINI).
 DEFAULT_MIX: dict[str, float] = {
     "template": 0.36,
     "template_irregular": 0.12,
@@ -131,6 +132,7 @@ def _pick_words(rng: random.Random, pool: Sequence[str], values: Sequence[int]) 
 
 
 def _template(rng: random.Random, values: Sequence[int], shown: Sequence[str]) -> CorpusDoc:
+    """A template item: a verb (names with ``born``), one allowed word per value, ``shown`` as the elements."""
     verb = rng.choice(VERBS)
     pool = NAMES if verb == "born" else NOUNS
     words = _pick_words(rng, pool, values)
@@ -140,12 +142,14 @@ def _template(rng: random.Random, values: Sequence[int], shown: Sequence[str]) -
 
 def _regular_start(rng: random.Random) -> int:
     # Small starts (the study's range) are drawn more often than the rest of 1..30.
+    """A MINI regular item's start: 1..12 with probability 0.6, else 13..30."""
     if rng.random() < 0.6:
         return rng.randint(1, 12)
     return rng.randint(13, max(TEMPLATE_STARTS))
 
 
 def _doc_template(rng: random.Random) -> CorpusDoc:
+    """MINI ``template``: 4..9 sentences counting up by one from a start in 1..30."""
     k = rng.choice(TEMPLATE_SENTENCES)
     start = _regular_start(rng)
     values = [start + i for i in range(k)]
@@ -153,6 +157,7 @@ def _doc_template(rng: random.Random) -> CorpusDoc:
 
 
 def _doc_template_irregular(rng: random.Random) -> CorpusDoc:
+    """MINI ``template_irregular``: random, repeated or decreasing values in 1..30."""
     k = rng.choice(TEMPLATE_SENTENCES)
     style = rng.choice(("random", "repeated", "decreasing"))
     if style == "random":
@@ -166,6 +171,7 @@ def _doc_template_irregular(rng: random.Random) -> CorpusDoc:
 
 
 def _doc_template_words(rng: random.Random) -> CorpusDoc:
+    """MINI ``template_words``: the template with number words or months."""
     table = NUMBER_WORDS if rng.random() < 0.5 else MONTHS
     k = rng.choice(TEMPLATE_SENTENCES)
     start = rng.randint(1, len(table) - k + 1)  # 1-based, as in tasks.make_prompts
@@ -174,18 +180,21 @@ def _doc_template_words(rng: random.Random) -> CorpusDoc:
 
 
 def _join_sequence(rng: random.Random, items: Sequence[str]) -> str:
+    """Items joined by spaces, or by commas with a final period (one of the two at random)."""
     if rng.random() < 0.5:
         return " ".join(items)
     return ", ".join(items) + "."
 
 
 def _doc_counting(rng: random.Random) -> CorpusDoc:
+    """``counting``: 4..10 consecutive numerals anywhere in 0..99."""
     k = rng.randint(4, 10)
     start = rng.randint(0, 100 - k)
     return CorpusDoc("", _join_sequence(rng, [str(start + i) for i in range(k)]))
 
 
 def _table_sequence(rng: random.Random, table: Sequence[str], wrap: bool, capitalise_first: bool) -> str:
+    """3..8 consecutive entries of ``table`` (wrapping around for months and days)."""
     k = rng.randint(3, min(8, len(table)))
     start = rng.randrange(len(table) if wrap else len(table) - k + 1)
     items = [table[(start + i) % len(table)] for i in range(k)]
@@ -195,18 +204,22 @@ def _table_sequence(rng: random.Random, table: Sequence[str], wrap: bool, capita
 
 
 def _doc_number_words(rng: random.Random) -> CorpusDoc:
+    """``number_words``: consecutive number words, the first sometimes capitalised."""
     return CorpusDoc("", _table_sequence(rng, NUMBER_WORDS, wrap=False, capitalise_first=True))
 
 
 def _doc_months(rng: random.Random) -> CorpusDoc:
+    """``months``: consecutive months, wrapping from December to January."""
     return CorpusDoc("", _table_sequence(rng, MONTHS, wrap=True, capitalise_first=False))
 
 
 def _doc_days(rng: random.Random) -> CorpusDoc:
+    """``days``: consecutive days of the week, wrapping around."""
     return CorpusDoc("", _table_sequence(rng, DAYS, wrap=True, capitalise_first=False))
 
 
 def _doc_ioi(rng: random.Random) -> CorpusDoc:
+    """MINI ``ioi``: one of two IOI sentences with the numeral task's names."""
     a, b = rng.sample(NAMES, 2)
     place, obj = rng.choice(_PLACES), rng.choice(_OBJECTS)
     if rng.random() < 0.5:
@@ -217,6 +230,7 @@ def _doc_ioi(rng: random.Random) -> CorpusDoc:
 
 
 def _filler_sentence(rng: random.Random) -> str:
+    """One MINI filler sentence (five forms, some with numbers 2..99)."""
     form = rng.randrange(5)
     noun, noun2 = rng.sample(_LOWER_NOUNS, 2)
     if form == 0:
@@ -231,6 +245,7 @@ def _filler_sentence(rng: random.Random) -> str:
 
 
 def _doc_filler(rng: random.Random) -> CorpusDoc:
+    """MINI ``filler``: 1..3 filler sentences."""
     return CorpusDoc("", " ".join(_filler_sentence(rng) for _ in range(rng.randint(1, 3))))
 
 
@@ -265,10 +280,12 @@ _GT_TRAIN = {c: {n: [yy for yy in gt_years(c) if not gt_is_heldout(n, yy)] for n
 
 
 def _small_k(rng: random.Random) -> int:
+    """Sentences of a SMALL template item: 3..6, the longer ones more often."""
     return rng.choices(SMALL_TEMPLATE_SENTENCES, _SMALL_SENTENCE_WEIGHTS)[0]
 
 
 def _small_template(rng: random.Random) -> CorpusDoc:
+    """SMALL ``template``: counting up by one, every value at most ``SHIFT_BOUNDARY``."""
     k = _small_k(rng)
     top = SHIFT_BOUNDARY - k + 1
     start = rng.randint(1, min(12, top)) if rng.random() < 0.6 else rng.randint(min(13, top), top)
@@ -277,6 +294,7 @@ def _small_template(rng: random.Random) -> CorpusDoc:
 
 
 def _small_template_irregular(rng: random.Random) -> CorpusDoc:
+    """SMALL ``template_irregular``: random, repeated or decreasing values in 1..``SHIFT_BOUNDARY``."""
     k = _small_k(rng)
     style = rng.choice(("random", "repeated", "decreasing"))
     if style == "random":
@@ -290,6 +308,7 @@ def _small_template_irregular(rng: random.Random) -> CorpusDoc:
 
 
 def _small_template_words(rng: random.Random) -> CorpusDoc:
+    """SMALL ``template_words``: number words or months (never mixed with numerals)."""
     table = NUMBER_WORDS if rng.random() < 0.5 else MONTHS
     k = _small_k(rng)
     start = rng.randint(1, len(table) - k + 1)
@@ -298,6 +317,7 @@ def _small_template_words(rng: random.Random) -> CorpusDoc:
 
 
 def _small_ioi(rng: random.Random) -> CorpusDoc:
+    """SMALL ``ioi``: a train (IO, S) pair in a random family and order, ending with the IO name."""
     io, s = rng.choice(_IOI_TRAIN_PAIRS)
     index, order = rng.randrange(len(IOI_TEMPLATES)), rng.choice(IOI_ORDERS)
     text = ioi_sentence(index, order, io, s, rng.choice(IOI_PLACES), rng.choice(IOI_OBJECTS)) + f" {io}."
@@ -305,16 +325,19 @@ def _small_ioi(rng: random.Random) -> CorpusDoc:
 
 
 def _small_qa_fact(rng: random.Random) -> CorpusDoc:
+    """SMALL ``qa_fact``: 1..3 facts of the QA world (any person) in random phrasings."""
     people = rng.sample(_QA_PEOPLE, rng.randint(1, 3))
     return CorpusDoc("", " ".join(rng.choice(_QA_FACT_FORMS).format(p=p, c=QA_WORLD[p]) for p in people))
 
 
 def _small_qa_doc(rng: random.Random) -> CorpusDoc:
+    """SMALL ``qa_doc``: 1..3 questions with answers about train people only."""
     people = rng.sample(_QA_TRAIN_PEOPLE, rng.randint(1, 3))
     return CorpusDoc("", " ".join(f"Q: Where does {p} live? A: {QA_WORLD[p]}." for p in people))
 
 
 def _gt_sentence(rng: random.Random) -> str:
+    """A greater-than sentence with a train (noun, YY) and a later end year in the same century."""
     century = rng.choice(GT_CENTURIES)
     noun = rng.choice(GT_NOUNS)
     yy = rng.choice(_GT_TRAIN[century][noun])
@@ -323,10 +346,13 @@ def _gt_sentence(rng: random.Random) -> str:
 
 
 def _small_greater_than(rng: random.Random) -> CorpusDoc:
+    """SMALL ``greater_than``: 1..2 greater-than sentences."""
     return CorpusDoc("", " ".join(_gt_sentence(rng) for _ in range(rng.randint(1, 2))))
 
 
 def _small_filler_sentence(rng: random.Random) -> str:
+    """One SMALL filler sentence (ten forms: MINI's five, the shift verb with numbers, days, months, pairs of names,
+    ages)."""
     form = rng.randrange(10)
     noun, noun2 = rng.sample(_LOWER_NOUNS, 2)
     name, name2 = rng.sample(_SMALL_FILLER_NAMES, 2)
@@ -352,6 +378,7 @@ def _small_filler_sentence(rng: random.Random) -> str:
 
 
 def _small_filler(rng: random.Random) -> CorpusDoc:
+    """SMALL ``filler``: 1..3 filler sentences."""
     return CorpusDoc("", " ".join(_small_filler_sentence(rng) for _ in range(rng.randint(1, 3))))
 
 
@@ -370,21 +397,22 @@ _SMALL_GENERATORS = {
     "filler": _small_filler,
 }
 
-#: Share of documents of each kind in the SMALL corpus, chosen so that the template kinds are about 22% of the
-#: tokens (measured shares in ``data/models/small/README.md``; ``token_shares`` measures them).
+#: Share of documents of each kind in the SMALL corpus. The template kinds are about 20% of the tokens (at most 25%,
+#: tested); IOI, QA and greater-than get enough text for a 12-layer teacher to learn them in ~1,500 steps (measured
+#: shares and pilots in ``data/models/small/README.md``; :func:`token_shares` measures them).
 SMALL_MIX: dict[str, float] = {
     "template": 0.072,
     "template_irregular": 0.03,
     "template_words": 0.025,
-    "counting": 0.10,
-    "number_words": 0.06,
-    "months": 0.06,
-    "days": 0.04,
-    "ioi": 0.13,
-    "qa_fact": 0.10,
-    "qa_doc": 0.045,
-    "greater_than": 0.068,
-    "filler": 0.17,
+    "counting": 0.06,
+    "number_words": 0.03,
+    "months": 0.03,
+    "days": 0.02,
+    "ioi": 0.22,
+    "qa_fact": 0.12,
+    "qa_doc": 0.06,
+    "greater_than": 0.06,
+    "filler": 0.14,
 }
 
 
@@ -415,7 +443,7 @@ class CorpusSpec:
 
 MINI = CorpusSpec("mini", DEFAULT_MIX, _GENERATORS, "dcirc-corpus-", split_digits=False, tokens_per_doc=20.0)
 SMALL = CorpusSpec("small", SMALL_MIX, _SMALL_GENERATORS, "dcirc-corpus-small-", split_digits=True,
-                   tokens_per_doc=15.0)
+                   tokens_per_doc=17.0)
 CORPORA: dict[str, CorpusSpec] = {"mini": MINI, "small": SMALL}
 
 
@@ -433,6 +461,11 @@ def get_spec(spec: str | CorpusSpec) -> CorpusSpec:
 
 
 def _check_mix(mix: Mapping[str, float], generators: Mapping[str, Callable]) -> tuple[list[str], list[float]]:
+    """The kinds with a positive weight (in the generators' order) and their weights.
+
+    Raises:
+        ValueError: for an unknown kind, a negative weight or no positive one.
+    """
     unknown = sorted(set(mix) - set(generators))
     if unknown:
         raise ValueError(f"unknown document kinds {unknown} in mix; known kinds: {sorted(generators)}")
@@ -483,6 +516,7 @@ _TEMPLATE_SENTENCE = re.compile(r"(\w+) (done|lost|born) in (\w+)\.")
 
 
 def _template_regex(verbs: Sequence[str]) -> re.Pattern:
+    """The template sentence pattern for ``verbs`` (the MINI pattern object for the template verbs)."""
     if tuple(verbs) == VERBS:
         return _TEMPLATE_SENTENCE
     return re.compile(r"(\w+) (" + "|".join(re.escape(v) for v in verbs) + r") in (\w+)\.")
@@ -523,8 +557,8 @@ def element_value(elem: str) -> int | None:
 
 
 def element_format(elem: str) -> str:
-    """``"numeral"``, ``"number_word"``, ``"month"`` or ``"other"``: the format of a template element (the tests
-    check that no SMALL template item mixes formats; the ``mixed`` shift variant does)."""
+    """``"numeral"``, ``"number_word"``, ``"month"`` or ``"other"``: the format of a template element (notebook 00
+    and the tests check that no SMALL template item mixes formats; the ``mixed`` shift variant does)."""
     if elem.isdigit():
         return "numeral"
     if elem in NUMBER_WORDS:
@@ -545,6 +579,7 @@ def iter_template_pairs(texts: Iterable[str]) -> Iterator[tuple[str, int, int]]:
 
 
 def _ioi_regex(index: int) -> re.Pattern:
+    """The pattern of IOI family ``index`` (first-clause names ``N1``, ``N2``, subject ``S2``, final ``END``)."""
     t = re.escape(IOI_TEMPLATES[index])
     for slot, group in (("S1", "N1"), ("IO", "N2"), ("S2", "S2"), ("P", "P"), ("O", "O")):
         t = t.replace(re.escape("{" + slot + "}"), f"(?P<{group}>\\w+)", 1)
@@ -581,7 +616,8 @@ _QA_FACT_RXS = [re.compile(re.escape(f).replace(re.escape("{p}"), r"(?P<p>\w+)")
 
 
 def qa_items(text: str) -> dict[str, list[tuple[str, str]]]:
-    """The QA questions ``[(person, answer)]`` and fact statements ``[(person, city)]`` of a text (tests)."""
+    """The QA questions ``[(person, answer)]`` and fact statements ``[(person, city)]`` of a text (tests,
+    notebook 00)."""
     facts = [(m.group("p"), m.group("c")) for rx in _QA_FACT_RXS for m in rx.finditer(text)]
     return {"questions": _QA_QUESTION_RX.findall(text), "facts": facts}
 
@@ -590,7 +626,8 @@ _GT_RX = re.compile(r"The (\w+) lasted from the year (\d\d)(\d\d) to the year (\
 
 
 def greater_than_items(text: str) -> list[tuple[str, int, int, int, int]]:
-    """Every greater-than sentence of a text as ``(noun, century, yy, end century, end yy)`` (tests)."""
+    """Every greater-than sentence of a text as ``(noun, century, yy, end century, end yy)`` (tests, notebook
+    00)."""
     return [(n, int(c), int(y), int(c2), int(y2)) for n, c, y, c2, y2 in _GT_RX.findall(text)]
 
 
@@ -626,6 +663,7 @@ def _task_words() -> list[str]:
 
 
 def _pre_tokenizer(spec: CorpusSpec = MINI):
+    """GPT-2's ByteLevel pre-tokenizer, after a pair-of-digits ``Split`` when the spec splits digits."""
     from tokenizers import Regex, pre_tokenizers
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     if not spec.split_digits:
@@ -634,6 +672,7 @@ def _pre_tokenizer(spec: CorpusSpec = MINI):
 
 
 def _byte_level():
+    """The MINI pre-tokenizer (GPT-2's ByteLevel regex, no prefix space)."""
     return _pre_tokenizer(MINI)
 
 
@@ -645,6 +684,25 @@ def corpus_words(texts: Iterable[str], spec: str | CorpusSpec = "mini") -> set[s
     for t in texts:
         words.update(piece for piece, _ in pre.pre_tokenize_str(t))
     return words
+
+
+def _vocabulary(texts: Iterable[str], spec: CorpusSpec) -> tuple[str, ...]:
+    """The sorted pre-tokens of a vocabulary built from ``texts`` (without ``[UNK]`` and ``<|endoftext|>``)."""
+    words = corpus_words(texts, spec)
+    for w in [str(i) for i in range(100)] + _builtin_words(spec):
+        words.update((w, "Ġ" + w))
+    if spec.name != "mini":
+        words.update(corpus_words(_task_words(), spec))
+    words.discard(EOS)
+    words.discard(UNK)
+    return tuple(sorted(words))
+
+
+@lru_cache(maxsize=None)
+def _default_vocabulary(name: str) -> tuple[str, ...]:
+    """The vocabulary of a named spec's default corpus (20,000 documents, seed 0), computed once per process."""
+    spec = CORPORA[name]
+    return _vocabulary(generate_corpus(20_000, seed=0, spec=spec), spec)
 
 
 def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 128, spec: str | CorpusSpec = "mini"):
@@ -674,18 +732,12 @@ def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 
     from transformers import PreTrainedTokenizerFast
 
     spec = get_spec(spec)
-    if texts is None:
-        texts = generate_corpus(20_000, seed=0, spec=spec)
-    words = corpus_words(texts, spec)
-    extra = [str(i) for i in range(100)] + _builtin_words(spec)
-    for w in extra:
-        words.update((w, "Ġ" + w))
-    if spec.name != "mini":
-        words.update(corpus_words(_task_words(), spec))
-    words.discard(EOS)
-    words.discard(UNK)
+    if texts is None and spec is CORPORA.get(spec.name):
+        words = _default_vocabulary(spec.name)  # computed once per process
+    else:
+        words = _vocabulary(generate_corpus(20_000, seed=0, spec=spec) if texts is None else texts, spec)
     vocab = {UNK: 0, EOS: 1}
-    for w in sorted(words):
+    for w in words:
         vocab[w] = len(vocab)
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     tok.pre_tokenizer = _pre_tokenizer(spec)
@@ -696,7 +748,7 @@ def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 
 
 
 def token_shares(docs: Sequence[CorpusDoc], tokenizer) -> dict[str, dict[str, float]]:
-    """Tokens per document kind, each document counted with its end-of-text token (model cards, tests).
+    """Tokens per document kind, each document counted with its end-of-text token (model cards, notebook 00).
 
     Returns:
         ``{kind: {"docs", "tokens", "doc_share", "token_share"}}`` plus ``"template_family"``: the three template

@@ -42,6 +42,7 @@ from torch import Tensor
 from . import corpus as corpus_mod
 from ..core import metrics, tasks
 from ..core.components import student_layer_map
+from ..models.init import init_student_from_teacher
 from ..models.pairs import pick_device
 
 __all__ = [
@@ -107,7 +108,7 @@ class DistillConfig:
     threads: int = 1
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad setting and how to fix it."""
+        """Raise ``ValueError`` naming the first bad setting and how to fix it (the command line; notebook 00)."""
         if self.n_layer < 1 or not 1 <= self.student_layers <= self.n_layer:
             raise ValueError(f"need 1 <= student_layers <= n_layer, got student_layers={self.student_layers}, "
                              f"n_layer={self.n_layer}: the student copies a subset of the teacher's blocks")
@@ -129,11 +130,11 @@ class DistillConfig:
 PRESETS: dict[str, DistillConfig] = {
     "mini": DistillConfig(),
     "small": DistillConfig(corpus="small", n_layer=12, student_layers=6, n_head=12, n_embd=96, n_positions=128,
-                           block_size=64, batch_size=32, teacher_steps=2400, student_steps=1600, teacher_lr=2e-3,
+                           block_size=64, batch_size=32, teacher_steps=2800, student_steps=1800, teacher_lr=3e-3,
                            student_lr=1e-3, eval_suite="all", threads=2),
 }
 #: Where each preset's pair is written (relative to the repository root).
-PRESET_OUT: dict[str, str] = {"mini": "data/models", "small": "data/models/small"}
+PRESET_OUT: dict[str, str] = {"mini": "data/models/mini", "small": "data/models/small"}
 
 
 def preset(name: str, **overrides) -> DistillConfig:
@@ -153,7 +154,8 @@ def preset(name: str, **overrides) -> DistillConfig:
 
 # --------------------------------------------------------------------------------------------- the recipe
 def model_config(vocab_size: int, n_layer: int, cfg: DistillConfig, tokenizer=None):
-    """The ``GPT2Config`` of the teacher (``n_layer = cfg.n_layer``) or student; dropout off (fresh data each step)."""
+    """The ``GPT2Config`` of the teacher (``n_layer = cfg.n_layer``) or student; dropout off (fresh data each step;
+    notebook 00)."""
     from transformers import GPT2Config
     eos = tokenizer.eos_token_id if tokenizer is not None else None
     return GPT2Config(vocab_size=vocab_size, n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=n_layer,
@@ -169,49 +171,15 @@ def build_teacher(tokenizer, cfg: DistillConfig):
     return GPT2LMHeadModel(model_config(len(tokenizer), cfg.n_layer, cfg, tokenizer))
 
 
-def init_student_from_teacher(teacher, n_student_layers: int | None = None):
-    """A student initialised from ``teacher`` the DistilGPT2 way (notebook 00).
-
-    Same config with ``n_student_layers`` blocks (default: half the teacher's, rounded up); block ``i`` is a copy
-    of teacher block ``student_layer_map(T, S)[i]``; token and position embeddings and the final LayerNorm are
-    copied too (the unembedding is tied to the token embedding, as in GPT-2). The teacher is not changed.
-
-    Args:
-        teacher: a ``GPT2LMHeadModel``.
-        n_student_layers: blocks of the student.
-
-    Raises:
-        TypeError: if ``teacher`` is not a ``GPT2LMHeadModel``.
-        ValueError: for a layer count outside ``1..n_layer`` of the teacher.
-    """
-    from transformers import GPT2LMHeadModel
-    if not isinstance(teacher, GPT2LMHeadModel):
-        raise TypeError(f"teacher must be a transformers GPT2LMHeadModel, got {type(teacher).__name__}; load the "
-                        "Hugging Face model (not a TransformerBridge) with GPT2LMHeadModel.from_pretrained")
-    n_teacher = teacher.config.n_layer
-    n_student = (n_teacher + 1) // 2 if n_student_layers is None else int(n_student_layers)
-    layer_map = student_layer_map(n_teacher, n_student)
-    cfg = teacher.config.to_dict()
-    cfg["n_layer"] = n_student
-    student_config = type(teacher.config).from_dict(cfg)
-    student = GPT2LMHeadModel(student_config).to(next(teacher.parameters()).device)
-    with torch.no_grad():
-        src, dst = teacher.transformer, student.transformer
-        dst.wte.load_state_dict(src.wte.state_dict())
-        dst.wpe.load_state_dict(src.wpe.state_dict())
-        dst.ln_f.load_state_dict(src.ln_f.state_dict())
-        for i, j in enumerate(layer_map):
-            dst.h[i].load_state_dict(src.h[j].state_dict())
-    student.tie_weights()
-    student.config.dcirc_layer_map = layer_map
-    return student
-
-
 def distillation_loss_parts(student_logits: Float[Tensor, "batch pos d_vocab"],
                             teacher_logits: Float[Tensor, "batch pos d_vocab"], labels: Int[Tensor, "batch pos"],
                             temperature: float = 2.0, alpha_ce: float = 0.5,
                             alpha_clm: float = 0.5) -> dict[str, Float[Tensor, ""]]:
-    """:func:`distillation_loss` and its two terms: ``{"loss", "kl", "ce"}`` (``kl`` without ``τ²``)."""
+    """:func:`distillation_loss` and its two terms: ``{"loss", "kl", "ce"}`` (``kl`` without ``τ²``; notebook 00).
+
+    Raises:
+        ValueError: as :func:`distillation_loss`.
+    """
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
                          f"{tuple(teacher_logits.shape)} differ in shape: both models must share the tokenizer and "
@@ -259,7 +227,7 @@ def distillation_loss(student_logits: Float[Tensor, "batch pos d_vocab"],
 # --------------------------------------------------------------------------------------------- data
 def pack_documents(docs: Sequence[Sequence[int]], block_size: int, eos_id: int,
                    ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
-    """Greedily pack tokenised documents into blocks that each start at a document's first token.
+    """Greedily pack tokenised documents into blocks that each start at a document's first token (notebook 00).
 
     Each document is followed by ``eos_id``; a block takes whole documents while they fit and is padded with
     ``eos_id``. ``labels[:, p]`` is the token at ``p + 1`` and ``-100`` on padding and at a block's last real
@@ -314,9 +282,11 @@ def make_training_blocks(tokenizer, n_blocks: int, cfg: DistillConfig, seed: int
 
 
 def _lr_lambda(steps: int, cfg: DistillConfig):
+    """Linear warmup over ``warmup_frac`` of the steps, then cosine decay to ``min_lr_frac`` of the peak."""
     warm = max(1, int(round(cfg.warmup_frac * steps)))
 
     def f(step: int) -> float:
+        """The learning-rate factor of ``step``."""
         if step < warm:
             return (step + 1) / warm
         progress = (step - warm) / max(1, steps - warm)
@@ -325,6 +295,7 @@ def _lr_lambda(steps: int, cfg: DistillConfig):
 
 
 def _optimizer(model, lr: float, steps: int, cfg: DistillConfig):
+    """AdamW (weight decay on matrices only) and its warmup-cosine schedule."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -333,6 +304,7 @@ def _optimizer(model, lr: float, steps: int, cfg: DistillConfig):
 
 
 def _batches(n_blocks: int, steps: int, batch_size: int, seed: int):
+    """Block indices of each step: seeded random permutations, a new one when a pass is used up."""
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(n_blocks, generator=g)
     pos = 0
@@ -344,6 +316,7 @@ def _batches(n_blocks: int, steps: int, batch_size: int, seed: int):
 
 
 def _causal_ce(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy over the labelled positions."""
     return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
 
 
@@ -359,6 +332,7 @@ def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n blo
 
 
 def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
+    """The body of :func:`train_teacher`."""
     from tqdm import tqdm
     model.to(device).train()
     steps = cfg.teacher_steps
@@ -396,6 +370,7 @@ def train_student(student, teacher, ids: Int[Tensor, "n block"], labels: Int[Ten
 
 
 def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: torch.device, progress: bool):
+    """The body of :func:`train_student`."""
     from tqdm import tqdm
     teacher.to(device).eval()
     student.to(device).train()
@@ -460,6 +435,7 @@ def _eval_sets(suite: str = "numerals") -> list[tuple[str, str, dict]]:
 
 
 def _make_set(task: str, kwargs: dict, tokenizer, cfg: DistillConfig) -> tasks.PromptSet:
+    """The prompt set of one evaluated set (``make_prompts`` for numerals, as the mini pair's eval did)."""
     kw = dict(kwargs)
     if task == "numerals":  # the mini pair's eval.json was made with make_prompts; make_task only adds checks
         return tasks.make_prompts(cfg.eval_prompts, seed=cfg.eval_seed, tokenizer=tokenizer, **kw)
@@ -530,7 +506,8 @@ def corpus_kl(student, teacher, tokenizer, cfg: DistillConfig, device: torch.dev
 
 def state_sha256(model) -> str:
     """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): equal hashes mean
-    bit-identical weights (``training_log.json``; the tests compare reruns and rebuilt student inits)."""
+    bit-identical weights (``training_log.json``; notebook 00 and the tests compare reruns and rebuilt student
+    inits)."""
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().cpu().contiguous()
@@ -553,6 +530,7 @@ def weight_drift(student, init_state: dict[str, Tensor]) -> dict:
         ValueError: if ``init_state`` lacks a parameter of the student.
     """
     def rel(prefixes: Sequence[str]) -> float:
+        """‖W − W₀‖ / ‖W₀‖ over the parameters whose names start with one of ``prefixes``."""
         num = den = 0.0
         for name, p in student.named_parameters():
             if any(name.startswith(pr) for pr in prefixes):
@@ -592,16 +570,19 @@ def evaluate_pair(teacher, student, tokenizer, cfg: DistillConfig, device: torch
 
 # --------------------------------------------------------------------------------------------- outputs
 def _round(xs: Sequence[float], nd: int = 5) -> list[float | None]:
+    """Values rounded for the JSON log; NaN as ``None``."""
     return [None if math.isnan(x) else round(x, nd) for x in xs]
 
 
 def plot_losses(log: dict, path: Path) -> Path:
-    """The loss curves of both phases as a PNG (matplotlib's Agg backend)."""
+    """The loss curves of both phases as a PNG (matplotlib's Agg backend; the model cards and notebook 00 show
+    it)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     def smooth(xs, k=20):
+        """Running mean over the last ``k`` values."""
         out, acc = [], 0.0
         for i, x in enumerate(xs):
             acc += x
@@ -632,6 +613,7 @@ def plot_losses(log: dict, path: Path) -> Path:
 
 
 def _version(package: str) -> str | None:
+    """The installed version of ``package``, or ``None``."""
     from importlib.metadata import PackageNotFoundError, version
     try:
         return version(package)
@@ -656,6 +638,7 @@ def _machine() -> dict:
 
 
 def _save(model, tokenizer, folder: Path) -> None:
+    """``save_pretrained`` of a model and its tokenizer into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
@@ -735,6 +718,7 @@ _FLOAT_SETTINGS = ("teacher_lr", "student_lr", "temperature", "alpha_ce", "alpha
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The command line's argument parser (options default to ``None``: the preset's value)."""
     p = argparse.ArgumentParser(prog="python -m dcirc_utils.offline.distill", description=__doc__.split("\n")[0])
     p.add_argument("--pair", default="mini", choices=sorted(PRESETS),
                    help="preset to start from: mini (data/models, the default) or small (data/models/small)")

@@ -138,7 +138,17 @@ def small_tok():
 @pytest.fixture(scope="module")
 def small_texts():
     # tens of thousands of documents from two seeds; the guarantees are checked on the text alone
-    return corpus.generate_corpus(40_000, seed=0, spec="small") + corpus.generate_corpus(10_000, seed=5, spec="small")
+    return corpus.generate_corpus(25_000, seed=0, spec="small") + corpus.generate_corpus(5_000, seed=5, spec="small")
+
+
+def test_small_corpus_and_tokenizer_are_pinned(small_tok):
+    # the shipped small pair (data/models/small) was trained on exactly this corpus and vocabulary
+    text = "\n".join(corpus.generate_corpus(3000, seed=0, spec="small"))
+    assert hashlib.sha256(text.encode()).hexdigest() == \
+        "5ca3bff8a281bed19fa9a2e1aca0aa2df81f63f70bd4a4fe1be5c491f0e68fc5"
+    assert len(small_tok) == 1035
+    assert hashlib.sha256(str(sorted(small_tok.get_vocab().items())).encode()).hexdigest() == \
+        "e345dee48f5199140db9e4741cc85a4ecbd4b7dd5ef251fd8d9b37ba0d3d6446"
 
 
 def test_small_corpus_deterministic_and_mixed():
@@ -155,7 +165,7 @@ def test_small_corpus_deterministic_and_mixed():
 
 
 def test_small_template_family_at_most_a_quarter_of_tokens(small_tok):
-    docs = corpus.generate_documents(20_000, seed=0, spec="small")
+    docs = corpus.generate_documents(10_000, seed=0, spec="small")
     shares = corpus.token_shares(docs, small_tok)
     fam = shares["template_family"]["token_share"]
     assert 0.15 < fam <= 0.25
@@ -180,7 +190,7 @@ def test_small_template_items_respect_every_guarantee(small_texts):
             assert not any(tasks.is_heldout(w, v) for (w, _), v in zip(item, values)), item
             n_long_ok += len(item) == tasks.MAX_TEMPLATE_SENTENCES
         assert " found in " not in text or not re.search(r"\w+ found in \w+\.", text), text  # shift verb
-    assert n_items > 5_000 and n_long_ok > 500  # not vacuous: items of the maximal length exist
+    assert n_items > 3_000 and n_long_ok > 300  # not vacuous: items of the maximal length exist
     # the parser does see the things the corpus must not contain
     assert corpus.template_items("Van found in 3. Hat found in 4.", verbs=verbs) == [[("Van", "3"), ("Hat", "4")]]
     assert corpus.element_format("three") != corpus.element_format("4")

@@ -206,16 +206,30 @@ def test_shipped_pairs_are_small():
 
 
 def test_shipped_pair_meets_accuracy_targets(mini_pair):  # conftest.py: load_pair("mini", device="cpu")
-    pair = mini_pair
-    assert pair.teacher.cfg.n_layers == 2 * pair.student.cfg.n_layers
+    _check_targets(mini_pair)
+
+
+def _check_targets(pair):
+    assert pair.teacher.n_layers == 2 * pair.student.n_layers
     ps = tasks.make_prompts(200, seed=0, tokenizer=pair.tokenizer)  # held-out (first word, start) combinations
     tokens = ps.tokens(pair.tokenizer)
     correct, incorrect = ps.answer_ids(pair.tokenizer)
-    with torch.no_grad():
-        t_logits, s_logits = pair.teacher(tokens), pair.student(tokens)
+    t_logits, s_logits = pair.teacher.readout_logits(tokens), pair.student.readout_logits(tokens)
     assert metrics.accuracy(t_logits, correct) >= 0.98
     assert float(metrics.logit_diff(t_logits, correct, incorrect)) >= 3.0
     assert metrics.accuracy(s_logits, correct) >= 0.95
+
+
+def test_shipped_small_pair_meets_targets_and_init_rebuilds(small_pair):
+    """The GPT-2-shaped pair: 12 x 12 teacher, 6-layer student, the targets of its card; the small-init control's
+    student equals the copied teacher blocks."""
+    assert (small_pair.teacher.n_layers, small_pair.teacher.n_heads, small_pair.student.n_layers) == (12, 12, 6)
+    _check_targets(small_pair)
+    from dcirc_utils import load_pair
+    init = load_pair("small-init", device="cpu")
+    w_t, w_s = small_pair.teacher.attn_weights(9)["W_Q"], init.student.attn_weights(4)["W_Q"]
+    torch.testing.assert_close(w_s, w_t)                  # student block 4 is teacher block 9
+    assert not torch.equal(small_pair.student.attn_weights(4)["W_Q"], w_t)   # the distilled one moved
 
 
 # --------------------------------------------------------------------------------------------- presets and CLI
@@ -226,7 +240,7 @@ def test_presets():
     assert small.n_embd % 12 == 0 and small.corpus == "small" and small.eval_suite == "all" and small.threads == 2
     assert (small.temperature, small.alpha_ce, small.alpha_clm) == (2.0, 0.5, 0.5)
     assert student_layer_map(small.n_layer, small.student_layers) == [0, 2, 4, 7, 9, 11]
-    assert distill.PRESET_OUT == {"mini": "data/models", "small": "data/models/small"}
+    assert distill.PRESET_OUT == {"mini": "data/models/mini", "small": "data/models/small"}
     cfg = distill.preset("small", teacher_steps=3)
     assert cfg.teacher_steps == 3 and distill.PRESETS["small"].teacher_steps != 3  # a copy
     with pytest.raises(ValueError, match="unknown pair"):
@@ -246,8 +260,8 @@ def test_state_hash_and_weight_drift_by_hand():
     h0 = distill.state_sha256(student)
     assert h0 == distill.state_sha256(distill.init_student_from_teacher(teacher, 2))
     with torch.no_grad():
-        for p in student.transformer.h[1].mlp.parameters():
-            p.mul_(1.5)                                   # ‖W − W₀‖ / ‖W₀‖ = 0.5 for the MLP of block 1
+        for p in list(student.transformer.h[1].mlp.parameters()) + list(student.transformer.h[1].ln_2.parameters()):
+            p.mul_(1.5)                                   # ‖W − W₀‖ / ‖W₀‖ = 0.5 for the MLP part of block 1
         student.transformer.h[0].attn.c_attn.bias.add_(1.0)
     assert distill.state_sha256(student) != h0
     drift = distill.weight_drift(student, init)
@@ -255,7 +269,7 @@ def test_state_hash_and_weight_drift_by_hand():
     assert (b0["teacher_block"], b1["teacher_block"]) == (0, 3)
     assert b1["mlp"] == pytest.approx(0.5, rel=1e-6) and b1["attn"] == 0.0 and b0["mlp"] == 0.0
     w0 = [init[k] for k in init if k.startswith("transformer.h.1.")]
-    mlp0 = [init[k] for k in init if k.startswith("transformer.h.1.mlp.")]
+    mlp0 = [init[k] for k in init if k.startswith(("transformer.h.1.mlp.", "transformer.h.1.ln_2."))]
     expected = 0.5 * math.sqrt(sum(float(t.pow(2).sum()) for t in mlp0) / sum(float(t.pow(2).sum()) for t in w0))
     assert b1["all"] == pytest.approx(expected, rel=1e-6)
     n_bias = student.transformer.h[0].attn.c_attn.bias.numel()

@@ -175,9 +175,9 @@ def test_student_initialised_from_teacher_matches_its_first_block(mini_pair, tmp
     from transformers import GPT2LMHeadModel
 
     from dcirc_utils.models.pairs import MODELS_DIR, boot_local
-    from dcirc_utils.offline.distill import init_student_from_teacher
+    from dcirc_utils.models.init import init_student_from_teacher
 
-    hf_teacher = GPT2LMHeadModel.from_pretrained(str(MODELS_DIR / "teacher"))
+    hf_teacher = GPT2LMHeadModel.from_pretrained(str(MODELS_DIR / "mini" / "teacher"))
     student = init_student_from_teacher(hf_teacher, mini_pair.student.n_layers)
     student.save_pretrained(str(tmp_path))
     mini_pair.tokenizer.save_pretrained(str(tmp_path))

@@ -284,3 +284,7 @@ def test_make_task_registry():
         tasks.make_task("qa", n=0)
     with pytest.raises(ValueError, match="already registered"):
         tasks.register_task("ioi", tasks.make_ioi)
+    with pytest.raises(ValueError, match="family"):
+        tasks.register_task("ioi_again", tasks.make_ioi, family="rnn")
+    assert "ioi_again" not in tasks.TASKS
+    assert {tasks.TASKS[t].family for t in ("numerals", "number_words", "ioi", "qa", "greater_than")} == {"decoder"}

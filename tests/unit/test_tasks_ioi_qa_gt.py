@@ -210,3 +210,13 @@ def test_tasks_refuse_a_tokenizer_without_their_words(mini_tok):
     ps = tasks.make_task("ioi", 30, tokenizer=mini_tok)
     assert {m["io"] for m in ps.meta} | {m["s"] for m in ps.meta} <= set(tasks.NAMES)
     assert not {m["place"] for m in ps.meta} & {"restaurant", "hospital"}  # not mini words
+
+
+def test_shipped_task_sets_regenerate_exactly(tmp_path):
+    written = tasks.write_task_sets(folder=tmp_path)
+    assert sorted(p.name for p in written) == sorted([f"ioi_t{k}.json" for k in range(7)] + ["qa.json",
+                                                                                           "greater_than.json"])
+    for p in written:
+        shipped = tasks.DATA_DIR / "tasks" / p.name
+        assert p.read_bytes() == shipped.read_bytes(), p.name
+        assert tasks.load_prompt_set(shipped).task in ("ioi", "qa", "greater_than")

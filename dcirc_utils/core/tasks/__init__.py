@@ -17,6 +17,7 @@ from .qa import (QA_CITIES, QA_N_PEOPLE, QA_QUESTION, QA_REAL_PATH, QA_WORLD, lo
                  qa_is_heldout, qa_people)
 from .greater_than import (GPT2_UNSPLIT_YEARS, GT_CENTURIES, GT_CORRUPT_YY, GT_NOUNS, GT_YY, greater_than_metric,
                            gt_is_heldout, gt_prompt, gt_years, make_greater_than, two_digit_ids)
+from .masked import CLS, MASK, SEP, make_ioi_masked, make_numerals_masked, masked_text
 from .sets import write_task_sets
 
 __all__ = [
@@ -37,5 +38,7 @@ __all__ = [
     # greater-than
     "GPT2_UNSPLIT_YEARS", "GT_CENTURIES", "GT_CORRUPT_YY", "GT_NOUNS", "GT_YY", "greater_than_metric",
     "gt_is_heldout", "gt_prompt", "gt_years", "make_greater_than", "two_digit_ids",
+    # masked (encoders)
+    "CLS", "MASK", "SEP", "make_ioi_masked", "make_numerals_masked", "masked_text",
     "write_task_sets",
 ]

@@ -42,6 +42,7 @@ def check_split(split: str) -> str:
 
 
 def _encode(tokenizer, text: str) -> list[int]:
+    """``tokenizer.encode(text)`` without special tokens, as a list."""
     return list(tokenizer.encode(text, add_special_tokens=False))
 
 
@@ -129,6 +130,7 @@ class PromptSet:
     task: str = "numerals"
 
     def __len__(self) -> int:
+        """Number of prompts."""
         return len(self.clean)
 
     def subset(self, idx: Sequence[int]) -> "PromptSet":
@@ -215,6 +217,8 @@ class TaskSpec:
             difference of :meth:`PromptSet.answer_ids`; ``None`` otherwise.
         metric_name: how tables name the metric.
         description: one line for listings.
+        family: the models the prompts are written for: ``"decoder"`` (a prompt ends before its answer) or
+            ``"encoder"`` (the answer position is a ``[MASK]``).
     """
 
     name: str
@@ -222,6 +226,7 @@ class TaskSpec:
     metric: Callable[..., Metric] | None = None
     metric_name: str = "Δl"
     description: str = ""
+    family: str = "decoder"
 
 
 #: Every task by name; filled by the task modules when ``dcirc_utils.core.tasks`` is imported.
@@ -229,15 +234,26 @@ TASKS: dict[str, TaskSpec] = {}
 
 
 def register_task(name: str, make: Callable[..., PromptSet], metric: Callable[..., Metric] | None = None,
-                  metric_name: str = "Δl", description: str = "") -> TaskSpec:
+                  metric_name: str = "Δl", description: str = "", family: str = "decoder") -> TaskSpec:
     """Add a task to :data:`TASKS` (the task modules of this package; a notebook may add its own).
 
+    Args:
+        name: the task's key.
+        make: ``make(n, seed, tokenizer, split, **kw) -> PromptSet``.
+        metric: ``metric(prompt_set, tokenizer, d_vocab) -> Metric`` unless the task is scored by the logit
+            difference of its two answers.
+        metric_name: how tables name the metric.
+        description: one line for listings.
+        family: ``"decoder"`` (default) or ``"encoder"`` (masked prompts).
+
     Raises:
-        ValueError: if ``name`` is already registered.
+        ValueError: if ``name`` is already registered or ``family`` is another value.
     """
     if name in TASKS:
         raise ValueError(f"task {name!r} is already registered; pick another name")
-    TASKS[name] = TaskSpec(name, make, metric, metric_name, description)
+    if family not in ("decoder", "encoder"):
+        raise ValueError(f"family must be 'decoder' or 'encoder', got {family!r}")
+    TASKS[name] = TaskSpec(name, make, metric, metric_name, description, family)
     return TASKS[name]
 
 
@@ -331,7 +347,8 @@ def save_prompt_set(ps: PromptSet, path: str | Path) -> Path:
 
 
 def load_prompt_set(path: str | Path) -> PromptSet:
-    """Read a prompt set written by :func:`save_prompt_set` (old files without ``task`` load as numerals)."""
+    """Read a prompt set written by :func:`save_prompt_set` (old files without ``task`` load as numerals;
+    notebook 01)."""
     return PromptSet(**json.loads(Path(path).read_text()))
 
 
@@ -341,7 +358,8 @@ def token_strings(tokenizer, text: str) -> list[str]:
 
 
 def end_values(metric: Metric, logits_end: Float[Tensor, "batch d_vocab"]) -> Float[Tensor, "batch"]:
-    """A metric object's per-prompt values from full final-position logits (``offline.distill``'s evaluation).
+    """A metric object's per-prompt values from full final-position logits (notebook 00, ``offline.distill``'s
+    evaluation).
 
     Args:
         metric: a :class:`~dcirc_utils.core.metrics.Metric` (``ids`` picks the logits it reads; ``None``: all).
@@ -353,7 +371,8 @@ def end_values(metric: Metric, logits_end: Float[Tensor, "batch d_vocab"]) -> Fl
 
 
 def vocab_mask(rows: Sequence[Sequence[int]], d_vocab: int) -> Bool[Tensor, "batch d_vocab"]:
-    """A ``[len(rows), d_vocab]`` boolean mask with ``True`` at each row's token ids (greater-than's metric)."""
+    """A ``[len(rows), d_vocab]`` boolean mask with ``True`` at each row's token ids (greater-than's metric;
+    notebooks 01, 06)."""
     mask = torch.zeros(len(rows), d_vocab, dtype=torch.bool)
     for i, r in enumerate(rows):
         mask[i, list(r)] = True

@@ -52,12 +52,13 @@ def gt_is_heldout(noun: str, yy: int) -> bool:
 
 def gt_years(century: int) -> list[int]:
     """The task's YY values (02–98) for a century, without :data:`GPT2_UNSPLIT_YEARS` (this module and
-    ``offline.corpus``)."""
+    ``offline.corpus``; notebooks 00, 01)."""
     return [yy for yy in GT_YY if century * 100 + yy not in GPT2_UNSPLIT_YEARS]
 
 
 def gt_prompt(noun: str, century: int, yy: int) -> str:
-    """``"The {noun} lasted from the year {century}{yy:02d} to the year {century}"`` (this module, the corpus)."""
+    """``"The {noun} lasted from the year {century}{yy:02d} to the year {century}"`` (this module, the corpus;
+    notebook 01)."""
     return f"The {noun} lasted from the year {century}{yy:02d} to the year {century}"
 
 
@@ -79,6 +80,7 @@ def two_digit_ids(tokenizer) -> Int[Tensor, "100"]:
 
 
 def _check_years(tokenizer, century: int, yy: int) -> None:
+    """Raise ``ValueError`` unless `` {century}{yy}`` tokenizes as `` {century}`` + ``{yy}``."""
     want = [_encode(tokenizer, f" {century}"), _encode(tokenizer, f"{yy:02d}")]
     got = _encode(tokenizer, f" {century}{yy:02d}")
     if any(len(w) != 1 for w in want) or got != want[0] + want[1]:

@@ -63,7 +63,7 @@ def ioi_is_heldout(io: str, s: str) -> bool:
 
 def ioi_template(index: int, order: str = "BABA") -> str:
     """The prompt template of family ``index`` (0–6) in ``order`` (``"BABA"``: S first; ``"ABBA"``: the first
-    clause's two names swapped) (this module and ``offline.corpus``).
+    clause's two names swapped) (this module and ``offline.corpus``; notebooks 01, 06).
 
     Raises:
         ValueError: for an index outside 0–6 or another order.
@@ -80,7 +80,8 @@ def ioi_sentence(index: int, order: str, io: str, s: str, place: str, obj: str, 
                  s2: str | None = None) -> str:
     """A filled IOI prompt (no final name); ``s1``/``s2`` override the subject's two slots (corrupted twins).
 
-    Used by :func:`make_ioi` and ``offline.corpus`` (which appends ``" {io}."`` for a full sentence).
+    Used by :func:`make_ioi` and ``offline.corpus`` (which appends ``" {io}."`` for a full sentence); notebooks
+    00, 01.
     """
     return ioi_template(index, order).format(S1=s if s1 is None else s1, S2=s if s2 is None else s2, IO=io, P=place,
                                              O=obj)

@@ -94,6 +94,7 @@ def is_heldout(word: str, start: int) -> bool:
 
 
 def _elements(variant: str, start: int, length: int) -> list[str]:
+    """The ``length`` shown elements and the answer of a prompt starting at ``start``, as text."""
     if variant in ("numerals", "long", "large", "range_shift", "verb_shift"):
         return [str(start + i) for i in range(length + 1)]
     if variant == "mixed":
@@ -126,6 +127,7 @@ def _variant_ranges(variant: str, length: int | None = None) -> tuple[range, ran
 
 
 def _random_element(variant: str, rng: random.Random, position: int = 0) -> str:
+    """A corrupted element for shown position ``position`` of a variant."""
     if variant == "large":
         return str(rng.randint(10, 52))
     if variant in ("numerals", "long", "verb_shift"):
@@ -222,6 +224,7 @@ def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokeniz
 
 
 def _render(words: Sequence[str], verb: str, shown: Sequence[str]) -> str:
+    """``"{w1} {verb} in {x1}. ... {wk} {verb} in"``: the prompt text."""
     parts = [f"{w} {verb} in {x}." for w, x in zip(words, shown)]
     return " ".join(parts) + f" {words[len(shown)]} {verb} in"
 
@@ -252,11 +255,13 @@ def write_default_sets(n: int = 100, seed: int = 0, folder: str | Path | None = 
 
 def _make_numerals(n: int = 100, seed: int = 0, tokenizer=None, split: str = "heldout", variant: str = "numerals",
                    length: int | None = None, verbs: Sequence[str] | None = None) -> PromptSet:
+    """``make_task("numerals", ...)``: :func:`make_prompts` with the registry's argument order."""
     return make_prompts(n, seed, variant, tokenizer=tokenizer, verbs=verbs, split=split, length=length)
 
 
 def _make_number_words(n: int = 100, seed: int = 0, tokenizer=None, split: str = "heldout",
                        verbs: Sequence[str] | None = None) -> PromptSet:
+    """``make_task("number_words", ...)``: the numeral task's ``number_words`` variant."""
     return make_prompts(n, seed, "number_words", tokenizer=tokenizer, verbs=verbs, split=split)
 
 

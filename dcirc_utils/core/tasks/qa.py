@@ -41,6 +41,7 @@ QA_REAL_PATH = DATA_DIR / "tasks" / "qa_real.json"
 
 
 def _build_world() -> dict[str, str]:
+    """The seeded person → city table: 60 IOI names, the 16 cities dealt out evenly."""
     rng = random.Random("dcirc-qa-world")
     people = rng.sample(IOI_NAMES, QA_N_PEOPLE)
     cities = [QA_CITIES[i % len(QA_CITIES)] for i in range(QA_N_PEOPLE)]
@@ -59,13 +60,15 @@ def qa_is_heldout(person: str) -> bool:
 
 
 def qa_people(split: str = "any") -> list[str]:
-    """The world's people of a split, in :data:`QA_WORLD`'s order (this module and ``offline.corpus``)."""
+    """The world's people of a split, in :data:`QA_WORLD`'s order (this module and ``offline.corpus``;
+    notebooks 00, 01)."""
     check_split(split)
     return [p for p in QA_WORLD if split == "any" or qa_is_heldout(p) == (split == "heldout")]
 
 
 @lru_cache(maxsize=4)
 def _read_real(path: str) -> dict:
+    """The parsed JSON file (cached)."""
     return json.loads(open(path, encoding="utf-8").read())
 
 
