@@ -139,6 +139,7 @@ class Engine:
     def for_prompts(cls, adapter: ModelAdapter, prompts, bos: bool = False, **kwargs) -> "Engine":
         """An engine for ``adapter`` on a :class:`~dcirc_utils.core.tasks.PromptSet` (its clean and corrupted
         tokens and its task's metric; ``bos`` prepends the tokenizer's BOS token)."""
+        prompts.check_family(adapter.family)
         tok = adapter.tokenizer
         return cls(adapter, prompts.tokens(tok, bos=bos), prompts.tokens(tok, "corrupted", bos=bos),
                    prompts.metric(tok), **kwargs)

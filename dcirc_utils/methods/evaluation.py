@@ -28,6 +28,7 @@ def evaluate(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: b
         ``p_correct`` the mean probability of the correct answer (``nan`` for metrics without one correct token),
         ``end_logits`` the clean answer-position logits ``[batch, d_vocab]`` (for ``tasks.filter_prompts``).
     """
+    prompts.check_family(adapter.family)
     tok = adapter.tokenizer
     metric = prompts.metric(tok)
     out = {}

@@ -94,7 +94,8 @@ class EncoderAdapter(ModelAdapter):
     pairs).
 
     Args:
-        model: a ``BertForMaskedLM`` or ``DistilBertForMaskedLM`` (put in eval mode, gradients off).
+        model: a ``BertForMaskedLM`` or ``DistilBertForMaskedLM`` (put in eval mode; the pairs' loaders also turn
+            its gradients off).
         tokenizer: its tokenizer; must have a mask token (the readout position).
         label: a short name for tables.
     """
@@ -104,8 +105,6 @@ class EncoderAdapter(ModelAdapter):
 
     def __init__(self, model: torch.nn.Module, tokenizer, label: str = "model"):
         super().__init__(model.eval(), tokenizer, label)
-        for p in model.parameters():
-            p.requires_grad_(False)
         self.parts = encoder_parts(model)
         blk = self.parts.blocks[0]
         self.n_layers: int = len(self.parts.blocks)

@@ -353,6 +353,8 @@ def bert_tokenizer():
 
 def _encoder(model, tok, label: str, device: torch.device):
     from .encoder import EncoderAdapter
+    for p in model.parameters():
+        p.requires_grad_(False)
     return EncoderAdapter(model.to(device), tok, label)
 
 

@@ -61,7 +61,7 @@ __all__ = [
     "DEFAULT_MIX", "MINI_MIX", "SMALL_MIX", "DAYS", "EOS", "UNK", "CorpusDoc", "CorpusSpec", "MINI", "SMALL",
     "CORPORA", "get_spec", "generate_documents", "generate_corpus", "template_items", "iter_template_pairs",
     "element_value", "element_format", "ioi_items", "qa_items", "greater_than_items", "token_shares",
-    "build_tokenizer", "corpus_words",
+    "build_tokenizer", "corpus_words", "vocabulary_texts",
 ]
 
 EOS = "<|endoftext|>"
@@ -692,10 +692,18 @@ def _vocabulary(texts: Iterable[str], spec: CorpusSpec) -> tuple[str, ...]:
     for w in [str(i) for i in range(100)] + _builtin_words(spec):
         words.update((w, "Ġ" + w))
     if spec.name != "mini":
-        words.update(corpus_words(_task_words(), spec))
+        words.update(corpus_words(_task_words(), spec))      # = the task part of vocabulary_texts(spec)
     words.discard(EOS)
     words.discard(UNK)
     return tuple(sorted(words))
+
+
+def vocabulary_texts(spec: str | CorpusSpec = "small") -> list[str]:
+    """Every word the generators of ``spec`` can write, and (beyond ``mini``) the texts of every task's prompts: what
+    a tokenizer built from a corpus sample must also cover so that its vocabulary is closed (``build_tokenizer``;
+    ``offline.encoder.build_encoder_tokenizer``)."""
+    spec = get_spec(spec)
+    return [str(i) for i in range(100)] + _builtin_words(spec) + ([] if spec.name == "mini" else _task_words())
 
 
 @lru_cache(maxsize=None)

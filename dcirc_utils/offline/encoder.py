@@ -124,7 +124,7 @@ def build_encoder_tokenizer(texts: Sequence[str] | None = None, model_max_length
     pre = pre_tokenizers.BertPreTokenizer()
     norm = normalizers.Lowercase()
     words: set[str] = set()
-    for t in list(texts) + [" ".join(corpus_mod.corpus_vocabulary("small"))]:
+    for t in list(texts) + corpus_mod.vocabulary_texts("small"):
         words.update(p for p, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
     words.update(str(i) for i in range(100))
     words -= set(SPECIALS) | {s.lower() for s in SPECIALS}

@@ -133,6 +133,25 @@ class PromptSet:
         """Number of prompts."""
         return len(self.clean)
 
+    @property
+    def family(self) -> str:
+        """The model family the prompts are written for: ``"decoder"`` or ``"encoder"`` (masked prompts)."""
+        spec = TASKS.get(self.task)
+        return spec.family if spec is not None else "decoder"
+
+    def check_family(self, family: str) -> None:
+        """Raise ``ValueError`` unless the prompts suit models of ``family`` (the engine and ``evaluate`` call it).
+
+        Raises:
+            ValueError: naming the task that fits the model.
+        """
+        if family == self.family:
+            return
+        fix = ("the masked form of the task (make_task('numerals_masked') or make_task('ioi_masked'))"
+               if family == "encoder" else "a decoder task (make_task('numerals'), 'ioi', 'qa' or 'greater_than')")
+        raise ValueError(f"the {self.task!r} prompts are written for {self.family} models, but this model is of the "
+                         f"{family} family: use {fix}")
+
     def subset(self, idx: Sequence[int]) -> "PromptSet":
         """The prompts at positions ``idx``, in that order (notebooks 02-06, after the study's filter).
 
