@@ -2,13 +2,15 @@
 
 Pairs (used by every notebook through :func:`load_pair`):
 
-* ``"mini"`` (default): the offline pair distilled in this project with the DistilGPT2 recipe, shipped in
-  ``data/models/mini/`` (see ``data/models/mini/README.md`` and ``dcirc_utils.offline.distill``).
+* ``"small"`` (default): the GPT-2-shaped offline pair (12 × 12 teacher, 6-layer student) distilled in this project
+  with the DistilGPT2 recipe, shipped in ``data/models/small/`` (its card: ``data/models/small/README.md``);
+  ``"small-init"``: the same teacher with its student *before* distillation (the copied blocks), rebuilt exactly
+  from the teacher; ``"small-s3"``, ``"small-s9"``: students of 3 and 9 layers (the capacity sweep).
+* ``"mini"``: the first, smaller offline pair (6 × 4 teacher, 3-layer student; ``data/models/mini/``), kept for the
+  fast tests.
 * ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
 * ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
   architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
-* ``"small"``: the GPT-2-shaped offline pair (12 × 12 teacher, 6-layer student), ``"small-init"``: the same teacher
-  with its student *before* distillation (the copied blocks), rebuilt exactly from the teacher.
 * ``"bert"``, ``"bert-random"``, ``"bert-small"``: the encoder pairs (BERT → DistilBERT from the hub; random weights
   in their exact architectures with the real uncased tokenizer; the offline encoder pair), behind
   :class:`~dcirc_utils.models.encoder.EncoderAdapter`.
@@ -37,7 +39,7 @@ __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableEr
            "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local"]
 
 from ..core.paths import MODELS_DIR  # noqa: E402
-DEFAULT_PAIR = "mini"
+DEFAULT_PAIR = "small"
 
 
 class PairUnavailableError(RuntimeError):
@@ -166,7 +168,7 @@ def _fixes(repos: str, offline: str) -> str:
             f"(3) use the offline pair: load_pair('{offline}') or DCIRC_PAIR={offline}.")
 
 
-_GPT2_FIXES = _fixes("'gpt2' and 'distilgpt2'", "mini")
+_GPT2_FIXES = _fixes("'gpt2' and 'distilgpt2'", "small")
 _BERT_FIXES = _fixes("'bert-base-uncased' and 'distilbert-base-uncased'", "bert-small")
 
 

@@ -1,9 +1,11 @@
 """The one setup-cell convention of every notebook: ``cfg = setup_notebook()``.
 
-It fixes the seed and the CPU threads (so that printed numbers are reproducible and nbval can compare them),
-turns gradients off, picks the device (cuda, then mps, then cpu; ``$DCIRC_DEVICE`` overrides) and names the pair
-(``$DCIRC_PAIR``, default the offline pair ``"mini"``), so the same notebook runs on the real models with
-``DCIRC_PAIR=gpt2``.
+It fixes the seeds (so that printed numbers are reproducible and nbval can compare them), turns gradients off,
+picks the device (cuda, then mps, then cpu; ``$DCIRC_DEVICE`` overrides), names the pair (``$DCIRC_PAIR``, default
+the GPT-2-shaped offline pair ``"small"``) and the number of prompts per set (``$DCIRC_PROMPTS``, default 100; the
+study used 512 per verb for its circuits, so ``DCIRC_PROMPTS=1536`` runs at its scale on a GPU; a smaller number
+makes a quick dry run, e.g. on ``gpt2-random``). Torch uses the machine's cores (``$DCIRC_THREADS`` overrides).
+Figures are drawn at 100 dpi with fonts readable on a projector.
 """
 from __future__ import annotations
 
@@ -22,43 +24,75 @@ __all__ = ["NotebookConfig", "setup_notebook"]
 
 @dataclass(frozen=True)
 class NotebookConfig:
-    """What the setup cell decided: pair name, device, seed, threads."""
+    """What the setup cell decided: pair name, device, seed, threads and prompts per set."""
 
     pair: str
     device: torch.device
     seed: int
     threads: int
+    n_prompts: int = 100
 
     def __str__(self) -> str:
-        return f"pair={self.pair!r} seed={self.seed} threads={self.threads}"
+        return f"pair={self.pair!r} seed={self.seed} prompts={self.n_prompts}"
 
 
-def setup_notebook(seed: int = 0, threads: int = 2, pair: str | None = None) -> NotebookConfig:
-    """Seed everything, fix CPU threads, disable grad, choose device and pair (all notebooks, first cell).
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"${name}={value!r} is not a whole number; unset it or give e.g. {name}={default}") from None
+    if n < 1:
+        raise ValueError(f"${name}={n} must be at least 1")
+    return n
+
+
+def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None = None,
+                   n_prompts: int | None = None) -> NotebookConfig:
+    """Seed everything, set CPU threads, disable grad, choose device, pair and prompt count (every notebook's first
+    cell).
 
     Args:
         seed: seed for ``random``, NumPy and torch.
-        threads: CPU threads for torch (fixed so results do not depend on the machine's core count).
-        pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to the offline pair.
+        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else torch's default (the machine's cores).
+        pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to :data:`~dcirc_utils.models.pairs.
+            DEFAULT_PAIR`.
+        n_prompts: prompts per set; ``None`` reads ``$DCIRC_PROMPTS``, else 100.
+
+    Raises:
+        ValueError: for a ``$DCIRC_THREADS`` or ``$DCIRC_PROMPTS`` that is not a positive whole number.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    threads = threads or _env_int("DCIRC_THREADS", 0) or torch.get_num_threads()
     torch.set_num_threads(threads)
+    n_prompts = n_prompts or _env_int("DCIRC_PROMPTS", 100)
     torch.set_grad_enabled(False)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        import matplotlib
-        matplotlib.rcParams["figure.dpi"] = 80
-        matplotlib.rcParams["savefig.dpi"] = 80
-    except ImportError:  # pragma: no cover
-        pass
+    import matplotlib
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12,
+                                "axes.labelsize": 11, "legend.fontsize": 10, "xtick.labelsize": 10,
+                                "ytick.labelsize": 10})
     import pandas as pd
     pd.set_option("display.precision", 3)          # tables print rounded, so nbval compares stable text
     pd.set_option("display.max_rows", 200)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 140)
+    pd.set_option("display.max_colwidth", 160)
+    pd.set_option("display.float_format", _float_format)
     device = pick_device(os.environ.get("DCIRC_DEVICE") or None)
-    return NotebookConfig(pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR, device, seed, threads)
+    return NotebookConfig(pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR, device, seed, threads, n_prompts)
+
+
+def _float_format(x: float) -> str:
+    """Tables show floats as rounded by ``report.tables`` (no scientific notation for small values)."""
+    if x != x:
+        return "NaN"
+    if x == 0 or 1e-4 <= abs(x) < 1e7:
+        return f"{x:.4f}".rstrip("0").rstrip(".")
+    return f"{x:.3g}"

@@ -27,6 +27,6 @@ def test_gpt2_offline_fails_fast_with_fixes(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     elapsed = time.monotonic() - t0
     assert "PairUnavailableError" in out.stdout, out.stdout + out.stderr
-    for fix in ("connect", "HF_HOME", "load_pair('mini')"):
+    for fix in ("connect", "HF_HOME", "load_pair('small')"):
         assert fix in out.stdout
     assert elapsed < 10, f"offline failure took {elapsed:.1f} s"
