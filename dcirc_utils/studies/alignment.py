@@ -1,0 +1,109 @@
+"""The alignment metric A on every task, pair and recipe, cached on disk, with the study's value beside each
+(notebooks 06 and 08).
+
+One row per (task, pair, recipe): A, its head and MLP parts, |M|, duplicated heads, the mean similarity and the
+pair's clean metric, next to the study's figure for that task and a note on where that figure came from (the study's
+"sequence" A was computed on number words; its IOI run had a teacher baseline of −7.0 that the same prompts do not
+give elsewhere; its QA run read padding positions). Cached by both models' weights, the prompts and the recipe.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Sequence
+
+from ..core.paths import DATA_DIR
+from ..core.tasks import make_task
+from ..methods.recipes import COURSE, Recipe, recipe_alignment, study_recipe_for
+from .cache import cached, model_fingerprint
+from .discover import prompts_digest
+
+__all__ = ["STUDY_A", "study_a", "task_alignment", "alignment_rows"]
+
+#: The study's A per task of the course and where it came from (``data/reference/study-spec.md`` §1–§4).
+STUDY_A: dict[str, tuple[float | None, str]] = {
+    "numerals": (0.895, "the study's 'sequence' A (0.895) was computed on number words, not numerals (SEQA cell 12): "
+                        "compare with our number_words row"),
+    "number_words": (0.895, "SEQA: number words, mean ablation, rescaled MLP similarity, 36 duplicated heads "
+                            "(|M| = 114); teacher clean Δl 0.22, student −1.82 on those prompts"),
+    "ioi": (0.90, "IOIA: zero ablation, raw MLP similarity, |M| = 78; its teacher's clean Δl was −7.0 on prompts "
+                  "where another run of the same prompts gave +3.47 (cause unknown)"),
+    "qa": (0.944, "QAA: 100 SimpleQA questions (closed-book facts GPT-2 never reliably knew), zero ablation, its "
+                  "metric read padding positions; |M| = 85 with 7 duplicated heads"),
+    "greater_than": (None, "not in the study"),
+}
+
+
+def study_a(task: str) -> tuple[float | None, str]:
+    """The study's A for a task and the note on its provenance (``None`` when the study has none)."""
+    return STUDY_A.get(task, (None, "not in the study"))
+
+
+def _recipe_key(recipe: Recipe) -> dict:
+    return {k: v for k, v in asdict(recipe).items() if k not in ("name", "source")}
+
+
+def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, refresh: bool = False,
+                   **task_kwargs) -> dict:
+    """A of ``pair`` on ``task`` under ``recipe``, cached on disk (notebooks 06 and 08).
+
+    Returns:
+        ``{"task", "pair", "recipe", "A", "A_heads", "A_mlps", "n_pairs", "n_duplicates", "mean_similarity",
+        "teacher_clean", "student_clean"}``.
+
+    Raises:
+        ValueError: if the pair's tokenizer cannot make the task (``make_task``'s message says which word).
+    """
+    prompts = make_task(task, n, seed, tokenizer=pair.tokenizer, **task_kwargs)
+    key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
+           "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe), "version": 1}
+
+    def compute() -> dict:
+        from ..engine import Engine
+        engines = {"teacher": Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False),
+                   "student": Engine.for_prompts(pair.student, prompts, progress=False, check_baseline=False)}
+        res = recipe_alignment(pair.teacher, pair.student, prompts, recipe, engines=engines)
+        return {"A": res.value, "A_heads": res.value_heads, "A_mlps": res.value_mlps, "n_pairs": res.n_matched,
+                "n_duplicates": res.n_duplicates, "mean_similarity": res.mean_similarity,
+                "teacher_clean": engines["teacher"].clean_value, "student_clean": engines["student"].clean_value}
+
+    out = cached("alignment", key, compute, refresh=refresh)
+    return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
+
+
+def alignment_rows(pairs: Sequence, tasks: Sequence[str], n: int = 100, seed: int = 0,
+                   recipes: str = "both") -> list[dict]:
+    """One row per (task, pair, recipe) with the study's value and its provenance (notebook 06's table).
+
+    Args:
+        pairs: loaded :class:`~dcirc_utils.models.pairs.ModelPair` s.
+        tasks: task names (``make_task``'s).
+        n, seed: prompts per task.
+        recipes: ``"both"``, ``"course"`` or ``"study"`` (the study's recipe for each task).
+
+    A task the pair's tokenizer cannot make gets a row with ``A = None`` and the reason.
+    """
+    rows = []
+    for task in tasks:
+        study, note = study_a(task)
+        chosen = {"both": [COURSE, study_recipe_for(task)], "course": [COURSE],
+                  "study": [study_recipe_for(task)]}[recipes]
+        for pair in pairs:
+            for recipe in chosen:
+                try:
+                    row = task_alignment(pair, task, recipe, n, seed)
+                    row["note"] = note if recipe is not COURSE else ""
+                except ValueError as err:
+                    row = {"task": task, "pair": pair.name, "recipe": recipe.name, "A": None,
+                           "note": f"not computable on this pair: {err}"}
+                row["study A"] = study
+                rows.append(row)
+    return rows
+
+
+def load_reference() -> dict:
+    """The study's figures (``data/reference/paper_figures.json``)."""
+    return json.loads((DATA_DIR / "reference" / "paper_figures.json").read_text())
+
+
+__all__ += ["load_reference"]
