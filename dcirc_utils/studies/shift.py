@@ -13,7 +13,7 @@ from ..engine import Engine
 from ..methods.brittleness import circuit_score
 from ..methods.evaluation import evaluate
 
-__all__ = ["variant_prompts", "shift_study"]
+__all__ = ["variant_prompts", "shift_study", "summarise_shift"]
 
 _LONG = re.compile(r"long(\d)")
 
@@ -27,7 +27,7 @@ def variant_prompts(variant: str, n: int, seed: int, tokenizer):
 
 
 def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "months", "long", "large"),
-                n: int = 100, seed: int = 0, circuits: Mapping[str, Iterable[Component]] | None = None,
+                n: int = 100, seed: int | Sequence[int] = 0, circuits: Mapping[str, Iterable[Component]] | None = None,
                 chunk_rows: int | None = None) -> list[dict]:
     """Accuracy, metric and circuit scores of teacher and student on each task variant (notebook 05).
 
@@ -39,7 +39,8 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
         pair: a :class:`~dcirc_utils.models.pairs.ModelPair`.
         variants: task variants (:data:`dcirc_utils.core.tasks.VARIANTS`; ``"long7"``/``"long8"`` pick the long
             variant's length).
-        n, seed: prompts per variant and the generator seed.
+        n, seed: prompts per variant and the generator seed; several seeds give one row per seed (independent
+            prompt sets, for the spread of every measure: :func:`summarise_shift`).
         circuits: ``{"teacher": components, "student": components}`` (either may be left out).
         chunk_rows: passed to the engines.
 
@@ -49,6 +50,8 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
         too close to 0 to be a reference), ``error`` (``None``, or why the variant could not be made for this
         tokenizer).
     """
+    if not isinstance(seed, int):
+        return [dict(row, seed=s) for s in seed for row in shift_study(pair, variants, n, s, circuits, chunk_rows)]
     rows: list[dict] = []
     circuits = dict(circuits or {})
     unknown = set(circuits) - {"teacher", "student"}
@@ -75,3 +78,21 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
                     row["error"] = f"circuit score undefined: {err}"
             rows.append(row)
     return rows
+
+
+def summarise_shift(rows: Sequence[dict], measures: Sequence[str] = ("accuracy", "value", "circuit_score")) -> list[dict]:
+    """Mean and standard deviation over seeds (ddof = 1; 0 for one seed) of each measure per (variant, model)
+    (notebooks 05 and 08). NaN values (undefined scores) are left out; a measure with none left is NaN."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["model"]), []).append(r)
+    out = []
+    for (variant, model), rs in groups.items():
+        row = {"variant": variant, "model": model, "seeds": len(rs)}
+        for m in measures:
+            vals = [float(r[m]) for r in rs if r.get(m) is not None and not math.isnan(float(r[m]))]
+            row[m] = sum(vals) / len(vals) if vals else math.nan
+            row[m + " std"] = (math.sqrt(sum((v - row[m]) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1
+                               else (0.0 if vals else math.nan))
+        out.append(row)
+    return out

@@ -194,3 +194,15 @@ def test_brittleness_figures_draw_from_plain_rows():
     fig = concentration_curve({"teacher": np.full(8, 0.125), "student": [0.7, 0.2, 0.1]})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[0].startswith("teacher (Gini 0.00") and labels[1].startswith("student (Gini 0.40")
+
+
+def test_shift_study_over_seeds_and_summary(mini_pair):
+    from dcirc_utils.studies.shift import summarise_shift
+    rows = shift_study(mini_pair, variants=("numerals",), n=4, seed=[0, 1])
+    assert [(r["seed"], r["model"]) for r in rows] == [(0, "teacher"), (0, "student"), (1, "teacher"), (1, "student")]
+    summ = summarise_shift(rows)
+    t = next(s for s in summ if s["model"] == "teacher")
+    accs = [r["accuracy"] for r in rows if r["model"] == "teacher"]
+    assert t["seeds"] == 2 and t["accuracy"] == pytest.approx(sum(accs) / 2)
+    assert t["accuracy std"] == pytest.approx(float(np.std(accs, ddof=1)))
+    assert math.isnan(t["circuit_score"]) and math.isnan(t["circuit_score std"])
