@@ -14,7 +14,8 @@ from typing import Sequence
 
 from ..core.paths import DATA_DIR
 from ..core.tasks import make_task
-from ..methods.recipes import COURSE, Recipe, recipe_alignment, study_recipe_for
+from ..methods.recipes import (COURSE, Recipe, influence_scores, recipe_alignment, similarity_inputs,
+                               study_recipe_for)
 from .cache import cached, model_fingerprint
 from .discover import prompts_digest
 
@@ -32,6 +33,10 @@ STUDY_A: dict[str, tuple[float | None, str]] = {
                   "metric read padding positions; |M| = 85 with 7 duplicated heads"),
     "greater_than": (None, "not in the study"),
 }
+
+
+#: the teacher's half of A (similarity inputs and influences) per (teacher, prompts, recipe), within a process
+_TEACHER_PARTS: dict[str, tuple] = {}
 
 
 def study_a(task: str) -> tuple[float | None, str]:
@@ -60,12 +65,18 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
 
     def compute() -> dict:
         from ..engine import Engine
-        engines = {"teacher": Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False),
-                   "student": Engine.for_prompts(pair.student, prompts, progress=False, check_baseline=False)}
-        res = recipe_alignment(pair.teacher, pair.student, prompts, recipe, engines=engines)
+        t_key = json.dumps({k: key[k] for k in ("teacher", "prompts", "recipe")}, sort_keys=True)
+        if t_key not in _TEACHER_PARTS:       # pairs that share a teacher (small, small-init, ...) reuse its half
+            eng_t = Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False)
+            _TEACHER_PARTS[t_key] = ((similarity_inputs(pair.teacher, prompts, recipe.bos),
+                                      influence_scores(eng_t, recipe, "teacher")), eng_t.clean_value)
+        parts, t_clean = _TEACHER_PARTS[t_key]
+        eng_s = Engine.for_prompts(pair.student, prompts, progress=False, check_baseline=False)
+        res = recipe_alignment(pair.teacher, pair.student, prompts, recipe, teacher_parts=parts,
+                               engines={"student": eng_s})
         return {"A": res.value, "A_heads": res.value_heads, "A_mlps": res.value_mlps, "n_pairs": res.n_matched,
                 "n_duplicates": res.n_duplicates, "mean_similarity": res.mean_similarity,
-                "teacher_clean": engines["teacher"].clean_value, "student_clean": engines["student"].clean_value}
+                "teacher_clean": t_clean, "student_clean": eng_s.clean_value}
 
     out = cached("alignment", key, compute, refresh=refresh)
     return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
