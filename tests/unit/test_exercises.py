@@ -52,3 +52,147 @@ def test_number_mover_checker_accepts_reference_and_rejects_wrong():
         check_number_mover_score(lambda p, m: (p * m[None, :, None, None]).sum(-1).mean(dim=(1, 3)))
     with pytest.raises(AssertionError, match="shape"):
         check_number_mover_score(lambda p, m: (p[..., -1, :] * m[None, :, None, :]).sum(-1))
+
+
+# --------------------------------------------------------------------------------------------- checkers on the model
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from dcirc_utils.core.components import Component, student_layer_map  # noqa: E402
+from dcirc_utils.core.tasks import make_prompts  # noqa: E402
+from dcirc_utils.engine import Engine  # noqa: E402
+from dcirc_utils.studies import exercises as X  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mini_engine(mini_pair):
+    ps = make_prompts(8, seed=2, tokenizer=mini_pair.tokenizer)
+    return Engine.for_prompts(mini_pair.teacher, ps, progress=False), ps
+
+
+def test_layer_map_and_kl_checkers():
+    X.check_layer_map(student_layer_map)
+    with pytest.raises(AssertionError, match="last teacher block"):
+        X.check_layer_map(lambda t, s: [i * t // s for i in range(s)])
+    t, s = torch.randn(5, 11), torch.randn(5, 11)
+
+    def kl(t, s, tau):
+        lt, ls = torch.log_softmax(t / tau, -1), torch.log_softmax(s / tau, -1)
+        return (lt.exp() * (lt - ls)).sum(-1).mean()
+
+    X.check_kl_divergence(kl, t, s)
+    with pytest.raises(AssertionError, match="KL\\(student"):
+        X.check_kl_divergence(lambda t, s, tau: kl(s, t, tau), t, s)
+    with pytest.raises(AssertionError, match="temperature"):
+        X.check_kl_divergence(lambda t, s, tau: kl(t, s, 1.0), t, s)
+
+
+def test_model_checkers_01_02(mini_pair, mini_engine):
+    engine, ps = mini_engine
+    X.check_logit_diff_on_model(logit_diff, mini_pair.teacher, ps)
+    end = mini_pair.teacher.readout_logits(ps.tokens(mini_pair.tokenizer))
+    c, i = ps.answer_ids(mini_pair.tokenizer)
+
+    def filt(end, c, i, ratio):
+        p = end.softmax(-1)
+        idx = torch.arange(len(c))
+        return (end.argmax(-1) == c) & (p[idx, c] > ratio * p[idx, i])
+
+    X.check_filter(filt, end, c, i)
+    with pytest.raises(AssertionError, match="top-1 test only"):
+        X.check_filter(lambda e, c, i, r: e.argmax(-1) == c, end, c, i)
+
+    def make_hook(head, mean):
+        def fn(z):
+            z = z.clone()
+            z[:, :, head] = mean
+            return z
+        return fn
+
+    X.check_mean_ablation_on_model(make_hook, engine, Component(1, 2))
+    with pytest.raises(AssertionError, match="other than"):
+        X.check_mean_ablation_on_model(lambda h, m: (lambda z: z * 0), engine, Component(1, 2))
+
+
+def test_path_patch_checker(mini_engine):
+    from dcirc_utils.engine import Patch
+    engine, _ = mini_engine
+    circuit = [Component(0, 0), Component(0), Component(3, 1), Component(5)]
+
+    def by_hand(engine, circuit, sender, receiver, kind):
+        base = engine.circuit_base(circuit)
+        heads = [h for h in circuit if not h.is_mlp and h.layer > sender.layer]
+        clean = engine.capture(sorted({h.site for h in heads}), base)
+        corr = engine.capture([sender.site], base, which="corrupted")[sender.site]
+        frozen = [Patch(h.site, h.head, clean[h.site][:, :, h.head], per_prompt=True) for h in heads]
+        s_val = corr if sender.is_mlp else corr[:, :, sender.head]
+        site = receiver.site if kind == "mlp_in" else None
+        from dcirc_utils.core.components import Site
+        site = Site("mlp_in", receiver.layer) if kind == "mlp_in" else Site(kind, receiver.layer)
+        _, cap = engine.run([frozen + [Patch(sender.site, sender.index, s_val, per_prompt=True)]], base,
+                            capture=[site])
+        rec = cap[site][0]
+        idx = None if kind == "mlp_in" else receiver.head
+        vals = rec if idx is None else rec[:, :, idx]
+        return float(engine.evaluate([[Patch(site, idx, vals, per_prompt=True)]], base)[0]) / engine.clean_value
+
+    X.check_path_patch_edge(by_hand, engine, circuit, Component(0, 0), Component(3, 1), "v")
+    with pytest.raises(AssertionError, match="edge score"):
+        X.check_path_patch_edge(lambda *a: 0.5, engine, circuit, Component(0, 0), Component(3, 1), "v")
+
+
+def test_similarity_merge_cosine_checkers(mini_pair, mini_engine):
+    from dcirc_utils.methods.heads import attention_patterns
+    from dcirc_utils.methods.mlps import mlp_outputs
+    _, ps = mini_engine
+    tok = ps.tokens(mini_pair.tokenizer)
+    pt, pst = attention_patterns(mini_pair.teacher, tok), attention_patterns(mini_pair.student, tok)
+
+    def rows(ps_, pt_):
+        return torch.nn.functional.cosine_similarity(ps_, pt_, dim=-1).mean()
+
+    pairs = [(Component(0, 1), Component(0, 1)), (Component(2, 0), Component(5, 3))]
+    X.check_head_similarity(rows, pt, pst, pairs)
+    with pytest.raises(AssertionError, match="flattened"):
+        X.check_head_similarity(lambda a, b: torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0),
+                                pt, pst, pairs)
+    t_out, s_out = mlp_outputs(mini_pair.teacher, tok), mlp_outputs(mini_pair.student, tok)
+    X.check_positional_cosine(lambda a, b: torch.nn.functional.cosine_similarity(a, b, dim=-1), t_out[0], s_out[0])
+
+    def weights(y, a, b):
+        r = lambda x: x.reshape(-1, x.shape[-1]).double()  # noqa: E731
+        y, a, b = (r(v) - r(v).mean(0) for v in (y, a, b))
+        return torch.linalg.lstsq(torch.stack([a.reshape(-1), b.reshape(-1)], 1), y.reshape(-1, 1)).solution[:, 0]
+
+    X.check_merge_weights(weights, s_out[1], t_out[1], t_out[2])
+    with pytest.raises(AssertionError):
+        X.check_merge_weights(lambda y, a, b: torch.tensor([1.0, 0.0]), s_out[1], t_out[1], t_out[2])
+
+
+def test_pure_checkers_05_06_08():
+    from dcirc_utils.methods.alignment import alignment
+    from dcirc_utils.methods.concentration import gini
+    X.check_gini(gini, [0.5, 0.2, 0.2, 0.1])
+    with pytest.raises(AssertionError):
+        X.check_gini(lambda v: float(np.std(v)), [0.5, 0.2, 0.2, 0.1])
+    P = Component
+    X.check_sensitivity_ratio(lambda s, t: abs(s) / abs(t), {P(2, 4): -87.73}, {P(4, 4): -33.18}, {P(2, 4): P(4, 4)})
+    with pytest.raises(AssertionError, match="absolute"):
+        X.check_sensitivity_ratio(lambda s, t: -abs(s) / abs(t), {P(2, 4): -87.73}, {P(4, 4): -33.18},
+                                  {P(2, 4): P(4, 4)})
+    S, a, b = [0.9, 0.8, 1.0], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]
+    X.check_alignment(alignment, S, a, b)
+    with pytest.raises(AssertionError, match="influence term"):
+        X.check_alignment(lambda s, x, y: float(np.mean(s)), S, a, b)
+    w = torch.randn(6, 4)
+    X.check_weight_noise(lambda W, lv, g: W + lv * float(W.std()) * torch.randn(tuple(W.shape), generator=g), w, 0.3)
+    with pytest.raises(AssertionError, match="own standard deviation"):
+        X.check_weight_noise(lambda W, lv, g: W + lv * torch.randn(tuple(W.shape), generator=g), w, 0.3)
+    from dcirc_utils.studies.open_questions import correlation_ci
+    x, y = [1, 2, 3, 4, 5, 6], [1.1, 1.9, 3.2, 3.8, 5.1, 6.3]
+    X.check_correlation_ci(correlation_ci, x, y, n_boot=200)
+    r, lo, hi = correlation_ci(x, y, 200)
+    assert r == pytest.approx(float(np.corrcoef(x, y)[0, 1])) and lo <= r <= hi
+    with pytest.raises(ValueError, match="at least 3"):
+        correlation_ci([1, 2], [1, 2])
