@@ -17,9 +17,10 @@ from ..methods.concentration import gini, lorenz_curve  # noqa: E402
 __all__ = ["logit_diff_hist", "bar_compare", "layer_head_heatmap", "circuit_graph"]
 
 
-def logit_diff_hist(per_prompt: Mapping[str, Sequence[float]], title: str = "Δl per prompt"):
-    """Overlaid histograms of per-prompt Δl, one per model (notebook 01)."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+def logit_diff_hist(per_prompt: Mapping[str, Sequence[float]], title: str = "Δl per prompt",
+                    figsize: tuple[float, float] = (6, 3.2)):
+    """Overlaid histograms of per-prompt Δl, one per model (notebook 01; ``figsize`` in inches)."""
+    fig, ax = plt.subplots(figsize=figsize)
     values = [np.asarray(v) for v in per_prompt.values()]
     lo, hi = min(v.min() for v in values), max(v.max() for v in values)
     bins = np.linspace(min(lo, 0.0), hi, 30)
@@ -403,3 +404,154 @@ def noise_curve(stats: Sequence[Mapping], fit=None, ylabel: str = "alignment A",
 
 
 __all__ += ["sensitivity_scatter", "concentration_curve", "noise_curve"]
+
+
+# --------------------------------------------------------------------------------------------- notebooks 00, 01, 02
+def grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], ylabel: str, title: str = "",
+                 hline: float | None = None, ylim: tuple[float, float] | None = None, rotation: float = 30,
+                 figsize: tuple[float, float] | None = None, value_format: str | None = None):
+    """Grouped bars sized for a projector: one group per label, one bar per series, the legend outside the axes
+    (notebooks 00, 01, 02).
+
+    Args:
+        labels: the groups (x axis).
+        series: name → one value per label (``nan`` draws no bar).
+        ylabel, title: axis label and title.
+        hline: a dashed reference line (e.g. a target accuracy).
+        ylim: y limits (default: matplotlib's).
+        rotation: tick-label rotation in degrees (long labels need some).
+        figsize: inches; default at least (6, 3.5), wider with more groups.
+        value_format: a format such as ``"{:.0f}"`` to write each bar's value above it (``None``: no labels).
+
+    Raises:
+        ValueError: if a series does not have one value per label.
+    """
+    labels = [str(x) for x in labels]
+    for name, vals in series.items():
+        if len(vals) != len(labels):
+            raise ValueError(f"series {name!r} has {len(vals)} values for {len(labels)} labels")
+    n = max(1, len(series))
+    fig, ax = plt.subplots(figsize=figsize or (max(6.0, 0.55 * len(labels) * max(1.5, n * 0.6) + 2.5), 3.8))
+    x = np.arange(len(labels))
+    w = 0.8 / n
+    for k, (name, vals) in enumerate(series.items()):
+        v = np.asarray(vals, float)
+        bars = ax.bar(x + (k - (n - 1) / 2) * w, v, w, label=name)
+        if value_format:
+            for b, val in zip(bars, v):
+                if np.isfinite(val):
+                    ax.annotate(value_format.format(val), (b.get_x() + b.get_width() / 2, b.get_height()),
+                                ha="center", va="bottom", fontsize=8, xytext=(0, 1), textcoords="offset points")
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8, ls="--")
+    ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation else "center")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if len(series) > 1:
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int = 25, logy: bool = True,
+                    xlabel: str = "step", figsize: tuple[float, float] | None = None):
+    """Loss curves, one panel per phase (e.g. teacher, student), one line per logged quantity: the raw values faint
+    and their moving average (``window`` steps) solid (notebook 00; input: ``training_log.json``).
+
+    Args:
+        panels: panel title → {curve name → one value per step}.
+        window: moving-average width in steps (1: no smoothing).
+        logy: logarithmic y axis (losses span orders of magnitude).
+        xlabel: the x axis label.
+        figsize: inches; default (6 per panel, 3.8).
+
+    Raises:
+        ValueError: for no panel or a window below 1.
+    """
+    if not panels:
+        raise ValueError("give at least one panel of curves")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize or (6.0 * len(panels), 3.8), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        for k, (name, vals) in enumerate(curves.items()):
+            v = np.asarray(vals, float)
+            steps = np.arange(1, len(v) + 1)
+            colour = f"C{k}"
+            ax.plot(steps, v, color=colour, alpha=0.25, lw=0.7)
+            if window > 1 and len(v) >= window:
+                smooth = np.convolve(v, np.ones(window) / window, mode="valid")
+                ax.plot(steps[window - 1:], smooth, color=colour, lw=1.6, label=name)
+            else:
+                ax.plot(steps, v, color=colour, lw=1.6, label=name)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.legend(frameon=False)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def layer_head_heatmaps(grids: Mapping[str, tuple], title: str = "", label: str = "", vmin: float | None = None,
+                        vmax: float | None = None, cmap: str = "RdBu"):
+    """Several models' layer × head heatmaps (with their MLP column) stacked in one figure, on **one** colour scale
+    with one colour bar; panel heights follow the models' layer counts, so cells have the same size (notebook 02;
+    input: ``brittleness.drops_grid`` per model).
+
+    Args:
+        grids: model name → ``(head_values [n_layers, n_heads], mlp_values [n_layers] or None)``.
+        title: the figure's title.
+        label: the colour bar's label.
+        vmin, vmax: colour limits; default symmetric around 0 over every finite value of every panel.
+
+    Raises:
+        ValueError: for no grid, or grids with different numbers of heads.
+    """
+    if not grids:
+        raise ValueError("give at least one (heads, mlps) grid")
+    items = [(name, np.asarray(h, float), None if m is None else np.asarray(m, float)) for name, (h, m) in
+             grids.items()]
+    widths = {h.shape[1] for _, h, _ in items}
+    if len(widths) != 1:
+        raise ValueError(f"the grids have different numbers of heads {sorted(widths)}: draw them separately")
+    n_heads = widths.pop()
+    if vmin is None or vmax is None:
+        vals = np.concatenate([np.concatenate([h.ravel()] + ([m] if m is not None else [])) for _, h, m in items])
+        finite = vals[np.isfinite(vals)]
+        lim = float(np.abs(finite).max()) if finite.size else 1.0
+        lim = lim or 1.0
+        vmin, vmax = (-lim if vmin is None else vmin), (lim if vmax is None else vmax)
+    rows = [h.shape[0] for _, h, _ in items]
+    fig = plt.figure(figsize=(max(6.0, 0.42 * n_heads + 3.2), max(3.5, 0.3 * sum(rows) + 1.2 * len(items) + 0.6)))
+    gs = fig.add_gridspec(len(items), 3, height_ratios=rows, width_ratios=[n_heads, 1.1, 0.35], wspace=0.08,
+                          hspace=0.55)
+    im = None
+    for i, (name, h, m) in enumerate(items):
+        ax = fig.add_subplot(gs[i, 0])
+        im = ax.imshow(h, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        ax.set_xticks(range(n_heads))
+        ax.set_yticks(range(h.shape[0]))
+        ax.set_ylabel("layer")
+        ax.set_title(name, fontsize=11, loc="left")
+        if i == len(items) - 1:
+            ax.set_xlabel("head")
+        if m is not None:
+            axm = fig.add_subplot(gs[i, 1])
+            axm.imshow(m[:, None], origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+            axm.set_xticks([0], ["MLP"])
+            axm.set_yticks(range(h.shape[0]), [""] * h.shape[0])
+    cax = fig.add_subplot(gs[:, 2])
+    fig.colorbar(im, cax=cax, label=label)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+__all__ += ["grouped_bars", "training_curves", "layer_head_heatmaps"]

@@ -129,6 +129,15 @@ class Results:
             if ids is None or f.id in ids:
                 print(f.sentence())
 
+    def figure(self, name: str, fig, folder: str | Path | None = None) -> Path:
+        """Save a study-vs-ours figure for the report site as ``<folder>/<notebook>-<name>.png`` (default
+        :func:`results_dir`); returns its path. The notebook still shows the figure itself."""
+        folder = Path(folder) if folder else results_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.notebook}-{name}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        return path
+
     def table(self) -> pd.DataFrame:
         """The findings as a DataFrame (claim, study, this run, verdict)."""
         return pd.DataFrame([{"claim": f.claim, "study": _fmt(f.study), "this run": _fmt(f.ours),

@@ -15,7 +15,7 @@ import pandas as pd
 from ..core.components import Component, pair_label
 
 __all__ = ["frame", "evaluation_table", "circuit_table", "drops_table", "ratio_table", "alignment_table",
-           "matches_table", "top_components"]
+           "matches_table", "top_components", "role_ranking_table"]
 
 
 def _clean(v: Any) -> Any:
@@ -113,3 +113,185 @@ def top_components(values: Mapping[Component, float], k: int = 5, largest: bool 
     """The ``k`` components with the largest (or smallest) values, as a two-column table."""
     order = sorted(values, key=lambda c: values[c], reverse=largest)[:k]
     return frame([{"component": c, name: values[c]} for c in order], index="component", digits=digits)
+
+
+# --------------------------------------------------------------------------------------------- notebooks 00, 02
+def _value_of(entry: Mapping[str, Any]) -> float:
+    """The metric of one model's ``eval.json`` entry: Δl, or greater-than's probability difference."""
+    for key in ("logit_diff", "prob_diff", "value"):
+        if key in entry:
+            return float(entry[key])
+    return math.nan
+
+
+def offline_eval_table(prompts: Mapping[str, Mapping[str, Any]], models: Mapping[str, str] | Sequence[str] = (
+        "teacher", "student", "student_init"), digits: int = 2, example: bool = False) -> pd.DataFrame:
+    """An offline pair's held-out evaluation (``eval.json``'s ``"prompts"``, or a sweep student's) as one row per
+    prompt set: top-1 accuracy (%) and the task metric (Δl; greater-than: P(later) − P(earlier or same)) of each
+    model (notebook 00).
+
+    Args:
+        prompts: ``{set: {"n", "example", "metric"?, model: {"top1", "logit_diff" | "prob_diff", ...}}}`` as
+            ``offline.distill.evaluate_prompts`` writes it.
+        models: the model keys to show, in order, or ``{key: column name}``; a key missing from every set is
+            skipped.
+        digits: decimals of the metric columns (accuracy keeps 1).
+        example: add the set's example prompt as a column.
+
+    Raises:
+        ValueError: if no set has any of ``models``.
+    """
+    names = dict(models) if isinstance(models, Mapping) else {m: m for m in models}
+    present = [m for m in names if any(m in e for e in prompts.values())]
+    if not present:
+        raise ValueError(f"no prompt set has any of the models {list(names)}; its models are "
+                         f"{sorted({k for e in prompts.values() for k, v in e.items() if isinstance(v, Mapping)})}")
+    rows = []
+    for key, entry in prompts.items():
+        row: dict[str, Any] = {"set": key, "metric": entry.get("metric", "Δl"), "n": entry.get("n")}
+        if example:
+            row["example"] = entry.get("example", "")
+        for m in present:
+            e = entry.get(m)
+            row[f"{names[m]} top-1 %"] = 100.0 * float(e["top1"]) if e else math.nan
+            row[f"{names[m]} metric"] = _value_of(e) if e else math.nan
+        rows.append(row)
+    acc = {c: 1 for r in rows for c in r if c.endswith("top-1 %")}
+    return frame(rows, index="set", digits={**{c: digits for r in rows for c in r}, **acc})
+
+
+def token_share_table(shares: Mapping[str, Mapping[str, float]], digits: int = 1) -> pd.DataFrame:
+    """Documents and tokens per corpus kind, largest token share first, with the three template kinds together as
+    the last row (notebook 00; input: ``offline.corpus.token_shares`` or ``training_log.json``'s
+    ``corpus.token_shares_first_20000_docs``).
+
+    Raises:
+        ValueError: if ``shares`` has no kind.
+    """
+    kinds = [k for k in shares if k != "template_family"]
+    if not kinds:
+        raise ValueError("no document kind in the token shares")
+    kinds.sort(key=lambda k: -float(shares[k]["token_share"]))
+    rows = [{"kind": k, "documents": int(shares[k]["docs"]), "tokens": int(shares[k]["tokens"]),
+             "documents %": 100.0 * float(shares[k]["doc_share"]), "tokens %": 100.0 * float(shares[k]["token_share"])}
+            for k in kinds]
+    if "template_family" in shares:
+        f = shares["template_family"]
+        rows.append({"kind": "template family (3 kinds)", "documents": int(f["docs"]), "tokens": int(f["tokens"]),
+                     "documents %": 100.0 * float(f["doc_share"]), "tokens %": 100.0 * float(f["token_share"])})
+    return frame(rows, index="kind", digits=digits)
+
+
+def sweep_table(students: Mapping[str, Mapping[str, Any]], sets: Sequence[str] = ("numerals",),
+                digits: int = 3) -> pd.DataFrame:
+    """Students of several depths, one row each: layers, the teacher blocks they copy, parameters, KL to the
+    teacher before and after distillation, and top-1 (%) and metric on ``sets`` after and at init (notebook 00;
+    input: ``sweep.json``'s ``"students"``, optionally with the shipped student added under its depth).
+
+    Args:
+        students: depth (as text) → ``{"layer_map", "params", "prompts", "kl_to_teacher", "init_kl_to_teacher"}``
+            where ``prompts`` is as in ``eval.json`` with ``"student"`` and ``"student_init"`` entries and the two
+            KL entries are ``{"kl": ...}`` (or a number).
+        sets: prompt sets to show (a missing set gives NaN).
+        digits: decimals of the KL and metric columns.
+    """
+    def kl(v):
+        return float(v["kl"]) if isinstance(v, Mapping) else (math.nan if v is None else float(v))
+
+    rows = []
+    for depth in sorted(students, key=lambda d: int(d)):
+        s = students[depth]
+        row: dict[str, Any] = {"student layers": int(depth), "copies teacher blocks": " ".join(
+            str(b) for b in s.get("layer_map", [])), "parameters": s.get("params"),
+            "KL at init": kl(s.get("init_kl_to_teacher")), "KL after": kl(s.get("kl_to_teacher"))}
+        for name in sets:
+            entry = s.get("prompts", {}).get(name, {})
+            for role, label in (("student", "after"), ("student_init", "at init")):
+                e = entry.get(role)
+                row[f"{name} top-1 % {label}"] = 100.0 * float(e["top1"]) if e else math.nan
+                row[f"{name} metric {label}"] = _value_of(e) if e else math.nan
+        rows.append(row)
+    acc = {c: 1 for r in rows for c in r if "top-1" in c}
+    return frame(rows, index="student layers", digits={**{c: digits for r in rows for c in r}, **acc})
+
+
+def _components_of(c: Any) -> list[Component]:
+    return sorted(getattr(c, "components", c))
+
+
+def circuit_diff_table(first: Mapping[str, Any], second: Mapping[str, Any],
+                       names: tuple[str, str] = ("corrected", "study")) -> pd.DataFrame:
+    """What changes between two circuits of each model (e.g. the course's pruning rule and the study's): sizes,
+    shared components, the components found by only one, and the scores (notebook 02).
+
+    Args:
+        first, second: model name → a :class:`~dcirc_utils.methods.discovery.Circuit` (or a sequence of
+            components); only the models in both are compared.
+        names: how the two circuits are called in the columns.
+
+    Raises:
+        ValueError: if the two mappings share no model.
+    """
+    a, b = names
+    models = [m for m in first if m in second]
+    if not models:
+        raise ValueError(f"no model is in both mappings ({list(first)} vs {list(second)})")
+    rows = []
+    for m in models:
+        ca, cb = _components_of(first[m]), _components_of(second[m])
+        sa, sb = set(ca), set(cb)
+        rows.append({"model": m, f"{a} size": len(ca), f"{b} size": len(cb), "shared": len(sa & sb),
+                     f"only {a}": " ".join(str(c) for c in ca if c not in sb) or "—",
+                     f"only {b}": " ".join(str(c) for c in cb if c not in sa) or "—",
+                     f"{a} score %": float(getattr(first[m], "score", math.nan)),
+                     f"{b} score %": float(getattr(second[m], "score", math.nan))})
+    return frame(rows, index="model", digits=1)
+
+
+__all__ += ["offline_eval_table", "token_share_table", "sweep_table", "circuit_diff_table"]
+
+
+def role_ranking_table(rows_by_model: Mapping[str, Sequence[Mapping[str, Any]]],
+                       reference: Mapping[str, Sequence[str]] | None = None, reference_name: str = "study",
+                       marked: Mapping[str, Iterable[Component]] | None = None, digits: int = 2) -> pd.DataFrame:
+    """The top heads of each role for several models, next to reference heads (notebook 03's ranked role table).
+
+    Args:
+        rows_by_model: model name → rows of :func:`dcirc_utils.methods.heads.role_table` (dicts with ``role``,
+            ``rank``, ``head``, ``score``).
+        reference: role → head names of a reference (e.g. the study's named GPT-2 heads), shown in the first
+            column (``""`` for a role it does not name); ``None`` leaves the column out.
+        reference_name: that column's header.
+        marked: model name → heads to mark with ``*`` (e.g. the model's circuit heads).
+        digits: decimals of the scores.
+
+    Returns:
+        One row per role (first-seen order), index ``role``; one column ``"<model> top <rank>"`` per model and rank,
+        each cell ``"<head>[*] <score>"`` (e.g. ``"4.3* 0.23"``), empty where a model has fewer ranked heads.
+
+    Raises:
+        ValueError: if a row lacks one of the keys ``role``, ``rank``, ``head``, ``score``.
+    """
+    roles: list[str] = []
+    cells: dict[tuple[str, str], str] = {}
+    columns: list[str] = []
+    for model, rows in rows_by_model.items():
+        mark = set(marked.get(model, ())) if marked else set()
+        for r in rows:
+            missing = {"role", "rank", "head", "score"} - set(r)
+            if missing:
+                raise ValueError(f"row {dict(r)} of {model!r} lacks {sorted(missing)}: pass heads.role_table rows")
+            if r["role"] not in roles:
+                roles.append(r["role"])
+            col = f"{model} top {r['rank']}"
+            if col not in columns:
+                columns.append(col)
+            cells[(r["role"], col)] = f"{r['head']}{'*' if r['head'] in mark else ''} {r['score']:.{digits}f}"
+    out = []
+    for role in roles:
+        row: dict[str, Any] = {"role": role}
+        if reference is not None:
+            row[reference_name] = ", ".join(str(h) for h in reference.get(role, ()))
+        row.update({c: cells.get((role, c), "") for c in columns})
+        out.append(row)
+    return frame(out, index="role")
