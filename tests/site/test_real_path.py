@@ -1,0 +1,34 @@
+"""The real path, executed end to end: every notebook runs top to bottom on `gpt2-random` (random weights in the exact
+GPT-2 small / DistilGPT2 architectures with GPT-2's real tokenizer) with a reduced prompt count, so that every cell of
+the `DCIRC_PAIR=gpt2` path is exercised without the hub. Outputs are not compared (random weights); the run must not
+fail, and the wall times are written to build/gpt2-random/times.json (the README quotes them). Skips without GPT-2's
+tokenizer."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dcirc_utils.core.paths import REPO_ROOT
+
+OUT = REPO_ROOT / "build" / "gpt2-random"
+PROMPTS = int(os.environ.get("DCIRC_REAL_PATH_PROMPTS", "8"))
+
+
+def test_every_notebook_runs_on_gpt2_random(gpt2_tok):
+    env = dict(os.environ, DCIRC_PAIR="gpt2-random", DCIRC_PROMPTS=str(PROMPTS),
+               DCIRC_RESULTS_DIR=str(OUT / "results"), DCIRC_CACHE=str(OUT / "cache"))
+    code = ("import json, sys; from dcirc_utils.report.course import run_course; "
+            f"t = run_course(out={str(OUT / 'notebooks')!r}, progress=False); "
+            f"json.dump(t, open({str(OUT / 'times.json')!r}, 'w'), indent=1)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    times = json.loads((OUT / "times.json").read_text())
+    notebooks = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(times) == notebooks
+    results = sorted(p.name for p in (OUT / "results").glob("*.json"))
+    assert results, "the notebooks wrote no findings on gpt2-random"
