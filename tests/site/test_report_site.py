@@ -4,6 +4,7 @@ and a screenshot of the summary page is saved under build/. Skips when Chromium 
 (.ci/run installs Debian's chromium and chromium-driver)."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,10 @@ def _driver():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     chromedriver = shutil.which("chromedriver")
     if not chromium or not chromedriver:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+        reason = "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("DCIRC_REQUIRE_BROWSER"):
+            pytest.fail(reason + "; CI sets DCIRC_REQUIRE_BROWSER, so the browser test must run")
+        pytest.skip(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
