@@ -6,9 +6,10 @@ beside the study (``build/results.json``, ``build/site/index.html``; the README'
   values each notebook recorded.
 * ``site/index.html`` is the one hand-written page (a summary table and the study-vs-ours figures the notebooks
   saved); every executed notebook is rendered by nbconvert's ``lab`` template into ``site/notebooks/NN_*.html``.
-* The site works offline: MathJax is served from a local copy (the ``jupyter-server-mathjax`` package), the
-  require.js tag nbconvert would load from a CDN is left out (nothing in the notebooks needs it), and an output
-  that loads a script from a CDN (the circuitsvis view) is replaced by a note pointing to its static figure.
+* The site works offline: formulas are typeset by a local copy of MathJax 3 (its one-file TeX → SVG bundle, from
+  npm: :func:`find_mathjax`; without it the LaTeX source shows), the scripts nbconvert would load from a CDN
+  (require.js, MathJax 2, mermaid) are left out, and an output that loads a script from a CDN (the circuitsvis
+  view) is replaced by a note pointing to its static figure.
 """
 from __future__ import annotations
 
@@ -26,7 +27,39 @@ __all__ = ["collect_results", "render_notebook", "build_site"]
 
 _CDN_SCRIPT = re.compile(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', re.I)
 _EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>', re.I)
-_MATHJAX = "assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+_MATHJAX_CONFIG = ("<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: "
+                   "[['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true, processEnvironments: true}, "
+                   "svg: {fontCache: 'global'}};</script>")
+#: MathJax 3's single-file TeX → SVG bundle (glyphs inside the file: nothing else is fetched), from npm
+MATHJAX_NPM = "mathjax@3.2.2"
+
+
+def find_mathjax(fetch: bool = True) -> Path | None:
+    """MathJax 3's ``tex-svg.js`` for the site: ``$DCIRC_MATHJAX``, else ``build/mathjax/package/es5/tex-svg.js``,
+    else (``fetch``) ``npm pack`` of :data:`MATHJAX_NPM` into ``build/mathjax`` when npm is installed. ``None``
+    when none works: the pages then show the LaTeX source of the formulas (readable, not typeset)."""
+    import os
+    import subprocess
+    import tarfile
+    env = os.environ.get("DCIRC_MATHJAX")
+    if env:
+        if not Path(env).is_file():
+            raise FileNotFoundError(f"DCIRC_MATHJAX={env!r} is not a file: point it at MathJax 3's es5/tex-svg.js")
+        return Path(env)
+    folder = REPO_ROOT / "build" / "mathjax"
+    target = folder / "package" / "es5" / "tex-svg.js"
+    if target.exists() or not fetch or shutil.which("npm") is None:
+        return target if target.exists() else None
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        name = subprocess.run(["npm", "pack", MATHJAX_NPM, "--silent"], cwd=folder, capture_output=True, text=True,
+                              timeout=300, check=True).stdout.strip().splitlines()[-1]
+        with tarfile.open(folder / name) as tar:
+            tar.extract("package/es5/tex-svg.js", folder, filter="data")
+    except (subprocess.SubprocessError, OSError, KeyError, IndexError, tarfile.TarError) as err:
+        print(f"MathJax not available ({type(err).__name__}); formulas are shown as LaTeX source")
+        return None
+    return target if target.exists() else None
 
 
 def collect_results(folder: str | Path | None = None) -> dict:
@@ -49,16 +82,9 @@ def collect_results(folder: str | Path | None = None) -> dict:
             "figures": sorted(p.name for p in folder.glob("*.png"))}
 
 
-def _mathjax_dir() -> Path | None:
-    try:
-        import jupyter_server_mathjax
-    except ImportError:
-        return None
-    return Path(jupyter_server_mathjax.__file__).parent / "static"
-
-
-def render_notebook(path: str | Path, mathjax: bool = True) -> str:
-    """One executed notebook as a standalone HTML page that loads nothing from the network."""
+def render_notebook(path: str | Path, mathjax_src: str | None = None) -> str:
+    """One executed notebook as a standalone HTML page that loads nothing from the network (``mathjax_src``: the
+    relative URL of MathJax 3's ``tex-svg.js``, or ``None`` to leave the formulas as LaTeX source)."""
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(path), as_version=4)
@@ -70,16 +96,20 @@ def render_notebook(path: str | Path, mathjax: bool = True) -> str:
             if "unpkg.com" in page or "cdn.jsdelivr" in page:
                 data["text/html"] = ("<p><em>An interactive view that loads its script from the web was here; the "
                                      "static figure next to it shows the same data.</em></p>")
-    exporter = HTMLExporter(template_name="lab", mathjax_url=_MATHJAX if mathjax else "", require_js_url="")
+    exporter = HTMLExporter(template_name="lab", mathjax_url="", require_js_url="")
     body, _ = exporter.from_notebook_node(nb)
     body = _EMPTY_SCRIPT.sub("", _CDN_SCRIPT.sub("", body))
-    if not mathjax:
-        body = re.sub(r'<script[^>]*mathjax[^>]*>.*?</script>', "", body, flags=re.I | re.S)
-    return body
+    # nbconvert's MathJax 2 configuration and its mermaid loader (both would reach for a CDN or MathJax 2)
+    body = re.sub(r'<script type="text/x-mathjax-config">.*?</script>', "", body, flags=re.S)
+    body = re.sub(r'<script type="module">.*?</script>', "", body, flags=re.S)
+    head = '<head>\n<link rel="icon" href="data:,">'                      # no favicon request
+    if mathjax_src:
+        head += f'\n{_MATHJAX_CONFIG}\n<script id="MathJax-script" async src="{mathjax_src}"></script>'
+    return body.replace("<head>", head, 1)
 
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Distilled Circuits: report</title>
+<html lang="en"><head><meta charset="utf-8"><title>Distilled Circuits: report</title><link rel="icon" href="data:,">
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 0.92em; }}
@@ -128,14 +158,13 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
         raise FileNotFoundError(f"no executed notebooks in {notebooks}: run `python -m dcirc_utils.report.course` "
                                 "first")
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    mj = _mathjax_dir()
-    if mj is not None and not (out / "assets" / "mathjax").exists():
-        shutil.copytree(mj, out / "assets" / "mathjax")
+    mj = find_mathjax()
+    if mj is not None:
+        (out / "assets").mkdir(exist_ok=True)
+        shutil.copy(mj, out / "assets" / "tex-svg.js")
     links = []
     for p in paths:
-        page = render_notebook(p, mathjax=mj is not None)
-        if mj is not None:
-            page = page.replace(_MATHJAX, "../" + _MATHJAX)
+        page = render_notebook(p, "../assets/tex-svg.js" if mj is not None else None)
         (out / "notebooks" / f"{p.stem}.html").write_text(page)
         links.append(f'<li><a href="notebooks/{p.stem}.html">{html.escape(p.stem)}</a></li>')
     data = collect_results(results)

@@ -4,8 +4,12 @@ and a screenshot of the summary page is saved under build/. Skips when Chromium 
 (.ci/run installs Debian's chromium and chromium-driver)."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,26 +58,53 @@ def test_results_json_has_every_notebook_and_a_verdict_per_claim(site):
     assert (site.parent / "results.json").exists()
 
 
+@contextlib.contextmanager
+def _serve(folder: Path):
+    """The site over HTTP on the loopback interface (as a reader's browser would get it; file:// blocks fonts)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+# resolves once the page has loaded and, where it loads MathJax 3, the formulas are typeset
+_SETTLED = """const done = arguments[arguments.length - 1];
+const wait = () => {
+  if (document.readyState !== 'complete') { return setTimeout(wait, 100); }
+  if (!document.getElementById('MathJax-script')) { return done(true); }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { return MathJax.startup.promise.then(() => done(true)); }
+  setTimeout(wait, 100);
+};
+wait();"""
+
+
 def test_every_page_loads_without_console_errors_and_shows_its_figures(site):
     driver = _driver()
+    driver.set_script_timeout(120)
     try:
-        pages = [site] + sorted((site.parent / "notebooks").glob("*.html"))
-        for page in pages:
-            driver.get(page.as_uri())
-            driver.implicitly_wait(2)
-            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-            assert not errors, f"{page.name}: console errors {errors[:3]}"
-            broken = driver.execute_script(
-                "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                ".map(i => i.src.slice(0, 80));")
-            assert not broken, f"{page.name}: images that did not load: {broken[:3]}"
-            n_images = driver.execute_script("return document.images.length;")
-            if page.parent.name == "notebooks":
-                assert n_images > 0, f"{page.name} shows no figure"
-            if page == site:
-                rows = driver.execute_script("return document.querySelectorAll('tbody tr').length;")
-                assert rows == len(collect_results()["findings"])
-                driver.save_screenshot(str(BUILD / "site-screenshot.png"))
+        root = site.parent
+        pages = [site] + sorted((root / "notebooks").glob("*.html"))
+        with _serve(root) as base:
+            for page in pages:
+                driver.get(f"{base}/{page.relative_to(root).as_posix()}")
+                driver.execute_async_script(_SETTLED)
+                errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+                assert not errors, f"{page.name}: console errors {errors[:3]}"
+                broken = driver.execute_script(
+                    "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                    ".map(i => i.src.slice(0, 80));")
+                assert not broken, f"{page.name}: images that did not load: {broken[:3]}"
+                n_images = driver.execute_script("return document.images.length;")
+                if page.parent.name == "notebooks":
+                    assert n_images > 0, f"{page.name} shows no figure"
+                if page == site:
+                    rows = driver.execute_script("return document.querySelectorAll('tbody tr').length;")
+                    assert rows == len(collect_results()["findings"])
+                    driver.save_screenshot(str(BUILD / "site-screenshot.png"))
         assert (BUILD / "site-screenshot.png").stat().st_size > 10_000
     finally:
         driver.quit()
