@@ -272,25 +272,32 @@ def _load_small(device: torch.device) -> ModelPair:
                      "the DistilGPT2 recipe in this project (data/models/small/README.md)")
 
 
-@register_pair("small-init")
-def _load_small_init(device: torch.device) -> ModelPair:
-    from transformers import GPT2LMHeadModel
+def _init_student_pair(name: str, depth: int | None, device: torch.device) -> ModelPair:
+    """The small teacher with a student of ``depth`` layers as it was BEFORE distillation (the copied blocks),
+    rebuilt exactly from the teacher; ``depth=None`` takes the shipped student's depth."""
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     from .init import init_student_from_teacher
     t_dir, s_dir = _offline_folders("small", MODELS_DIR / "small")
     tok = _local_tokenizer(t_dir)
     with _quiet():
         hf_teacher = GPT2LMHeadModel.from_pretrained(str(t_dir))
-        n_student = GPT2LMHeadModel.from_pretrained(str(s_dir)).config.n_layer
-    student = init_student_from_teacher(hf_teacher, n_student)
-    with tempfile.TemporaryDirectory(prefix="dcirc-small-init-") as tmp:
+    depth = depth or GPT2Config.from_pretrained(str(s_dir)).n_layer
+    student = init_student_from_teacher(hf_teacher, depth)
+    with tempfile.TemporaryDirectory(prefix="dcirc-init-") as tmp:
         student.config.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         s_bridge = _bridge(tmp, device, hf_model=student, tokenizer=tok)
-    return ModelPair("small-init", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
-                     DecoderAdapter(s_bridge, tok, "small-init-student"), tok,
-                     "the control pair: the small pair's teacher and its student BEFORE distillation (teacher blocks "
-                     "0, 2, 4, 7, 9, 11 copied, no training), rebuilt exactly from the teacher")
+    blocks = ", ".join(str(b) for b in student.config.dcirc_layer_map)
+    return ModelPair(name, DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                     DecoderAdapter(s_bridge, tok, f"{name}-student"), tok,
+                     f"a control pair: the small teacher and a {depth}-layer student BEFORE distillation (teacher "
+                     f"blocks {blocks} copied, no training), rebuilt exactly from the teacher")
+
+
+@register_pair("small-init")
+def _load_small_init(device: torch.device) -> ModelPair:
+    return _init_student_pair("small-init", None, device)
 
 
 def _small_depth_loader(depth: int):
@@ -311,6 +318,7 @@ def _small_depth_loader(depth: int):
 
 for _depth in (3, 9):
     register_pair(f"small-s{_depth}")(_small_depth_loader(_depth))
+    register_pair(f"small-s{_depth}-init")(lambda device, d=_depth: _init_student_pair(f"small-s{d}-init", d, device))
 
 
 # --------------------------------------------------------------------------------------------- mini (offline)
