@@ -1,14 +1,42 @@
 """The study's open questions, answered on pairs this course trains (notebook 08).
 
-Statistics used there: Pearson and partial correlations with percentile-bootstrap intervals (small samples: a few
-students × tasks), so that "A predicts robustness" is a stated interval, not an impression.
+1. **Capacity**: students of 3, 6 and 9 of the teacher's 12 layers, same recipe and budget (``small-s3``, ``small``,
+   ``small-s9``), and their copies before distillation (``*-init``).
+2. **Other tasks**: every task of the course (numerals, number words, IOI, QA, greater-than): circuits, brittleness,
+   A, and which teacher circuit components a student has no counterpart for.
+3. **Real shift**: the numeral variants the corpus never contains, several prompt sets each.
+4. **Does A predict robustness?** A (both recipes) against robustness (under shift, under weight noise, the worst
+   single ablation) and against plain accuracy, with Pearson and partial correlations and percentile-bootstrap
+   intervals (small samples: a few students × tasks), so that the answer is a stated interval, not an impression.
+
+Everything is cached per (student, task) on disk; ``python -m dcirc_utils.studies.open_questions`` computes it all
+and writes :data:`RESULTS_PATH`, which notebook 08 reads when it matches the pairs' weights.
 """
 from __future__ import annotations
 
+import json
 import math
+import time
 from typing import Sequence
 
 import numpy as np
+
+from ..core.components import Component
+from ..core.paths import DATA_DIR
+from ..core.tasks import make_task
+from ..engine import Engine
+from ..methods import brittleness as br
+from ..methods.concentration import gini
+from ..methods.evaluation import evaluate
+from ..methods.heads import attention_patterns, head_similarity
+from ..methods.matching import mlp_similarity_table, study_matches
+from ..methods.mlps import mlp_outputs
+from ..methods.noise import add_weight_noise
+from ..methods.recipes import COURSE, study_recipe_for
+from .alignment import task_alignment
+from .cache import cached, model_fingerprint
+from .discover import discover, prompts_digest
+from .shift import shift_study
 
 __all__ = ["correlation_ci", "partial_correlation_ci"]
 
@@ -86,3 +114,167 @@ def partial_correlation_ci(x: Sequence[float], y: Sequence[float], z: Sequence[f
         return r, math.nan, math.nan
     lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
     return r, float(lo), float(hi)
+
+
+# --------------------------------------------------------------------------------------------- the study's questions
+__all__ += ["STUDENTS", "CONTROLS", "TASKS", "SHIFT_VARIANTS", "NOISE_LEVEL", "student_profile", "discarded_functions",
+            "run_open_questions", "RESULTS_PATH", "load_open_questions"]
+
+#: the capacity sweep's distilled students (depth 3, 6, 9 of the teacher's 12) and their copies before distillation
+STUDENTS: tuple[str, ...] = ("small-s3", "small", "small-s9")
+CONTROLS: tuple[str, ...] = ("small-s3-init", "small-init", "small-s9-init")
+TASKS: tuple[str, ...] = ("numerals", "number_words", "ioi", "qa", "greater_than")
+SHIFT_VARIANTS: tuple[str, ...] = ("range_shift", "long7", "mixed", "large")
+#: the weight-noise level of the robustness measure (σ × each weight's std; notebook 06 shows the whole curve)
+NOISE_LEVEL = 0.3
+NOISE_SEEDS = (0, 1, 2)
+#: where ``python -m dcirc_utils.studies.open_questions`` writes its results (shipped, so that notebook 08 runs in
+#: minutes; the notebook recomputes whatever does not match the pairs' current weights)
+RESULTS_PATH = DATA_DIR / "results" / "open_questions.json"
+
+
+def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> dict:
+    """Which of the teacher's circuit components have no counterpart in the student's circuit (notebook 08).
+
+    Each teacher circuit component takes the student component most similar to it (heads: row-wise cosine of
+    batch-mean attention patterns on BOS-prefixed prompts; MLPs: principal-angle similarity of their output
+    subspaces): the teacher→student direction of the study's BERT runs. A teacher component is *kept* when that
+    counterpart is in the student's circuit, *discarded* otherwise.
+
+    Returns:
+        ``{"kept": [...], "discarded": [...], "share_discarded"}`` (components as strings).
+    """
+    tokens = prompts.tokens(teacher.tokenizer, bos=True)
+    sim = head_similarity(attention_patterns(teacher, tokens), attention_patterns(student, tokens))  # [s, t]
+    table = mlp_similarity_table(mlp_outputs(teacher, tokens), mlp_outputs(student, tokens), "principal")  # [t, s]
+    s_set = set(s_circuit)
+    kept, dropped = [], []
+    for c in t_circuit:
+        if c.is_mlp:
+            match = Component(int(table[c.layer].argmax()))
+        else:
+            j = int(sim[:, c.layer * teacher.n_heads + c.head].argmax())
+            match = Component(j // student.n_heads, j % student.n_heads)
+        (kept if match in s_set else dropped).append(f"{c}->{match}")
+    n = len(kept) + len(dropped)
+    return {"kept": kept, "discarded": dropped, "share_discarded": len(dropped) / n if n else math.nan}
+
+
+def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool = False) -> dict:
+    """Everything notebook 08 asks of one (student, task): accuracy and metric of both models, circuit sizes and
+    scores, brittleness (sensitivity ratios of matched components, the worst single ablation, Gini of influence,
+    backup), A under both recipes, the drop under weight noise, and the teacher functions the student discards.
+    Cached on disk by both models' weights, the prompts and ``n``.
+
+    Raises:
+        ValueError: if the pair's tokenizer cannot make the task.
+    """
+    prompts = make_task(task, n, seed, tokenizer=pair.tokenizer)
+    key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
+           "prompts": prompts_digest(prompts), "version": 1}
+
+    def compute() -> dict:
+        out: dict = {"pair": pair.name, "task": task, "student_layers": pair.student.n_layers}
+        ev = {r: evaluate(a, prompts, corrupted=False) for r, a in pair.models.items()}
+        for r in ("teacher", "student"):
+            out[f"{r}_accuracy"], out[f"{r}_value"] = ev[r]["accuracy"], ev[r]["value"]
+        engines = {r: Engine.for_prompts(a, prompts, progress=False, check_baseline=False)
+                   for r, a in pair.models.items()}
+        try:
+            found = {r: discover(a, prompts, f"oq-{pair.name}-{task}", r, engine=engines[r], edges=False)
+                     for r, a in pair.models.items()}
+        except ValueError as err:                  # a degenerate baseline: the student does not do the task
+            out["error"] = str(err)
+            return out
+        circ = {r: d.circuit for r, d in found.items()}
+        for r in ("teacher", "student"):
+            out[f"{r}_circuit_size"] = len(circ[r].components)
+            out[f"{r}_components"] = len(engines[r].components)
+            out[f"{r}_circuit_score"] = circ[r].score
+        full = {r: br.full_model_drops(e) for r, e in engines.items()}
+        infl = {r: {c: abs(v) for c, v in d.items()} for r, d in full.items()}
+        for r in ("teacher", "student"):
+            out[f"{r}_gini"] = gini(list(infl[r].values())) if sum(infl[r].values()) > 0 else math.nan
+            out[f"{r}_worst_drop"] = min(full[r].values())
+        head_m, mlp_m = study_matches(pair.teacher, pair.student, prompts.tokens(pair.tokenizer, bos=True),
+                                      mlp_similarity="principal")
+        ratios = br.sensitivity_ratios(full["student"], full["teacher"], head_m + mlp_m)
+        substantive = [r.ratio for r in ratios if math.isfinite(r.ratio) and abs(r.student_drop) >= 5.0]
+        out["ratio_max_substantive"] = max(substantive) if substantive else math.nan
+        out["ratio_median"] = float(np.median([r.ratio for r in ratios if math.isfinite(r.ratio)]))
+        out["flagged_substantive"] = len([x for x in substantive if x > 2.0])
+        backup = br.backup_heads(engines["student"], top_k=1, full_drops=full["student"])
+        out["backup_max_rise"] = backup.rows[0].change if backup.rows else math.nan
+        out["discarded"] = discarded_functions(pair.teacher, pair.student, prompts, circ["teacher"].components,
+                                               circ["student"].components)
+        out["student_circuit"] = [str(c) for c in circ["student"].components]
+        out["teacher_circuit"] = [str(c) for c in circ["teacher"].components]
+        for name, recipe in (("course", COURSE), ("study", study_recipe_for(task))):
+            out[f"A_{name}"] = task_alignment(pair, task, recipe, n, seed)["A"]
+        clean = engines["student"].clean_value
+        noisy = []
+        for s in NOISE_SEEDS:
+            with add_weight_noise(pair.student.model, NOISE_LEVEL, s):
+                noisy.append(evaluate(pair.student, prompts, corrupted=False)["value"])
+        out["noise_retained"] = float(np.mean(noisy)) / clean if abs(clean) > 1e-9 else math.nan
+        return out
+
+    return cached("open-questions", key, compute, refresh=refresh)
+
+
+def shift_profile(pair, n: int = 100, seeds: Sequence[int] = (0, 1)) -> list[dict]:
+    """Accuracy and circuit score of teacher and student on the numeral task and its unseen variants, per seed
+    (the circuits are found on the numeral prompts of seed 0; notebook 08's real-shift question)."""
+    prompts = make_task("numerals", n, 0, tokenizer=pair.tokenizer)
+    circuits = {r: discover(a, prompts, f"oq-{pair.name}-numerals", r, edges=False).circuit.components
+                for r, a in pair.models.items()}
+    return shift_study(pair, ("numerals",) + SHIFT_VARIANTS, n, list(seeds), circuits)
+
+
+def run_open_questions(n: int = 100, students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequence[str] = TASKS,
+                       progress: bool = True) -> dict:
+    """Compute every (student, task) profile and the shift rows and write :data:`RESULTS_PATH` (the command line)."""
+    from tqdm.auto import tqdm
+
+    from ..models.pairs import PairUnavailableError, load_pair
+    t0 = time.perf_counter()
+    out: dict = {"n": n, "profiles": [], "shift": [], "fingerprints": {}, "missing": {}}
+    for name in tqdm(students, desc="students", disable=not progress):
+        try:
+            pair = load_pair(name, device="cpu")
+        except PairUnavailableError as err:
+            out["missing"][name] = str(err)
+            continue
+        out["fingerprints"][name] = [model_fingerprint(pair.teacher.model), model_fingerprint(pair.student.model)]
+        for task in tasks:
+            try:
+                out["profiles"].append(student_profile(pair, task, n))
+            except ValueError as err:
+                out["profiles"].append({"pair": name, "task": task, "error": str(err)})
+        out["shift"] += [dict(r, pair=name) for r in shift_profile(pair, n)]
+    out["wall_time_s"] = time.perf_counter() - t0
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    return out
+
+
+def load_open_questions() -> dict | None:
+    """The shipped results of :func:`run_open_questions`, or ``None`` when there are none."""
+    return json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dcirc_utils.studies.open_questions [--n 100]``: recompute notebook 08's results."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m dcirc_utils.studies.open_questions", description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--students", nargs="*", default=None)
+    args = ap.parse_args(argv)
+    out = run_open_questions(args.n, tuple(args.students) if args.students else STUDENTS + CONTROLS)
+    print(f"{len(out['profiles'])} profiles, {len(out['shift'])} shift rows in {out['wall_time_s']:.0f} s -> "
+          f"{RESULTS_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
