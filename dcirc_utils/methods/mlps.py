@@ -128,8 +128,10 @@ def top_singular_vectors(x: Tensor, k: int = 3) -> Float[Tensor, "d k"]:
     r = _rows(x, "x")
     if not 1 <= k <= min(r.shape):
         raise ValueError(f"k={k} must be between 1 and min(n, d) = {min(r.shape)}")
-    _, _, vh = torch.linalg.svd(r, full_matrices=False)
-    v = vh[:k].T.clone()
+    # the eigenvectors of the d × d matrix XᵀX are the right singular vectors of X; far cheaper than an SVD of the
+    # n × d matrix (n = prompts × positions), which multithreaded LAPACK also runs slowly on small matrices
+    _, vecs = torch.linalg.eigh(r.T @ r)
+    v = vecs[:, -k:].flip(-1).clone()
     pivot = v[v.abs().argmax(dim=0), torch.arange(k)]
     return v * torch.where(pivot < 0, -1.0, 1.0).to(v.dtype)
 
@@ -196,7 +198,12 @@ def principal_angle_similarity(a: Tensor, b: Tensor, k: int = 3, sqrt: bool = Fa
 def _basis(x: Tensor, pca_dim: int | None, rtol: float = 1e-6) -> Tensor:
     """Orthonormal basis (in sample space) of the centred columns of x, after an optional PCA truncation."""
     xc = x - x.mean(dim=0, keepdim=True)
-    u, s, _ = torch.linalg.svd(xc, full_matrices=False)
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)              # LAPACK's SVD of a tall matrix is much slower multithreaded on CPU
+    try:
+        u, s, _ = torch.linalg.svd(xc, full_matrices=False)
+    finally:
+        torch.set_num_threads(n_threads)
     keep = int((s > rtol * s[0]).sum()) if s.numel() and s[0] > 0 else 0
     if pca_dim is not None:
         keep = min(keep, int(pca_dim))

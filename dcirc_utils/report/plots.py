@@ -252,14 +252,19 @@ def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] |
 
 def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[str] | None = None,
                 ylabel: str = "", title: str = "", hline: float | None = 0.0,
-                figsize: tuple[float, float] | None = None):
+                figsize: tuple[float, float] | None = None, dashed: Sequence[str] = (),
+                legend_outside: bool = False):
     """One line per series over token positions (notebook 04: cosine per position, logit-difference contributions).
 
     ``figsize`` (inches) overrides the width chosen from the number of positions (a smaller figure keeps the
-    notebook small)."""
+    notebook small). Series named in ``dashed`` are drawn dashed (e.g. notebook 04's dropped-layer pairs); more than
+    ten series take their colours from ``tab20`` so that no two share one. ``legend_outside`` puts the legend right
+    of the axes, off the data."""
     fig, ax = plt.subplots(figsize=figsize or (max(5, 0.32 * max(len(v) for v in series.values()) + 2), 3.2))
-    for name, vals in series.items():
-        ax.plot(np.arange(len(vals)), np.asarray(vals, dtype=float), marker="o", ms=3, label=name)
+    colours = plt.cm.tab20.colors if len(series) > 10 else plt.cm.tab10.colors
+    for k, (name, vals) in enumerate(series.items()):
+        ax.plot(np.arange(len(vals)), np.asarray(vals, dtype=float), marker="o", ms=3, label=name,
+                color=colours[k % len(colours)], ls="--" if name in dashed else "-")
     if hline is not None:
         ax.axhline(hline, color="k", lw=0.8)
     if token_labels is not None:
@@ -268,7 +273,10 @@ def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[st
         ax.set_xlabel("position")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8)
+    if legend_outside:
+        ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    else:
+        ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -327,12 +335,13 @@ __all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "mer
 
 
 # --------------------------------------------------------------------------------------------- brittleness, alignment
-def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Removal drops: student vs teacher"):
+def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Removal drops: student vs teacher",
+                        figsize: tuple[float, float] = (4.6, 4.2)):
     """|Drop| of each student component against its teacher counterpart's, with the line ``student = threshold ×
     teacher``; points above it (flagged) are labelled ``student/teacher`` (notebook 05; input:
-    ``brittleness.sensitivity_ratios`` rows)."""
+    ``brittleness.sensitivity_ratios`` rows; ``figsize`` in inches)."""
     pts = [r for r in rows if np.isfinite(r.teacher_drop) and np.isfinite(r.student_drop)]
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = plt.subplots(figsize=figsize)
     if not pts:
         ax.text(0.5, 0.5, "no matched pair has both drops", ha="center", transform=ax.transAxes)
         return fig
@@ -355,10 +364,12 @@ def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Re
     return fig
 
 
-def concentration_curve(influences: Mapping[str, Sequence[float]], title: str = "How concentrated is influence?"):
+def concentration_curve(influences: Mapping[str, Sequence[float]], title: str = "How concentrated is influence?",
+                        figsize: tuple[float, float] = (4.8, 3.4)):
     """Cumulative share of influence held by the top-k components, one curve per model, x as the fraction of the
-    model's components; the legend gives each Gini coefficient (notebook 05; input: influence values)."""
-    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    model's components; the legend gives each Gini coefficient (notebook 05; input: influence values; ``figsize``
+    in inches)."""
+    fig, ax = plt.subplots(figsize=figsize)
     for name, vals in influences.items():
         v = np.abs(np.asarray(list(vals.values()) if isinstance(vals, Mapping) else vals, float))
         if v.sum() <= 0:
@@ -458,7 +469,7 @@ def grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], y
 
 
 def training_curves(panels: Mapping[str, Mapping[str, Sequence[float]]], window: int = 25, logy: bool = True,
-                    xlabel: str = "step", figsize: tuple[float, float] | None = None):
+                    xlabel: str = "step", ylabel: str = "nats per token", figsize: tuple[float, float] | None = None):
     """Loss curves, one panel per phase (e.g. teacher, student), one line per logged quantity: the raw values faint
     and their moving average (``window`` steps) solid (notebook 00; input: ``training_log.json``).
 
@@ -466,7 +477,7 @@ def training_curves(panels: Mapping[str, Mapping[str, Sequence[float]]], window:
         panels: panel title → {curve name → one value per step}.
         window: moving-average width in steps (1: no smoothing).
         logy: logarithmic y axis (losses span orders of magnitude).
-        xlabel: the x axis label.
+        xlabel, ylabel: the axis labels.
         figsize: inches; default (6 per panel, 3.8).
 
     Raises:
@@ -491,6 +502,7 @@ def training_curves(panels: Mapping[str, Mapping[str, Sequence[float]]], window:
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(frameon=False)
         for side in ("top", "right"):
@@ -529,9 +541,9 @@ def layer_head_heatmaps(grids: Mapping[str, tuple], title: str = "", label: str 
         lim = lim or 1.0
         vmin, vmax = (-lim if vmin is None else vmin), (lim if vmax is None else vmax)
     rows = [h.shape[0] for _, h, _ in items]
-    fig = plt.figure(figsize=(max(6.0, 0.42 * n_heads + 3.2), max(3.5, 0.3 * sum(rows) + 1.2 * len(items) + 0.6)))
+    fig = plt.figure(figsize=(max(6.0, 0.42 * n_heads + 3.2), max(3.5, 0.3 * sum(rows) + 0.8 * len(items) + 0.6)))
     gs = fig.add_gridspec(len(items), 3, height_ratios=rows, width_ratios=[n_heads, 1.1, 0.35], wspace=0.08,
-                          hspace=0.55)
+                          hspace=0.3)
     im = None
     for i, (name, h, m) in enumerate(items):
         ax = fig.add_subplot(gs[i, 0])
@@ -555,3 +567,174 @@ def layer_head_heatmaps(grids: Mapping[str, tuple], title: str = "", label: str 
 
 
 __all__ += ["grouped_bars", "training_curves", "layer_head_heatmaps"]
+
+
+# --------------------------------------------------------------------------------------------- notebooks 05, 06
+def grouped_errorbars(labels: Sequence[str], panels: Mapping[str, Mapping[str, tuple]], title: str = "",
+                      hlines: Mapping[str, float] | None = None, missing_label: str = "n/a",
+                      figsize: tuple[float, float] | None = None):
+    """Grouped bars with error bars, one panel per measure stacked on a shared x axis; a missing value (NaN mean)
+    draws no bar but writes ``missing_label`` where the bar would stand, so an undefined result stays visible
+    (notebook 05: accuracy and circuit score under distribution shift, mean ± std over prompt sets).
+
+    Args:
+        labels: the groups (x axis), e.g. variants.
+        panels: panel y label → {series name → (means, stds)}, one value per label each.
+        title: the figure's title.
+        hlines: panel y label → y of a dashed reference line.
+        missing_label: text written for a NaN mean.
+        figsize: inches; default at least (6.5, 3.2 per panel).
+
+    Raises:
+        ValueError: for no panel, or a series without one mean and one std per label.
+    """
+    if not panels:
+        raise ValueError("give at least one panel: {ylabel: {series: (means, stds)}}")
+    labels = [str(x) for x in labels]
+    n_series = max(len(s) for s in panels.values())
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False, figsize=figsize or (
+        max(6.5, 0.35 * len(labels) * max(2, n_series) + 3.0), 3.2 * len(panels) + 0.6))
+    x = np.arange(len(labels))
+    w = 0.8 / max(1, n_series)
+    for ax, (ylabel, series) in zip(axes[:, 0], panels.items()):
+        finite_top = 0.0
+        for k, (name, (means, stds)) in enumerate(series.items()):
+            m, s = np.asarray(means, float), np.asarray(stds, float)
+            if m.shape != (len(labels),) or s.shape != (len(labels),):
+                raise ValueError(f"series {name!r} of panel {ylabel!r} needs one mean and one std per label "
+                                 f"({len(labels)})")
+            pos = x + (k - (n_series - 1) / 2) * w
+            ok = np.isfinite(m)
+            ax.bar(pos[ok], m[ok], w, yerr=np.nan_to_num(s[ok]), capsize=3, color=f"C{k}", label=name,
+                   error_kw={"lw": 1})
+            if ok.any():
+                finite_top = max(finite_top, float(np.nanmax(np.abs(m[ok]) + np.nan_to_num(s[ok]))))
+            for p in pos[~ok]:
+                ax.annotate(missing_label, (p, 0), ha="center", va="bottom", rotation=90, fontsize=8, color=f"C{k}",
+                            xytext=(0, 2), textcoords="offset points")
+        if hlines and ylabel in hlines:
+            ax.axhline(hlines[ylabel], color="k", lw=0.8, ls="--")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_ylabel(ylabel)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0, 0].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1, 0].set_xticks(x, labels, rotation=30, ha="right")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def alignment_bars(rows: Sequence[Mapping], value: str = "A", study: str = "study A", title: str = "",
+                   missing_label: str = "n/a", figsize: tuple[float, float] | None = None):
+    """The alignment table as one figure: tasks on x, one bar per (pair, recipe), the study's value as a black
+    diamond and a dashed line across its task's group (notebook 06; input: ``studies.alignment.alignment_rows``).
+
+    Args:
+        rows: dicts with ``task``, ``pair``, ``recipe``, ``value`` (``None`` when not computable: ``missing_label``
+            is written instead of a bar) and ``study`` (``None`` when the study has no value).
+        value, study: the keys of our value and the study's.
+        title: the figure's title.
+        figsize: inches; default at least (6.5, 4).
+
+    Raises:
+        ValueError: if ``rows`` is empty.
+    """
+    if not rows:
+        raise ValueError("no alignment rows to draw")
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    series = list(dict.fromkeys(f"{r['pair']} · {r['recipe']}" for r in rows))
+    cell = {(r["task"], f"{r['pair']} · {r['recipe']}"): r.get(value) for r in rows}
+    ref = {r["task"]: r.get(study) for r in rows}
+    fig, ax = plt.subplots(figsize=figsize or (max(6.5, 0.3 * len(tasks) * len(series) + 4.5), 4.0))
+    x = np.arange(len(tasks))
+    w = 0.8 / len(series)
+    for k, name in enumerate(series):
+        vals = np.array([np.nan if cell.get((t, name)) is None else float(cell[(t, name)]) for t in tasks])
+        pos = x + (k - (len(series) - 1) / 2) * w
+        ok = np.isfinite(vals)
+        ax.bar(pos[ok], vals[ok], w, color=f"C{k}", label=name)
+        for p in pos[~ok & np.array([(t, name) in cell for t in tasks])]:   # a row without a value, not a missing row
+            ax.annotate(missing_label, (p, 0), ha="center", va="bottom", rotation=90, fontsize=8, color=f"C{k}",
+                        xytext=(0, 2), textcoords="offset points")
+    labelled = False
+    for i, t in enumerate(tasks):
+        if ref.get(t) is not None:
+            ax.hlines(float(ref[t]), i - 0.45, i + 0.45, colors="k", linestyles="--", lw=1)
+            ax.scatter([i], [float(ref[t])], marker="D", s=36, color="k", zorder=3,
+                       label=None if labelled else "study's value")
+            labelled = True
+    ax.set_xticks(x, tasks, rotation=20, ha="right")
+    ax.set_ylabel("alignment A")
+    ax.set_ylim(min(0.0, float(np.nanmin([v for v in cell.values() if v is not None] or [0.0]))), 1.05)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def noise_curves(series: Mapping[str, Sequence[Mapping]], fits: Mapping[str, object] | None = None,
+                 normalise: bool = True, references: Mapping[str, float] | None = None,
+                 title: str = "The noisy student", figsize: tuple[float, float] = (7.5, 4.0)):
+    """Several metrics of a noise sweep on one axis, each divided by its value at σ = 0 (so A and Δl share a
+    scale), mean ± std over seeds, symlog x so that σ = 0 shows (notebook 06; input: ``noise.mean_std`` rows per
+    metric and ``alignment.fit_inverse_log_decay``).
+
+    Args:
+        series: metric name → ``[{"level", "mean", "std"}]`` rows.
+        fits: metric name → a fitted curve (callable on levels, e.g. a ``DecayFit``) drawn dashed in its colour.
+        normalise: divide each metric (and its fit) by its mean at the smallest level (σ = 0).
+        references: label → y of a dotted reference line (in the plotted units).
+        title: the figure's title.
+        figsize: inches.
+
+    Raises:
+        ValueError: for no series, or a series whose σ = 0 value is 0 or NaN while ``normalise`` is on.
+    """
+    if not series:
+        raise ValueError("give at least one metric's noise.mean_std rows")
+    fig, ax = plt.subplots(figsize=figsize)
+    all_pos: list[float] = []
+    top = 0.0
+    for k, (name, stats) in enumerate(series.items()):
+        stats = sorted(stats, key=lambda r: r["level"])
+        levels = np.array([r["level"] for r in stats], float)
+        mean = np.array([r["mean"] for r in stats], float)
+        std = np.array([r["std"] for r in stats], float)
+        scale = 1.0
+        if normalise:
+            scale = float(mean[0])
+            if not (np.isfinite(scale) and scale != 0.0):
+                raise ValueError(f"{name}: its value at the smallest level is {scale}, so it cannot be normalised")
+        label = f"{name} (σ = {levels[0]:g}: {mean[0]:.3g})" if normalise else name
+        ax.errorbar(levels, mean / scale, yerr=np.abs(std / scale), marker="o", ms=4, capsize=3, lw=1.2,
+                    color=f"C{k}", label=label)
+        top = max(top, float(np.nanmax(mean / scale)))
+        all_pos += [float(v) for v in levels if v > 0]
+        if fits and name in fits:
+            hi = float(levels.max()) if levels.size else 1.0
+            lo = min([v for v in levels if v > 0], default=hi / 100)
+            xs = np.concatenate([[0.0], np.geomspace(lo / 3, hi * 3, 200)])
+            ax.plot(xs, np.asarray(fits[name](xs), float) / scale, color=f"C{k}", lw=1, ls="--",
+                    label=f"{name}: inverse-log fit")
+    for j, (label, y) in enumerate((references or {}).items()):
+        ax.axhline(y, color=f"{0.35 + 0.2 * j:.2f}", lw=0.9, ls=":", label=label)
+    if all_pos:
+        lt = min(all_pos)
+        ax.set_xscale("symlog", linthresh=lt)
+        ax.set_xlim(left=-0.25 * lt)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("noise level σ (× each weight's std)")
+    ax.set_ylabel("fraction of its value at σ = 0" if normalise else "value")
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["grouped_errorbars", "alignment_bars", "noise_curves"]

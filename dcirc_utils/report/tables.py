@@ -295,3 +295,111 @@ def role_ranking_table(rows_by_model: Mapping[str, Sequence[Mapping[str, Any]]],
         row.update({c: cells.get((role, c), "") for c in columns})
         out.append(row)
     return frame(out, index="role")
+
+
+# --------------------------------------------------------------------------------------------- notebook 06
+#: what each field of a :class:`~dcirc_utils.methods.recipes.Recipe` decides (the rows of :func:`recipe_table`)
+RECIPE_FIELDS = {
+    "ablation": "how one component is removed for its influence",
+    "clamp_mlp": "MLP scores clamped at ≥ 0 for",
+    "round_to": "influence |score − 100| rounded to (decimals)",
+    "normalise_over": "influences normalised over",
+    "mlp_similarity": "MLP similarity S",
+    "tie": "which maximum wins a tie in head matching",
+    "duplicate_below": "head matches counted twice when S is below",
+    "bos": "BOS prepended for patterns and MLP outputs",
+    "source": "where the recipe comes from",
+}
+
+
+def recipe_table(recipes: Sequence[Any]) -> pd.DataFrame:
+    """Several recipes for the alignment metric A side by side: one row per ingredient (:data:`RECIPE_FIELDS`), one
+    column per recipe (its ``name``), and whether every recipe makes the same choice (notebook 06; input:
+    :class:`~dcirc_utils.methods.recipes.Recipe` s such as ``COURSE`` and ``STUDY_SEQUENCE``).
+
+    Raises:
+        ValueError: for no recipe, or two recipes with the same name.
+    """
+    recipes = list(recipes)
+    if not recipes:
+        raise ValueError("give at least one Recipe")
+    names = [r.name for r in recipes]
+    if len(set(names)) != len(names):
+        raise ValueError(f"recipes need distinct names to be columns, got {names}")
+    rows = []
+    for field_name, meaning in RECIPE_FIELDS.items():
+        values = ["—" if getattr(r, field_name) is None else str(getattr(r, field_name)) for r in recipes]
+        rows.append({"ingredient": field_name, "what it decides": meaning, **dict(zip(names, values)),
+                     "same in all": "" if field_name == "source" else ("yes" if len(set(values)) == 1 else "no")})
+    return frame(rows, index="ingredient")
+
+
+__all__ += ["RECIPE_FIELDS", "recipe_table"]
+
+
+# --------------------------------------------------------------------------------------------- notebook 05
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def drop_summary(full_drops: Mapping[str, Mapping[Component, float]],
+                 circuit_drops: Mapping[str, Mapping[Component, float]] | None = None, digits: int = 2) -> pd.DataFrame:
+    """The study's summaries of removal drops, one row per model (notebook 05; input:
+    ``brittleness.full_model_drops`` and ``brittleness.circuit_removal_drops`` per model).
+
+    Columns: ``heads``; ``mean full-model head drop`` (plain mean over every head) and ``… clipped`` (each drop
+    clipped with ``min(0, ·)`` first, as the study averaged: its −1.35 for GPT-2 and −7.28 for DistilGPT2); the
+    ``largest full-model head drop`` and its head; with ``circuit_drops`` also ``circuit heads``, ``mean circuit-head
+    removal drop`` and the largest one with its head (NaN and ``"—"`` when a circuit has no head).
+
+    Args:
+        full_drops: model name → {component: full-model drop (pp)}.
+        circuit_drops: model name → {circuit component: removal drop (pp)}; ``None`` leaves the circuit columns out.
+        digits: decimals of the drops.
+    """
+    rows = []
+    for name, full in full_drops.items():
+        heads = {c: float(v) for c, v in full.items() if not c.is_mlp}
+        worst = min(heads, key=heads.get) if heads else None
+        row: dict[str, Any] = {"model": name, "heads": len(heads),
+                               "mean full-model head drop": _mean(list(heads.values())),
+                               "mean full-model head drop, clipped": _mean([min(0.0, v) for v in heads.values()]),
+                               "largest full-model head drop": heads[worst] if worst else math.nan,
+                               "its head": str(worst) if worst else "—"}
+        if circuit_drops is not None:
+            circ = {c: float(v) for c, v in circuit_drops.get(name, {}).items() if not c.is_mlp}
+            cw = min(circ, key=circ.get) if circ else None
+            row.update({"circuit heads": len(circ), "mean circuit-head removal drop": _mean(list(circ.values())),
+                        "largest circuit-head removal drop": circ[cw] if cw else math.nan,
+                        "its circuit head": str(cw) if cw else "—"})
+        rows.append(row)
+    return frame(rows, index="model", digits=digits)
+
+
+def init_map_table(head_matches: Sequence[Any], mlp_matches: Sequence[Any], layer_map: Sequence[int],
+                   digits: int = 3) -> pd.DataFrame:
+    """Does matching recover the initialisation map? One row per student layer: the teacher block it was copied
+    from, how many of its heads were matched to the head they were copied from (same index in that block), their
+    mean similarity, and the teacher MLP its MLP was matched to (notebook 05; input: ``matching.study_matches`` and
+    ``core.components.student_layer_map``).
+
+    Raises:
+        ValueError: if ``layer_map`` does not have one teacher block per student layer that has a match.
+    """
+    layers = sorted({m.student.layer for m in list(head_matches) + list(mlp_matches)})
+    if layers and layers[-1] >= len(layer_map):
+        raise ValueError(f"layer_map has {len(layer_map)} entries but the matches reach student layer {layers[-1]}")
+    rows = []
+    for layer in layers:
+        hs = [m for m in head_matches if m.student.layer == layer]
+        mlp = [m for m in mlp_matches if m.student.layer == layer]
+        src = int(layer_map[layer])
+        rows.append({"student layer": layer, "copied from block": src,
+                     "heads matched to their source": sum(m.teacher == Component(src, m.student.head) for m in hs),
+                     "of": len(hs), "mean S of its heads": _mean([m.similarity for m in hs]),
+                     "its MLP matched to": str(mlp[0].teacher) if mlp else "—",
+                     "MLP S": mlp[0].similarity if mlp else math.nan})
+    return frame(rows, index="student layer", digits=digits)
+
+
+__all__ += ["drop_summary", "init_map_table"]
