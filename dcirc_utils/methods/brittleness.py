@@ -221,3 +221,60 @@ def drops_grid(drops: Mapping[Component, float], n_layers: int, n_heads: int) ->
         else:
             heads[c.layer, c.head] = v
     return heads, mlps
+
+
+# --------------------------------------------------------------------------------------------- the study's encoder ablation
+def position_zeroing_impacts(adapter, prompts, positions: Sequence[int] | None = None,
+                             batch_size: int = 128) -> dict[Component, float]:
+    """The study's encoder "head" ablation, reproduced to show what it measured (notebook 07).
+
+    The study's BERT notebook hooks each layer's self-attention output, a ``[batch, seq, hidden]`` tensor, and sets
+    ``output[0][:, h] = 0``: that zeroes **token position** ``h`` in every head, not head ``h``
+    (``study-spec.md`` §3.2). This function does the same through the adapter: at layer ``l`` it zeroes every head's
+    output ``z`` (before the output projection, as the study's BERT hook; its DistilBERT hook also removed the output
+    projection's bias there) at position ``p``, and reports the study's impact ``100 · (1 − Δl_abl / Δl_clean)``,
+    unclamped (the study's ranking clamped it to [0, 100]). The result is keyed ``Component(l, p)`` so that it reads
+    as the study's "head" ``l.p``: the second number is a position.
+
+    Args:
+        adapter: the model (any family; the study ran it on BERT and DistilBERT).
+        prompts: a prompt set of one length (the positions must mean the same token in every prompt).
+        positions: positions to zero; default ``0 .. n_heads − 1``, the only ones the study's loop reached.
+        batch_size: prompts per forward pass.
+
+    Raises:
+        ValueError: if the prompts differ in length, or a position lies outside them.
+    """
+    import torch
+
+    from ..core.components import Site
+    tok = adapter.tokenizer
+    tokens = prompts.tokens(tok)
+    pad = getattr(tok, "pad_token_id", None)
+    if pad is not None and bool((tokens == pad).any()):
+        raise ValueError("the prompts differ in length (padding found): position p must be the same token in every "
+                         "prompt; use a prompt set of one template, e.g. make_task('numerals_masked')")
+    positions = list(range(adapter.n_heads)) if positions is None else [int(p) for p in positions]
+    bad = [p for p in positions if not 0 <= p < tokens.shape[1]]
+    if bad:
+        raise ValueError(f"positions {bad} lie outside the prompts' {tokens.shape[1]} tokens")
+    metric = prompts.metric(tok)
+
+    def value() -> float:
+        logits = adapter.readout_logits(tokens, batch_size=batch_size)
+        return float(metric(logits if metric.ids is None else logits.gather(-1, metric.ids.to(logits.device))).mean())
+
+    clean = value()
+    out = {}
+    for layer in range(adapter.n_layers):
+        for p in positions:
+            def zero(z, p=p):
+                z = z.clone()
+                z[:, p] = 0.0
+                return z
+            with adapter.hooks([(Site("z", layer), zero)]):
+                out[Component(layer, p)] = 100.0 * (1.0 - value() / clean)
+    return out
+
+
+__all__ += ["position_zeroing_impacts"]

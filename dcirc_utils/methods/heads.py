@@ -30,7 +30,7 @@ from ..models.adapters import ModelAdapter
 __all__ = [
     "DEFAULT_ELEMENTS", "attention_patterns", "per_prompt_patterns", "element_token_mask", "element_token_ids",
     "numeral_detection_scores", "duplicate_token_scores", "number_mover_scores", "last_number_scores",
-    "head_role_scores", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
+    "head_role_scores", "similar_member_scores", "encoder_role_scores", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
     "role_table", "HeadCircuits", "qk_ov_matrices", "head_similarity",
 ]
 
@@ -181,28 +181,51 @@ def duplicate_token_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "ba
     return _masked_query_mean(mass, same.any(-1))
 
 
-def number_mover_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch pos"], tokenizer=None,
-                        element_ids: Sequence[int] | None = None,
-                        patterns: Tensor | None = None) -> Float[Tensor, "layer head"]:
-    """Attention mass of the final position (where the answer is predicted) on all shown numbers (notebook 03).
+def _readout(adapter, tokens: Tensor, readout: Tensor | None) -> Tensor:
+    """The query position per prompt: ``readout`` if given, else the adapter's readout position (the last token of a
+    decoder, the [MASK] of an encoder), else the last position."""
+    if readout is not None:
+        readout = torch.as_tensor(readout, dtype=torch.long).reshape(-1)
+        if readout.shape[0] != tokens.shape[0]:
+            raise ValueError(f"readout has {readout.shape[0]} positions for {tokens.shape[0]} prompts: pass one per prompt")
+        return readout
+    if adapter is not None:
+        return adapter.readout_positions(tokens).long()
+    return torch.full((tokens.shape[0],), tokens.shape[1] - 1, dtype=torch.long)
 
-    Definition: ``Σ_{k an element} A[-1, k]`` averaged over prompts. The study's number mover (GPT-2 7.11) attends
-    from the end to the numbers; :func:`last_number_scores` isolates the most recent one.
+
+def _at_readout(patterns: Tensor, where: Tensor) -> Tensor:
+    """``patterns`` [layer, batch, head, q, k] at each prompt's query position ``where`` [batch] -> [layer, batch, head, k]."""
+    idx = where[None, :, None, None, None].expand(patterns.shape[0], -1, patterns.shape[2], 1, patterns.shape[-1])
+    return patterns.gather(3, idx)[..., 0, :]
+
+
+def number_mover_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch pos"], tokenizer=None,
+                        element_ids: Sequence[int] | None = None, patterns: Tensor | None = None,
+                        readout: Tensor | None = None) -> Float[Tensor, "layer head"]:
+    """Attention mass of the readout position (where the answer is predicted) on all shown numbers (notebooks 03, 07).
+
+    Definition: ``Σ_{k an element} A[r, k]`` averaged over prompts, ``r`` the readout position: the last token of a
+    decoder, the [MASK] of an encoder (``adapter.readout_positions``; the last position when ``adapter`` is
+    ``None``; ``readout`` overrides). The study's number mover (GPT-2 7.11) attends from the end to the numbers;
+    :func:`last_number_scores` isolates the most recent one.
     """
     tokens = _check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
-    mass = (patterns[..., -1, :] * is_el[None, :, None].to(patterns.dtype)).sum(-1)   # [layer, batch, head]
+    at_r = _at_readout(patterns, _readout(adapter, tokens, readout))                    # [layer, batch, head, k]
+    mass = (at_r * is_el[None, :, None].to(patterns.dtype)).sum(-1)                    # [layer, batch, head]
     return mass.mean(dim=1)
 
 
 def last_number_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch pos"], tokenizer=None,
-                       element_ids: Sequence[int] | None = None,
-                       patterns: Tensor | None = None) -> Float[Tensor, "layer head"]:
-    """Attention mass of the final position on the *last* shown number only, averaged over prompts (notebook 03).
+                       element_ids: Sequence[int] | None = None, patterns: Tensor | None = None,
+                       readout: Tensor | None = None) -> Float[Tensor, "layer head"]:
+    """Attention mass of the readout position on the *last* shown number only, averaged over prompts (notebook 03).
 
     The study describes its successor head (GPT-2 9.1) as attending to the most recent number; this score measures
-    that attention, while :func:`successor_scores` measures what the head's OV circuit writes.
+    that attention, while :func:`successor_scores` measures what the head's OV circuit writes. The readout position
+    is as in :func:`number_mover_scores`.
 
     Raises:
         ValueError: if a prompt has no element token.
@@ -215,7 +238,43 @@ def last_number_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch 
     pos = torch.arange(tokens.shape[1])
     last = torch.where(is_el, pos, -1).max(dim=1).values                               # [batch]
     onehot = torch.nn.functional.one_hot(last, tokens.shape[1]).to(patterns.dtype)       # [batch, k]
-    return (patterns[..., -1, :] * onehot[None, :, None, :]).sum(-1).mean(dim=1)
+    at_r = _at_readout(patterns, _readout(adapter, tokens, readout))
+    return (at_r * onehot[None, :, None, :]).sum(-1).mean(dim=1)
+
+
+def similar_member_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch pos"], tokenizer=None,
+                          element_ids: Sequence[int] | None = None,
+                          patterns: Tensor | None = None) -> Float[Tensor, "layer head"]:
+    """The study's encoder role "similar-member detection" (notebook 07): how much a token of a later list item
+    attends to the tokens of earlier items in the same role.
+
+    Definition: two positions are in the same role when they hold the same token (the verb, ``in``, ``.``) or both
+    hold an element (a number). For every query ``q`` with an earlier same-role position, the attention mass
+    ``Σ_{k<q, same role} A[q, k]``; the score is the mean over all such (prompt, query) pairs. It is
+    :func:`duplicate_token_scores` with every number counted as one token. (The study showed this role with a
+    figure of raw QK scores for BERT 1.11, not with a score: study-spec.md §3.4.)
+    """
+    tokens = _check_tokens(tokens)
+    patterns = _patterns_or_run(adapter, tokens, patterns)
+    is_el = element_token_mask(tokens, tokenizer, element_ids)
+    pos = tokens.shape[1]
+    earlier = torch.tril(torch.ones(pos, pos, dtype=torch.bool), diagonal=-1)
+    same = ((tokens[:, :, None] == tokens[:, None, :]) | (is_el[:, :, None] & is_el[:, None, :])) & earlier[None]
+    mass = (patterns * same[None, :, None].to(patterns.dtype)).sum(-1)
+    return _masked_query_mean(mass, same.any(-1))
+
+
+def encoder_role_scores(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"]) -> dict[str, Float[Tensor, "layer head"]]:
+    """The study's three encoder head roles from one forward pass (notebook 07), each ``[n_layers, n_heads]``:
+    ``"similar-member detection"`` (:func:`similar_member_scores`), ``"numeral mover"`` (:func:`number_mover_scores`
+    from the [MASK]) and ``"numeral detection"`` (:func:`numeral_detection_scores`)."""
+    patterns = per_prompt_patterns(adapter, tokens)
+    tok = adapter.tokenizer
+    return {
+        "similar-member detection": similar_member_scores(adapter, tokens, tok, patterns=patterns),
+        "numeral mover": number_mover_scores(adapter, tokens, tok, patterns=patterns),
+        "numeral detection": numeral_detection_scores(adapter, tokens, tok, patterns=patterns),
+    }
 
 
 # --------------------------------------------------------------------------------------------- successor heads

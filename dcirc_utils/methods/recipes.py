@@ -264,18 +264,22 @@ def recipe_alignment(teacher: ModelAdapter, student: ModelAdapter, prompts, reci
         teacher_parts: ``(SimilarityInputs, influences)`` of the teacher if already computed (noise sweeps).
         engines: ``{"teacher": Engine, "student": Engine}`` on ``prompts`` if already built.
 
+    An encoder pair (notebook 07) takes no BOS whatever ``recipe.bos`` says: its prompts already open with [CLS].
+
     Raises:
         ValueError: if the two models have different widths (MLP subspaces need a shared residual space).
     """
     engines = dict(engines or {})
     sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
+    # an encoder's prompts open with [CLS], its first token in every position's attention; it takes no BOS
+    bos = recipe.bos and teacher.family != "encoder"
     measure = "principal" if recipe.mlp_similarity == "principal" else "study"
     if teacher_parts is None:
         eng_t = engines.get("teacher") or Engine.for_prompts(teacher, prompts, progress=False)
-        teacher_parts = (similarity_inputs(teacher, sim_prompts, recipe.bos), influence_scores(eng_t, recipe,
+        teacher_parts = (similarity_inputs(teacher, sim_prompts, bos), influence_scores(eng_t, recipe,
                                                                                                "teacher"))
     t_in, t_infl = teacher_parts
-    s_in = similarity_inputs(student, sim_prompts, recipe.bos)
+    s_in = similarity_inputs(student, sim_prompts, bos)
     eng_s = engines.get("student") or Engine.for_prompts(student, prompts, progress=False, check_baseline=False)
     s_infl = influence_scores(eng_s, recipe, "student")
     head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)

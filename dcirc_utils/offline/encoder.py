@@ -7,9 +7,11 @@ DistilBERT recipe (``data/models/bert-small``; notebook 07).
    corpus as the GPT-2-shaped pair (``offline.corpus``, spec ``small``: the task is a minority, the shift variants
    never occur);
 2. the teacher, a ``BertForMaskedLM`` trained from scratch with masked-language modelling: 15 % of the tokens chosen
-   (80 % ``[MASK]``, 10 % a random token, 10 % kept), plus **last-word masking**: with probability ``tail_mask`` a
-   document's last word is also masked, so that the answers of the course's tasks (the sequence's next element,
-   the IOI recipient, the QA city) are frequent targets. Documents lose their final period with probability
+   (80 % ``[MASK]``, 10 % a random token, 10 % kept), plus two task-aware additions (departures from DistilBERT's
+   uniform masking, as entity masking in later BERT variants): **last-word masking**, a document's last word chosen
+   with probability ``tail_mask``, so that the answers of the course's tasks (the sequence's next element, the IOI
+   recipient, the QA city) are frequent targets, and **number masking**, every number token (numerals, number
+   words, months) chosen with probability ``number_mask`` more. Documents lose their final period with probability
    ``drop_period``, so that both "… Sun done in 5." and the study's masked form "… Sun done in [MASK]" occur;
 3. the student, a ``DistilBertForMaskedLM`` of half the depth: no token-type embeddings and no pooler, as DistilBERT;
    initialised from the teacher's word and position embeddings, embedding LayerNorm, MLM head and blocks
@@ -43,7 +45,7 @@ from . import corpus as corpus_mod
 from .distill import _batches, _machine, _optimizer, _round, _version, state_sha256
 
 __all__ = ["EncoderConfig", "SPECIALS", "build_encoder_tokenizer", "teacher_config", "init_distilbert_from_bert",
-           "mask_tokens", "make_mlm_blocks", "distilbert_loss", "train_teacher", "train_student", "evaluate_encoders",
+           "mask_tokens", "number_tokens", "make_mlm_blocks", "distilbert_loss", "train_teacher", "train_student", "evaluate_encoders",
            "run", "main"]
 
 #: BERT's special tokens and their ids in the offline encoder tokenizer.
@@ -60,7 +62,7 @@ class EncoderConfig:
         block_size, batch_size: packed sequences of ``block_size`` tokens, ``batch_size`` per step.
         teacher_steps, student_steps, teacher_lr, student_lr: optimiser steps and AdamW peak learning rates.
         warmup_frac, min_lr_frac, weight_decay, grad_clip: optimiser settings (as ``offline.distill``).
-        mask_prob, tail_mask, drop_period: masking (see the module docstring).
+        mask_prob, tail_mask, number_mask, drop_period: masking (see the module docstring).
         temperature, alpha_ce, alpha_mlm, alpha_cos: DistilBERT's loss weights (τ = 2, 5, 2, 1).
         eval_prompts, eval_seed: held-out masked numeral prompts and their seed.
         kl_docs: documents of fresh text for the KL of the student to the teacher.
@@ -74,16 +76,17 @@ class EncoderConfig:
     d_model: int = 96
     block_size: int = 64
     batch_size: int = 32
-    teacher_steps: int = 2400
+    teacher_steps: int = 3000
     student_steps: int = 1600
-    teacher_lr: float = 1.5e-3
+    teacher_lr: float = 2e-3
     student_lr: float = 1e-3
-    warmup_frac: float = 0.05
+    warmup_frac: float = 0.1
     min_lr_frac: float = 0.1
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     mask_prob: float = 0.15
-    tail_mask: float = 0.3
+    tail_mask: float = 0.5
+    number_mask: float = 0.25
     drop_period: float = 0.5
     temperature: float = 2.0
     alpha_ce: float = 5.0
@@ -101,7 +104,7 @@ class EncoderConfig:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
         if not 1 <= self.student_layers <= self.n_layer:
             raise ValueError(f"need 1 <= student_layers <= n_layer, got {self.student_layers}, {self.n_layer}")
-        for name in ("mask_prob", "tail_mask", "drop_period"):
+        for name in ("mask_prob", "tail_mask", "number_mask", "drop_period"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
 
@@ -112,8 +115,9 @@ def build_encoder_tokenizer(texts: Sequence[str] | None = None, model_max_length
 
     Text is lower-cased and split as BERT's pre-tokenizer does (whitespace, then every punctuation mark alone), so
     every word, number and mark is one token, as in BERT's WordPiece vocabulary for the task's words. The vocabulary
-    is every pre-token of ``texts`` (default: 20,000 documents of the ``small`` corpus), the numbers 0..99 and every
-    word of the corpus generators, plus the special tokens of :data:`SPECIALS`. ``encode`` adds ``[CLS] … [SEP]``;
+    is every pre-token of ``texts`` (default: 20,000 documents of the ``small`` corpus), the numbers 0..99 and the
+    years 1000..1999 (the greater-than sentences; BERT's pre-tokenizer keeps a year whole), every word of the corpus
+    generators, plus the special tokens of :data:`SPECIALS`. ``encode`` adds ``[CLS] … [SEP]``;
     ``[MASK]`` written in a text is the mask token.
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -127,6 +131,7 @@ def build_encoder_tokenizer(texts: Sequence[str] | None = None, model_max_length
     for t in list(texts) + corpus_mod.vocabulary_texts("small"):
         words.update(p for p, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
     words.update(str(i) for i in range(100))
+    words.update(str(y) for y in range(1000, 2000))   # the greater-than years stay whole in BERT's pre-tokenizer
     words -= set(SPECIALS) | {s.lower() for s in SPECIALS}
     vocab = dict(SPECIALS)
     for w in sorted(words):
@@ -190,16 +195,31 @@ def make_mlm_blocks(tokenizer, n_blocks: int, cfg: EncoderConfig, seed: int) -> 
     return ids, (ids != pad).long(), tail
 
 
+def number_tokens(tokenizer) -> Tensor:
+    """A ``[d_vocab]`` boolean mask of the number tokens (numerals, number words, months) for number masking."""
+    from ..core.tasks import MONTHS, NUMBER_WORDS
+    words = {w.lower() for w in NUMBER_WORDS + MONTHS}
+    vocab = tokenizer.get_vocab()
+    out = torch.zeros(len(vocab), dtype=torch.bool)
+    for w, i in vocab.items():
+        out[i] = w.isdigit() or w in words
+    return out
+
+
 def mask_tokens(ids: Int[Tensor, "n block"], tail: Tensor, vocab_size: int, cfg: EncoderConfig,
-                g: torch.Generator) -> tuple[Tensor, Tensor]:
-    """BERT's masking plus last-word masking: ``(masked input_ids, labels)`` with ``-100`` where nothing is asked.
+                g: torch.Generator, numbers: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """BERT's masking plus last-word and number masking: ``(masked input_ids, labels)`` with ``-100`` where nothing
+    is asked.
 
     Each non-special token is chosen with probability ``mask_prob``; a document's last word (``tail``) also with
-    probability ``tail_mask``. A chosen token becomes ``[MASK]`` (80 %), a random token (10 %) or stays (10 %).
+    probability ``tail_mask``; a number token (``numbers``, a vocabulary mask) also with ``number_mask``. A chosen
+    token becomes ``[MASK]`` (80 %), a random token (10 %) or stays (10 %).
     """
     special = ids < len(SPECIALS)
     chosen = (torch.rand(ids.shape, generator=g) < cfg.mask_prob) | (tail & (torch.rand(ids.shape, generator=g)
                                                                              < cfg.tail_mask))
+    if numbers is not None:
+        chosen |= numbers[ids] & (torch.rand(ids.shape, generator=g) < cfg.number_mask)
     chosen &= ~special
     labels = torch.where(chosen, ids, torch.full_like(ids, -100))
     r = torch.rand(ids.shape, generator=g)
@@ -230,7 +250,8 @@ def distilbert_loss(s_logits: Tensor, t_logits: Tensor, s_hidden: Tensor, t_hidd
 
 
 # --------------------------------------------------------------------------------------------- training
-def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.device, progress: bool = True) -> dict:
+def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.device, progress: bool = True,
+                  numbers: Tensor | None = None) -> dict:
     """Masked-language-model training of the teacher in place (notebook 07); returns ``{"loss", "lr"}`` per step."""
     from tqdm.auto import tqdm
     with torch.enable_grad():
@@ -238,9 +259,10 @@ def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.devi
         opt, sched = _optimizer(model, cfg.teacher_lr, cfg.teacher_steps, cfg)
         g = torch.Generator().manual_seed(cfg.seed + 11)
         log: dict[str, list[float]] = {"loss": [], "lr": []}
-        for idx in tqdm(_batches(len(ids), cfg.teacher_steps, cfg.batch_size, cfg.seed + 1), total=cfg.teacher_steps,
-                        desc="encoder teacher", disable=not progress):
-            x, y = mask_tokens(ids[idx], tail[idx], model.config.vocab_size, cfg, g)
+        bar = tqdm(_batches(len(ids), cfg.teacher_steps, cfg.batch_size, cfg.seed + 1), total=cfg.teacher_steps,
+                   desc="encoder teacher", disable=not progress, mininterval=5.0)
+        for step, idx in enumerate(bar):
+            x, y = mask_tokens(ids[idx], tail[idx], model.config.vocab_size, cfg, g, numbers)
             out = model(input_ids=x.to(device), attention_mask=attn[idx].to(device))
             loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.to(device).flatten(), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
@@ -250,12 +272,14 @@ def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.devi
             opt.step()
             sched.step()
             log["loss"].append(loss.item())
+            if step % 50 == 49:
+                bar.set_postfix(loss=f"{sum(log['loss'][-50:]) / 50:.3f}", refresh=False)
         model.eval()
     return log
 
 
 def train_student(student, teacher, ids, attn, tail, cfg: EncoderConfig, device: torch.device,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, numbers: Tensor | None = None) -> dict:
     """Distil ``teacher`` into ``student`` in place with :func:`distilbert_loss` (notebook 07)."""
     from tqdm.auto import tqdm
     with torch.enable_grad():
@@ -266,7 +290,7 @@ def train_student(student, teacher, ids, attn, tail, cfg: EncoderConfig, device:
         log: dict[str, list[float]] = {k: [] for k in ("loss", "kl", "mlm", "cos", "lr")}
         for idx in tqdm(_batches(len(ids), cfg.student_steps, cfg.batch_size, cfg.seed + 2), total=cfg.student_steps,
                         desc="encoder student", disable=not progress):
-            x, y = mask_tokens(ids[idx], tail[idx], student.config.vocab_size, cfg, g)
+            x, y = mask_tokens(ids[idx], tail[idx], student.config.vocab_size, cfg, g, numbers)
             x, y, a = x.to(device), y.to(device), attn[idx].to(device)
             with torch.no_grad():
                 t = teacher(input_ids=x, attention_mask=a, output_hidden_states=True)
@@ -351,14 +375,15 @@ def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
     t_data = time.perf_counter()
     torch.manual_seed(cfg.seed)
     teacher = BertForMaskedLM(teacher_config(len(tok), cfg))
-    t_log = train_teacher(teacher, ids, attn, tail, cfg, device, progress)
+    numbers = number_tokens(tok)
+    t_log = train_teacher(teacher, ids, attn, tail, cfg, device, progress, numbers)
     t_teacher = time.perf_counter()
     student = init_distilbert_from_bert(teacher, cfg.student_layers)
     init_state = {k: v.detach().clone() for k, v in student.state_dict().items()}
     init_sha = state_sha256(student)
     kl_init = encoder_kl(student, teacher, tok, cfg, device)
     init_eval = evaluate_encoders({"student_init": student}, tok, cfg, device)
-    s_log = train_student(student, teacher, ids, attn, tail, cfg, device, progress)
+    s_log = train_student(student, teacher, ids, attn, tail, cfg, device, progress, numbers)
     t_student = time.perf_counter()
     for name, model in (("teacher", teacher), ("student", student)):
         model.save_pretrained(str(out / name), safe_serialization=True)

@@ -4,6 +4,7 @@ Every function returns the matplotlib ``Figure`` (notebooks display it; tests ma
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -627,7 +628,7 @@ def grouped_errorbars(labels: Sequence[str], panels: Mapping[str, Mapping[str, t
 
 
 def alignment_bars(rows: Sequence[Mapping], value: str = "A", study: str = "study A", title: str = "",
-                   missing_label: str = "n/a", figsize: tuple[float, float] | None = None):
+                   missing_label: str = "n/a", zoom: bool = True, figsize: tuple[float, float] | None = None):
     """The alignment table as one figure: tasks on x, one bar per (pair, recipe), the study's value as a black
     diamond and a dashed line across its task's group (notebook 06; input: ``studies.alignment.alignment_rows``).
 
@@ -636,6 +637,8 @@ def alignment_bars(rows: Sequence[Mapping], value: str = "A", study: str = "stud
             is written instead of a bar) and ``study`` (``None`` when the study has no value).
         value, study: the keys of our value and the study's.
         title: the figure's title.
+        zoom: start the y axis just below the smallest value shown (in steps of 0.1; the label says where), so
+            that differences of a few hundredths are visible; ``False`` starts it at 0.
         figsize: inches; default at least (6.5, 4).
 
     Raises:
@@ -666,8 +669,10 @@ def alignment_bars(rows: Sequence[Mapping], value: str = "A", study: str = "stud
                        label=None if labelled else "study's value")
             labelled = True
     ax.set_xticks(x, tasks, rotation=20, ha="right")
-    ax.set_ylabel("alignment A")
-    ax.set_ylim(min(0.0, float(np.nanmin([v for v in cell.values() if v is not None] or [0.0]))), 1.05)
+    shown = [float(v) for v in list(cell.values()) + list(ref.values()) if v is not None and np.isfinite(float(v))]
+    bottom = max(0.0, math.floor(10 * (min(shown, default=0.0) - 0.05)) / 10) if zoom else min(0.0, *shown, 0.0)
+    ax.set_ylim(bottom, 1.02)
+    ax.set_ylabel("alignment A" + (f" (axis from {bottom:g})" if bottom > 0 else ""))
     ax.set_title(title)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     for side in ("top", "right"):
@@ -678,7 +683,7 @@ def alignment_bars(rows: Sequence[Mapping], value: str = "A", study: str = "stud
 
 def noise_curves(series: Mapping[str, Sequence[Mapping]], fits: Mapping[str, object] | None = None,
                  normalise: bool = True, references: Mapping[str, float] | None = None,
-                 title: str = "The noisy student", figsize: tuple[float, float] = (7.5, 4.0)):
+                 title: str = "The noisy student", figsize: tuple[float, float] = (7.5, 5.2)):
     """Several metrics of a noise sweep on one axis, each divided by its value at σ = 0 (so A and Δl share a
     scale), mean ± std over seeds, symlog x so that σ = 0 shows (notebook 06; input: ``noise.mean_std`` rows per
     metric and ``alignment.fit_inverse_log_decay``).
@@ -730,7 +735,7 @@ def noise_curves(series: Mapping[str, Sequence[Mapping]], fits: Mapping[str, obj
     ax.set_xlabel("noise level σ (× each weight's std)")
     ax.set_ylabel("fraction of its value at σ = 0" if normalise else "value")
     ax.set_title(title)
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()

@@ -19,7 +19,17 @@ import torch
 
 from ..models.pairs import DEFAULT_PAIR, pick_device
 
-__all__ = ["NotebookConfig", "setup_notebook"]
+__all__ = ["NotebookConfig", "setup_notebook", "ENCODER_FOR", "encoder_pair_for"]
+
+#: The encoder pair notebook 07 sets beside each decoder pair: the real pair beside the real one, random weights beside
+#: random weights, the offline encoder pair beside every offline decoder pair.
+ENCODER_FOR = {"gpt2": "bert", "gpt2-random": "bert-random"}
+
+
+def encoder_pair_for(decoder_pair: str) -> str:
+    """The encoder pair notebook 07 uses beside ``decoder_pair``: ``$DCIRC_ENCODER_PAIR`` if set, else
+    :data:`ENCODER_FOR`, else the offline encoder pair ``"bert-small"``."""
+    return os.environ.get("DCIRC_ENCODER_PAIR") or ENCODER_FOR.get(decoder_pair, "bert-small")
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,121 @@ def summarise_shift(rows: Sequence[dict], measures: Sequence[str] = ("accuracy",
                                else (0.0 if vals else math.nan))
         out.append(row)
     return out
+
+
+def undefined_unless_solved(rows: Sequence[dict], min_value: float = 1.0) -> list[dict]:
+    """Copies of :func:`shift_study` rows whose circuit score is set to NaN, with the reason in ``error``, where the
+    model does not solve the variant: its clean metric (mean Δl) is below ``min_value`` (notebooks 05 and 08).
+
+    A circuit score is a percentage of the model's clean Δl on the variant. The engine refuses only a baseline whose
+    magnitude is below :data:`~dcirc_utils.core.metrics.MIN_CLEAN_LOGIT_DIFF`, so a small or *negative* Δl (the
+    ``small`` pair on ``verb_shift``: about −0.2 ± 0.5 over seeds) still yields a number, which means nothing.
+
+    Args:
+        rows: :func:`shift_study` rows.
+        min_value: the smallest clean metric for which the circuit score is kept (1.0 logit: the correct answer is
+            preferred by at least a factor e on average).
+
+    Returns:
+        New row dicts (the input is not changed); rows already carrying an error keep it.
+    """
+    out = []
+    for r in rows:
+        r = dict(r)
+        value = r.get("value", math.nan)
+        if not (value >= min_value) and not math.isnan(float(r.get("circuit_score", math.nan))):
+            r["circuit_score"] = math.nan
+            r["error"] = r.get("error") or (f"circuit score undefined: clean Δl {value:.2f} < {min_value:g} (the "
+                                            "model does not solve this variant)")
+        out.append(r)
+    return out
+
+
+#: how :func:`shift_degradation` measures the loss of each measure from the baseline variant
+DEGRADATION_UNITS = {"accuracy": "pp of accuracy", "value": "% of the baseline Δl", "circuit_score": "pp of score"}
+
+
+def shift_degradation(rows: Sequence[dict], first: str = "teacher", second: str = "student",
+                      baseline: str = "numerals", measures: Sequence[str] = ("accuracy", "value", "circuit_score"),
+                      k: float = 2.0, min_effect: float = 1.0) -> list[dict]:
+    """Does ``second`` degrade faster than ``first`` under each shift? Paired over seeds (notebooks 05 and 08).
+
+    For each seed, variant and measure, a model's *loss* is how far the measure falls from the same seed's
+    ``baseline`` variant: accuracy in percentage points, Δl (``value``) in % of its baseline Δl, circuit score in
+    percentage points. The gap ``loss(second) − loss(first)`` is taken per seed (both models read the same prompts),
+    then averaged. The verdict is ``"<second> faster"`` or ``"<first> faster"`` when ``|mean gap| > k · std`` of the
+    gap over seeds and ``|mean gap| ≥ min_effect``; ``"within spread"`` otherwise; ``"undefined"`` when a seed lacks
+    a value (e.g. a circuit score undefined because a model does not solve the variant).
+
+    Args:
+        rows: :func:`shift_study` rows with a ``seed`` (several seeds) and both models (``model`` names).
+        first, second: the two models' names in ``rows``.
+        baseline: the in-distribution variant losses are measured from.
+        measures: any of :data:`DEGRADATION_UNITS`.
+        k: how many standard deviations of the gap a decided difference must exceed.
+        min_effect: the smallest gap (in the measure's units) that counts as a difference.
+
+    Returns:
+        One dict per (variant, measure), variants in their order in ``rows`` (the baseline left out): ``variant``,
+        ``measure``, ``units``, ``<first> loss``, ``<second> loss`` (means over seeds), ``gap``, ``gap std``,
+        ``seeds``, ``verdict``.
+
+    Raises:
+        ValueError: for an unknown measure, or when ``rows`` lack the baseline or a model.
+    """
+    unknown = [m for m in measures if m not in DEGRADATION_UNITS]
+    if unknown:
+        raise ValueError(f"unknown measures {unknown}; known: {sorted(DEGRADATION_UNITS)}")
+    table: dict[tuple[str, str, int], dict] = {}
+    variants: list[str] = []
+    for r in rows:
+        table[(r["variant"], r["model"], r.get("seed", 0))] = r
+        if r["variant"] not in variants:
+            variants.append(r["variant"])
+    seeds = sorted({key[2] for key in table})
+    for model in (first, second):
+        if not any((baseline, model, s) in table for s in seeds):
+            raise ValueError(f"rows have no {baseline!r} row for model {model!r}: run shift_study with the baseline "
+                             "variant and both models")
+
+    def loss(model: str, variant: str, seed: int, measure: str) -> float:
+        b, v = table.get((baseline, model, seed)), table.get((variant, model, seed))
+        if b is None or v is None:
+            return math.nan
+        x0, x = float(b[measure]), float(v[measure])
+        if measure == "accuracy":
+            return 100.0 * (x0 - x)
+        if measure == "value":
+            return 100.0 * (1.0 - x / x0) if x0 > 0 else math.nan
+        return x0 - x
+
+    out = []
+    for variant in variants:
+        if variant == baseline:
+            continue
+        for m in measures:
+            l1 = [loss(first, variant, s, m) for s in seeds]
+            l2 = [loss(second, variant, s, m) for s in seeds]
+            gaps = [b - a for a, b in zip(l1, l2)]
+            defined = not any(math.isnan(g) for g in gaps)
+            mean_gap = sum(gaps) / len(gaps) if defined else math.nan
+            sd = (math.sqrt(sum((g - mean_gap) ** 2 for g in gaps) / (len(gaps) - 1)) if defined and len(gaps) > 1
+                  else (0.0 if defined else math.nan))
+            if not defined:
+                verdict = "undefined"
+            elif abs(mean_gap) > k * sd and abs(mean_gap) >= min_effect:
+                verdict = f"{second} faster" if mean_gap > 0 else f"{first} faster"
+            else:
+                verdict = "within spread"
+
+            def mean(xs):
+                xs = [x for x in xs if not math.isnan(x)]
+                return sum(xs) / len(xs) if xs else math.nan
+
+            out.append({"variant": variant, "measure": m, "units": DEGRADATION_UNITS[m], f"{first} loss": mean(l1),
+                        f"{second} loss": mean(l2), "gap": mean_gap, "gap std": sd, "seeds": len(seeds),
+                        "verdict": verdict})
+    return out
+
+
+__all__ += ["undefined_unless_solved", "DEGRADATION_UNITS", "shift_degradation"]

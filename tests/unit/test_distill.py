@@ -333,7 +333,7 @@ SMALL_DIR = MODELS_DIR / "small"
 
 
 @pytest.fixture(scope="module")
-def small_pair():
+def small_hf():
     if not (SMALL_DIR / "student" / "model.safetensors").exists():
         pytest.skip("data/models/small not trained yet: python -m dcirc_utils.offline.distill --pair small")
     from transformers import AutoTokenizer
@@ -342,8 +342,8 @@ def small_pair():
     return teacher, student, AutoTokenizer.from_pretrained(str(SMALL_DIR / "teacher"))
 
 
-def test_small_pair_shape_and_init_control(small_pair):
-    teacher, student, tok = small_pair
+def test_small_pair_shape_and_init_control(small_hf):
+    teacher, student, tok = small_hf
     assert (teacher.config.n_layer, student.config.n_layer, teacher.config.n_head) == (12, 6, 12)
     assert tok.convert_ids_to_tokens(tok.encode(" 1732")) == ["Ġ17", "32"]
     log = json.loads((SMALL_DIR / "training_log.json").read_text())
@@ -352,8 +352,8 @@ def test_small_pair_shape_and_init_control(small_pair):
     assert distill.state_sha256(student) == log["weights_sha256"]["student"]
 
 
-def test_small_pair_meets_accuracy_targets(small_pair):
-    teacher, student, tok = small_pair
+def test_small_pair_meets_accuracy_targets(small_hf):
+    teacher, student, tok = small_hf
     ps = tasks.make_prompts(200, seed=0, tokenizer=tok)  # held-out (first word, start) combinations
     tokens = ps.tokens(tok)
     correct, incorrect = ps.answer_ids(tok)

@@ -115,3 +115,45 @@ def test_encoder_errors_are_explained(adapter):
     x = torch.randn(5, 48)
     torch.testing.assert_close(torch.einsum("nd,hde->nhe", x, w["W_Q"]).reshape(5, 48) + w["b_Q"].reshape(48),
                                adapter.parts.blocks[0].q(x), atol=1e-5, rtol=1e-5)
+
+
+class _Prompts:
+    """The two things position_zeroing_impacts reads from a prompt set."""
+
+    def tokens(self, tok):
+        return _tokens()
+
+    def metric(self, tok):
+        from dcirc_utils.core.metrics import LogitDiff
+        return LogitDiff(torch.tensor([5, 6, 7, 8]), torch.tensor([9, 10, 11, 12]))
+
+
+def test_position_zeroing_is_the_studys_hook_on_bert():
+    """methods.brittleness.position_zeroing_impacts equals the study's literal BERT hook: a forward hook on
+    ``bert.encoder.layer[l].attention.self`` that sets ``output[0][:, h] = 0`` (a position, study-spec.md §3.2)."""
+    from dcirc_utils.methods.brittleness import position_zeroing_impacts
+    model = _bert().eval()
+    adapter = EncoderAdapter(model, _Tok(), "bert")
+    tokens, metric = _Prompts().tokens(None), _Prompts().metric(None)
+    pos = adapter.readout_positions(tokens)
+
+    def dl() -> float:
+        with torch.inference_mode():
+            logits = model(input_ids=tokens).logits[torch.arange(4), pos]
+        return float(metric(logits.gather(-1, metric.ids)).mean())
+
+    clean = dl()
+    ours = position_zeroing_impacts(adapter, _Prompts(), positions=[0, 2, 5])
+    assert len(ours) == 3 * 3
+    for c, value in ours.items():
+        def hook(module, args, output, p=c.head):
+            output[0][:, p] = 0
+        handle = model.bert.encoder.layer[c.layer].attention.self.register_forward_hook(hook)
+        try:
+            ref = 100.0 * (1.0 - dl() / clean)
+        finally:
+            handle.remove()
+        assert value == pytest.approx(ref, abs=1e-3), c
+    assert len({round(v, 6) for v in ours.values()}) > 1            # the ablation changes something
+    with pytest.raises(ValueError, match="outside"):
+        position_zeroing_impacts(adapter, _Prompts(), positions=[11])

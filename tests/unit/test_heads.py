@@ -244,3 +244,32 @@ def test_attention_view_is_small_and_loads_from_the_cdn():
         plots.attention_view(tokens[:5], pattern)
     with pytest.raises(ValueError, match="head names"):
         plots.attention_view(tokens, pattern, ["one"])
+
+
+def test_encoder_roles_follow_their_definitions():
+    """similar_member_scores counts same-token and number-to-number keys before the query; the mover reads at the
+    given readout position (an encoder's [MASK], not the last token)."""
+    tokens, el = _toy_prompt()
+    tokens = torch.cat([tokens, torch.tensor([[99, 98]])], dim=1)      # ... "in" [MASK] [SEP]
+    pos = tokens.shape[1]
+    pat = torch.zeros(1, 1, 3, pos, pos)
+    for h in range(3):
+        pat[0, 0, h] = torch.eye(pos)
+    # head 0: the second number (pos 8) looks at the first (3); the third "in" (12) splits between the earlier ones
+    pat[0, 0, 0, 8] = 0
+    pat[0, 0, 0, 8, 3] = 1
+    pat[0, 0, 0, 12] = 0
+    pat[0, 0, 0, 12, [2, 7]] = 0.25
+    pat[0, 0, 0, 12, 13] = 0.5                                    # a later key: not an earlier member
+    # head 1: the [MASK] (pos 13) looks at both numbers; the last position ([SEP]) at nothing numeric
+    pat[0, 0, 1, 13] = 0
+    pat[0, 0, 1, 13, [3, 8]] = 0.5
+    sm = H.similar_member_scores(None, tokens, element_ids=el, patterns=pat)
+    # queries with an earlier same-role position: verbs 6, 11; "in" 7, 12; "." 9; number 8 -> six queries
+    assert sm[0, 0] == pytest.approx((1.0 + 0.5) / 6)
+    assert sm[0, 2] == 0                                          # self-attention does not count
+    mover_mask = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, readout=torch.tensor([13]))
+    mover_last = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat)
+    assert mover_mask[0, 1] == pytest.approx(1.0) and mover_last[0, 1] == 0
+    with pytest.raises(ValueError, match="one per prompt"):
+        H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, readout=torch.tensor([13, 13]))
