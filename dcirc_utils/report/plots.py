@@ -743,3 +743,83 @@ def noise_curves(series: Mapping[str, Sequence[Mapping]], fits: Mapping[str, obj
 
 
 __all__ += ["grouped_errorbars", "alignment_bars", "noise_curves"]
+
+
+def capacity_lines(rows: Sequence[Mapping], metrics: Mapping[str, str], x: str = "student_layers",
+                   group: str = "distilled", group_labels: Mapping[object, str] | None = None,
+                   title: str = "", figsize: tuple[float, float] | None = None):
+    """One small panel per metric against student size, one line per group (notebook 08: distilled students vs
+    their copies before distillation; input: ``studies.open_questions.capacity_rows``).
+
+    Args:
+        rows: dicts holding ``x``, ``group`` and every metric key.
+        metrics: metric key → panel title (its units).
+        x: the x key (e.g. student layers).
+        group: the key whose values split the lines.
+        group_labels: legend text per group value (default ``str(value)``).
+        title: the figure's title.
+        figsize: inches; default 3.3 wide per panel.
+
+    Raises:
+        ValueError: for no rows or no metrics, or a row missing a key.
+    """
+    if not rows or not metrics:
+        raise ValueError("capacity_lines needs rows and at least one metric")
+    for key in [x, group, *metrics]:
+        if any(key not in r for r in rows):
+            raise ValueError(f"a row has no {key!r}: pass capacity_rows(...) rows")
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    fig, axes = plt.subplots(1, len(metrics), squeeze=False, figsize=figsize or (3.3 * len(metrics) + 0.6, 3.4))
+    for ax, (key, label) in zip(axes[0], metrics.items()):
+        for i, g in enumerate(groups):
+            pts = sorted((r[x], r[key]) for r in rows if r[group] == g and r[key] is not None)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=f"C{i}",
+                    linestyle="-" if i == 0 else "--", label=(group_labels or {}).get(g, str(g)))
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_xticks(sorted({r[x] for r in rows}))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0, 0].legend(frameon=False, fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], group: str,
+                   annotations: Mapping[str, str] | None = None, xlabel: str = "", title: str = "",
+                   figsize: tuple[float, float] | None = None):
+    """Scatter plots of ``x`` against each ``y``, coloured by ``group``, one panel per y, with an optional text in
+    each panel's corner (notebook 08: A against robustness, with the correlation and its interval).
+
+    Args:
+        points: dicts with ``x``, ``group`` and the y keys (NaN or ``None`` values are left out).
+        x: the x key; ys: y key → axis label; group: the colouring key.
+        annotations: y key → text written in the panel (e.g. "r = 0.41 [0.02, 0.73]").
+        xlabel, title: labels.
+        figsize: inches; default 3.6 wide per panel.
+
+    Raises:
+        ValueError: for no points or no y.
+    """
+    if not points or not ys:
+        raise ValueError("scatter_panels needs points and at least one y")
+    groups = list(dict.fromkeys(str(p[group]) for p in points))
+    fig, axes = plt.subplots(1, len(ys), squeeze=False, figsize=figsize or (3.6 * len(ys) + 1.6, 3.6))
+    for ax, (key, label) in zip(axes[0], ys.items()):
+        for i, g in enumerate(groups):
+            pts = [(p[x], p[key]) for p in points if str(p[group]) == g and p[key] is not None
+                   and p[x] is not None and np.isfinite(p[key]) and np.isfinite(p[x])]
+            if pts:
+                ax.scatter([a for a, _ in pts], [b for _, b in pts], s=36, color=f"C{i % 10}", label=g,
+                           edgecolor="black", linewidth=0.4)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(label)
+        if annotations and key in annotations:
+            ax.text(0.02, 0.98, annotations[key], transform=ax.transAxes, va="top", fontsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0, -1].legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

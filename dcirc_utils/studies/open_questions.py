@@ -160,6 +160,22 @@ def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> dict
     return {"kept": kept, "discarded": dropped, "share_discarded": len(dropped) / n if n else math.nan}
 
 
+def _discovery_name(pair, role: str, task: str) -> str:
+    """The cache name of a discovery: the teacher's is shared by every student of the sweep (one teacher, found once
+    per task: its weights are part of the key anyway), a student's is its pair's."""
+    return f"oq-teacher-{task}" if role == "teacher" else f"oq-{pair.name}-{task}"
+
+
+def _full_drops(adapter, prompts, engine) -> dict:
+    """:func:`~dcirc_utils.methods.brittleness.full_model_drops`, cached by the weights and the prompts (the teacher's
+    are shared by every student of the sweep)."""
+    from ..core.components import parse_component
+    key = {"weights": model_fingerprint(adapter.model), "prompts": prompts_digest(prompts), "version": 1}
+    return cached("full-drops", key, lambda: br.full_model_drops(engine),
+                  lambda d: {str(c): v for c, v in d.items()},
+                  lambda d: {parse_component(c): v for c, v in d.items()})
+
+
 def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool = False) -> dict:
     """Everything notebook 08 asks of one (student, task): accuracy and metric of both models, circuit sizes and
     scores, brittleness (sensitivity ratios of matched components, the worst single ablation, Gini of influence,
@@ -181,7 +197,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
         engines = {r: Engine.for_prompts(a, prompts, progress=False, check_baseline=False)
                    for r, a in pair.models.items()}
         try:
-            found = {r: discover(a, prompts, f"oq-{pair.name}-{task}", r, engine=engines[r], edges=False)
+            found = {r: discover(a, prompts, _discovery_name(pair, r, task), r, engine=engines[r], edges=False)
                      for r, a in pair.models.items()}
         except ValueError as err:                  # a degenerate baseline: the student does not do the task
             out["error"] = str(err)
@@ -191,7 +207,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
             out[f"{r}_circuit_size"] = len(circ[r].components)
             out[f"{r}_components"] = len(engines[r].components)
             out[f"{r}_circuit_score"] = circ[r].score
-        full = {r: br.full_model_drops(e) for r, e in engines.items()}
+        full = {r: _full_drops(a, prompts, engines[r]) for r, a in pair.models.items()}
         infl = {r: {c: abs(v) for c, v in d.items()} for r, d in full.items()}
         for r in ("teacher", "student"):
             out[f"{r}_gini"] = gini(list(infl[r].values())) if sum(infl[r].values()) > 0 else math.nan
@@ -226,7 +242,7 @@ def shift_profile(pair, n: int = 100, seeds: Sequence[int] = (0, 1)) -> list[dic
     """Accuracy and circuit score of teacher and student on the numeral task and its unseen variants, per seed
     (the circuits are found on the numeral prompts of seed 0; notebook 08's real-shift question)."""
     prompts = make_task("numerals", n, 0, tokenizer=pair.tokenizer)
-    circuits = {r: discover(a, prompts, f"oq-{pair.name}-numerals", r, edges=False).circuit.components
+    circuits = {r: discover(a, prompts, _discovery_name(pair, r, "numerals"), r, edges=False).circuit.components
                 for r, a in pair.models.items()}
     return shift_study(pair, ("numerals",) + SHIFT_VARIANTS, n, list(seeds), circuits)
 
@@ -278,3 +294,114 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --------------------------------------------------------------------------------------------- notebook 08's tables
+__all__ += ["load_or_compute", "capacity_rows", "circuit_overlap", "shift_rows", "robustness_points", "SHIFT_FIRST"]
+
+#: the in-distribution variant the shift losses are measured from
+SHIFT_FIRST = "numerals"
+
+
+def load_or_compute(students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequence[str] = TASKS, n: int = 100,
+                    progress: bool = False) -> dict:
+    """Notebook 08's results: the shipped :data:`RESULTS_PATH` for every pair whose weights it was computed on, and
+    a fresh (cached) computation for any pair whose weights differ or that it lacks.
+
+    Returns:
+        The :func:`run_open_questions` dict, with ``"recomputed"``: the pairs computed here.
+
+    Raises:
+        ValueError: if the shipped file was computed with another number of prompts than ``n``.
+    """
+    from ..models.pairs import PairUnavailableError, load_pair
+    shipped = load_open_questions() or {"n": n, "profiles": [], "shift": [], "fingerprints": {}, "missing": {}}
+    if shipped.get("n", n) != n:
+        raise ValueError(f"{RESULTS_PATH} holds results for n = {shipped['n']} prompts, not {n}: pass n={shipped['n']} "
+                         "or recompute with python -m dcirc_utils.studies.open_questions --n " + str(n))
+    out = {"n": n, "profiles": [], "shift": [], "fingerprints": {}, "missing": {}, "recomputed": [],
+           "wall_time_s": shipped.get("wall_time_s")}
+    for name in students:
+        try:
+            pair = load_pair(name, device="cpu")
+        except PairUnavailableError as err:
+            out["missing"][name] = str(err)
+            continue
+        fp = [model_fingerprint(pair.teacher.model), model_fingerprint(pair.student.model)]
+        out["fingerprints"][name] = fp
+        if shipped["fingerprints"].get(name) == fp:
+            out["profiles"] += [p for p in shipped["profiles"] if p["pair"] == name and p["task"] in tasks]
+            out["shift"] += [r for r in shipped["shift"] if r["pair"] == name]
+            continue
+        out["recomputed"].append(name)
+        for task in tasks:
+            try:
+                out["profiles"].append(student_profile(pair, task, n))
+            except ValueError as err:
+                out["profiles"].append({"pair": name, "task": task, "error": str(err)})
+        out["shift"] += [dict(r, pair=name) for r in shift_profile(pair, n)]
+    return out
+
+
+def capacity_rows(oq: dict, task: str = "numerals") -> list[dict]:
+    """One row per pair of the sweep on ``task``: student depth, compression (student/teacher layers), distilled or
+    copy, and the profile's measures (circuit share = circuit size / components) (notebook 08, question 1)."""
+    rows = []
+    for p in oq["profiles"]:
+        if p["task"] != task or p.get("error"):
+            continue
+        r = dict(p)
+        r["distilled"] = not p["pair"].endswith("-init")
+        r["compression"] = p["student_layers"] / 12
+        for role in ("teacher", "student"):
+            r[f"{role}_circuit_share"] = p[f"{role}_circuit_size"] / p[f"{role}_components"]
+        r["share_discarded"] = p["discarded"]["share_discarded"]
+        rows.append(r)
+    return sorted(rows, key=lambda r: (not r["distilled"], r["student_layers"]))
+
+
+def circuit_overlap(oq: dict, pair: str, role: str = "student") -> dict:
+    """Which of a model's circuit components recur across tasks (notebook 08, question 2).
+
+    Returns:
+        ``{"tasks", "in_every_task", "in_any_task", "jaccard"}``: the tasks with a circuit, the components in every
+        one of them, in at least one, and |every| / |any|.
+    """
+    sets = {p["task"]: set(p[f"{role}_circuit"]) for p in oq["profiles"]
+            if p["pair"] == pair and not p.get("error") and f"{role}_circuit" in p}
+    if not sets:
+        return {"tasks": [], "in_every_task": [], "in_any_task": [], "jaccard": math.nan}
+    every, any_ = set.intersection(*sets.values()), set.union(*sets.values())
+    return {"tasks": sorted(sets), "in_every_task": sorted(every), "in_any_task": sorted(any_),
+            "jaccard": len(every) / len(any_) if any_ else math.nan}
+
+
+def shift_rows(oq: dict, pair: str) -> list[dict]:
+    """The shift rows of one pair (teacher and student, every variant and seed) (notebook 08, question 3)."""
+    return [r for r in oq["shift"] if r["pair"] == pair]
+
+
+def robustness_points(oq: dict) -> list[dict]:
+    """One point per (pair, task) profile for question 4: A under both recipes, plain performance (the student's
+    clean metric and accuracy) and three robustness measures: the share of the clean metric kept under weight noise
+    (``noise_retained``), the worst single-component full-model drop (``worst_drop``, points of % clean; less
+    negative is more robust) and, on the numeral task, the mean accuracy lost under the unseen variants
+    (``shift_loss``, points; from the shift rows, student, averaged over seeds and variants).
+    """
+    loss: dict[str, float] = {}
+    for name in {r["pair"] for r in oq["shift"]}:
+        rows = [r for r in oq["shift"] if r["pair"] == name and r["model"] == "student" and not r.get("error")]
+        base = [r["accuracy"] for r in rows if r["variant"] == SHIFT_FIRST]
+        other = [r["accuracy"] for r in rows if r["variant"] != SHIFT_FIRST]
+        if base and other:
+            loss[name] = 100.0 * (float(np.mean(base)) - float(np.mean(other)))
+    points = []
+    for p in oq["profiles"]:
+        if p.get("error") or p.get("A_course") is None:
+            continue
+        points.append({"pair": p["pair"], "task": p["task"], "distilled": not p["pair"].endswith("-init"),
+                       "A_course": p["A_course"], "A_study": p.get("A_study"), "student_value": p["student_value"],
+                       "student_accuracy": p["student_accuracy"], "noise_retained": p["noise_retained"],
+                       "worst_drop": p["student_worst_drop"],
+                       "shift_loss": loss.get(p["pair"], math.nan) if p["task"] == "numerals" else math.nan})
+    return points
