@@ -27,7 +27,7 @@ __all__ = ["check_logit_diff", "check_logit_diff_on_model", "check_filter", "che
            "check_path_patch_edge", "check_number_mover_score", "check_head_similarity", "check_layer_map",
            "check_kl_divergence", "check_merge_weights", "check_positional_cosine", "check_gini",
            "check_sensitivity_ratio", "check_alignment", "check_weight_noise", "check_mask_position",
-           "check_mlm_logits", "check_correlation_ci"]
+           "check_mlm_logits", "check_correlation_ci", "check_shift_loss"]
 
 
 def _close(got, want, atol: float = 1e-5) -> bool:
@@ -404,3 +404,21 @@ def check_correlation_ci(fn: Callable, x: Sequence[float], y: Sequence[float], n
     if not np.allclose(got, want, atol=1e-6, equal_nan=True):
         raise AssertionError(f"(r, low, high) = {np.round(got, 4).tolist()}, expected {np.round(want, 4).tolist()}")
     print(f"check_correlation_ci: r = {want[0]:.3f} [{want[1]:.3f}, {want[2]:.3f}]")
+
+
+def check_shift_loss(fn: Callable, oq: dict, pair: str) -> None:
+    """Notebook 08: ``fn(rows) -> float`` is a student's accuracy lost under shift, in points: 100 × (its mean
+    accuracy on the in-distribution numerals − its mean accuracy on the unseen variants), over every seed, from the
+    shift rows of one pair (``studies.open_questions.shift_rows``; rows of the teacher, or with an error, left out)."""
+    from .open_questions import robustness_points, shift_rows
+    rows = shift_rows(oq, pair)
+    want = next((p["shift_loss"] for p in robustness_points(oq) if p["pair"] == pair and p["task"] == "numerals"),
+                math.nan)
+    got = float(fn([dict(r) for r in rows]))
+    if not math.isclose(got, want, abs_tol=1e-6):
+        teacher_too = 100.0 * (np.mean([r["accuracy"] for r in rows if r["variant"] == "numerals"])
+                               - np.mean([r["accuracy"] for r in rows if r["variant"] != "numerals"]))
+        hint = (" Keep only the student's rows (model == 'student')." if math.isclose(got, teacher_too, abs_tol=1e-6)
+                else " Points are 100 × accuracy; the baseline is the 'numerals' variant.")
+        raise AssertionError(f"{got:.3f} points, expected {want:.3f}.{hint}")
+    print(f"check_shift_loss: correct ({pair}: {want:.1f} points lost under shift)")

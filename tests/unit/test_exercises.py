@@ -196,3 +196,25 @@ def test_pure_checkers_05_06_08():
     assert r == pytest.approx(float(np.corrcoef(x, y)[0, 1])) and lo <= r <= hi
     with pytest.raises(ValueError, match="at least 3"):
         correlation_ci([1, 2], [1, 2])
+
+
+def test_check_shift_loss_accepts_the_definition_and_names_the_usual_mistake():
+    from dcirc_utils.studies.exercises import check_shift_loss
+    rows = [{"pair": "p", "variant": v, "model": m, "seed": s, "accuracy": a, "error": None}
+            for v, m, s, a in [("numerals", "student", 0, 1.0), ("numerals", "student", 1, 0.9),
+                               ("large", "student", 0, 0.5), ("large", "student", 1, 0.7),
+                               ("numerals", "teacher", 0, 1.0), ("large", "teacher", 0, 0.2)]]
+    prof = {"pair": "p", "task": "numerals", "A_course": 0.9, "A_study": 0.9, "student_value": 5.0,
+            "student_accuracy": 1.0, "noise_retained": 0.8, "student_worst_drop": -50.0}
+    oq = {"shift": rows, "profiles": [prof]}
+
+    def right(rs):
+        st = [r for r in rs if r["model"] == "student"]
+        base = [r["accuracy"] for r in st if r["variant"] == "numerals"]
+        other = [r["accuracy"] for r in st if r["variant"] != "numerals"]
+        return 100 * (sum(base) / len(base) - sum(other) / len(other))         # 100 × (0.95 − 0.6) = 35
+
+    check_shift_loss(right, oq, "p")
+    with pytest.raises(AssertionError, match="student's rows"):
+        check_shift_loss(lambda rs: 100 * (np.mean([r["accuracy"] for r in rs if r["variant"] == "numerals"])
+                                           - np.mean([r["accuracy"] for r in rs if r["variant"] != "numerals"])), oq, "p")
