@@ -27,15 +27,16 @@ def cache_dir() -> Path:
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """A short hash of the model's configuration and weights (sums and a strided sample of every tensor)."""
+    """A short hash of the model's weights: the exact bytes of every floating-point tensor, with its name, dtype and
+    shape. Exact, so it does not depend on the number of threads (a sum would: its rounding follows the reduction
+    order) or on the machine."""
     h = hashlib.sha256()
     for name, p in sorted(model.state_dict().items()):
         if not torch.is_tensor(p) or not p.is_floating_point():
             continue
-        flat = p.detach().reshape(-1).float().cpu()
-        h.update(name.encode())
-        h.update(f"{float(flat.sum()):.6e}|{float(flat.abs().sum()):.6e}".encode())
-        h.update(flat[:: max(1, flat.numel() // 64)].numpy().tobytes())
+        t = p.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:16]
 
 

@@ -127,6 +127,8 @@ TASKS: tuple[str, ...] = ("numerals", "number_words", "ioi", "qa", "greater_than
 SHIFT_VARIANTS: tuple[str, ...] = ("range_shift", "long7", "mixed", "large")
 #: the weight-noise level of the robustness measure (σ × each weight's std; notebook 06 shows the whole curve)
 NOISE_LEVEL = 0.3
+#: the tasks on which the copies before distillation are profiled
+CONTROL_TASKS: tuple[str, ...] = ("numerals",)
 NOISE_SEEDS = (0, 1, 2)
 #: where ``python -m dcirc_utils.studies.open_questions`` writes its results (shipped, so that notebook 08 runs in
 #: minutes; the notebook recomputes whatever does not match the pairs' current weights)
@@ -247,9 +249,16 @@ def shift_profile(pair, n: int = 100, seeds: Sequence[int] = (0, 1)) -> list[dic
     return shift_study(pair, ("numerals",) + SHIFT_VARIANTS, n, list(seeds), circuits)
 
 
+def tasks_for(name: str, tasks: Sequence[str] = TASKS) -> tuple[str, ...]:
+    """The tasks profiled for a pair: every task for a distilled student, the numeral task alone for a copy before
+    distillation (:data:`CONTROL_TASKS`; the copies answer the capacity question, not the cross-task one)."""
+    return tuple(t for t in tasks if t in CONTROL_TASKS) if name in CONTROLS else tuple(tasks)
+
+
 def run_open_questions(n: int = 100, students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequence[str] = TASKS,
                        progress: bool = True) -> dict:
-    """Compute every (student, task) profile and the shift rows and write :data:`RESULTS_PATH` (the command line)."""
+    """Compute every (student, task) profile (:func:`tasks_for`) and the shift rows and write :data:`RESULTS_PATH`
+    (the command line)."""
     from tqdm.auto import tqdm
 
     from ..models.pairs import PairUnavailableError, load_pair
@@ -262,7 +271,7 @@ def run_open_questions(n: int = 100, students: Sequence[str] = STUDENTS + CONTRO
             out["missing"][name] = str(err)
             continue
         out["fingerprints"][name] = [model_fingerprint(pair.teacher.model), model_fingerprint(pair.student.model)]
-        for task in tasks:
+        for task in tasks_for(name, tasks):
             try:
                 out["profiles"].append(student_profile(pair, task, n))
             except ValueError as err:
@@ -297,7 +306,7 @@ if __name__ == "__main__":
 
 
 # --------------------------------------------------------------------------------------------- notebook 08's tables
-__all__ += ["load_or_compute", "capacity_rows", "circuit_overlap", "shift_rows", "robustness_points", "SHIFT_FIRST"]
+__all__ += ["tasks_for", "CONTROL_TASKS", "load_or_compute", "capacity_rows", "circuit_overlap", "shift_rows", "robustness_points", "SHIFT_FIRST"]
 
 #: the in-distribution variant the shift losses are measured from
 SHIFT_FIRST = "numerals"
@@ -334,7 +343,7 @@ def load_or_compute(students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequen
             out["shift"] += [r for r in shipped["shift"] if r["pair"] == name]
             continue
         out["recomputed"].append(name)
-        for task in tasks:
+        for task in tasks_for(name, tasks):
             try:
                 out["profiles"].append(student_profile(pair, task, n))
             except ValueError as err:

@@ -47,3 +47,22 @@ def test_circuit_records_its_pruning_rule():
     c = Circuit([Component(0)], 81.0, 6.0, 0.8, 2, {}, "study")
     back = Circuit.from_dict(json.loads(json.dumps(c.to_dict())))
     assert back.rule == "study" and back == c
+
+
+def test_fingerprint_is_exact_and_independent_of_threads():
+    """The fingerprint hashes the weights' bytes: the same under any thread count (a float sum is not), and changed
+    by a one-ulp edit of one weight."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(300, 300), torch.nn.LayerNorm(300))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cache.model_fingerprint(m)
+        torch.set_num_threads(max(2, threads))
+        assert cache.model_fingerprint(m) == one
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        w = m[0].weight
+        w[7, 7] = torch.nextafter(w[7, 7], torch.tensor(float("inf")))
+    assert cache.model_fingerprint(m) != one
