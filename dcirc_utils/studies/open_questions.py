@@ -255,6 +255,17 @@ def tasks_for(name: str, tasks: Sequence[str] = TASKS) -> tuple[str, ...]:
     return tuple(t for t in tasks if t in CONTROL_TASKS) if name in CONTROLS else tuple(tasks)
 
 
+def _profile_pair(out: dict, pair, tasks: Sequence[str], n: int) -> None:
+    """Append one pair's profiles (:func:`tasks_for`) and shift rows to ``out`` (a task it cannot make is recorded
+    with its error)."""
+    for task in tasks_for(pair.name, tasks):
+        try:
+            out["profiles"].append(student_profile(pair, task, n))
+        except ValueError as err:
+            out["profiles"].append({"pair": pair.name, "task": task, "error": str(err)})
+    out["shift"] += [dict(r, pair=pair.name) for r in shift_profile(pair, n)]
+
+
 def run_open_questions(n: int = 100, students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequence[str] = TASKS,
                        progress: bool = True) -> dict:
     """Compute every (student, task) profile (:func:`tasks_for`) and the shift rows and write :data:`RESULTS_PATH`
@@ -271,12 +282,7 @@ def run_open_questions(n: int = 100, students: Sequence[str] = STUDENTS + CONTRO
             out["missing"][name] = str(err)
             continue
         out["fingerprints"][name] = [model_fingerprint(pair.teacher.model), model_fingerprint(pair.student.model)]
-        for task in tasks_for(name, tasks):
-            try:
-                out["profiles"].append(student_profile(pair, task, n))
-            except ValueError as err:
-                out["profiles"].append({"pair": name, "task": task, "error": str(err)})
-        out["shift"] += [dict(r, pair=name) for r in shift_profile(pair, n)]
+        _profile_pair(out, pair, tasks, n)
     out["wall_time_s"] = time.perf_counter() - t0
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_PATH.write_text(json.dumps(out, indent=1, default=float) + "\n")
@@ -343,12 +349,7 @@ def load_or_compute(students: Sequence[str] = STUDENTS + CONTROLS, tasks: Sequen
             out["shift"] += [r for r in shipped["shift"] if r["pair"] == name]
             continue
         out["recomputed"].append(name)
-        for task in tasks_for(name, tasks):
-            try:
-                out["profiles"].append(student_profile(pair, task, n))
-            except ValueError as err:
-                out["profiles"].append({"pair": name, "task": task, "error": str(err)})
-        out["shift"] += [dict(r, pair=name) for r in shift_profile(pair, n)]
+        _profile_pair(out, pair, tasks, n)
     return out
 
 
