@@ -258,11 +258,10 @@ def position_zeroing_impacts(adapter, prompts, positions: Sequence[int] | None =
     bad = [p for p in positions if not 0 <= p < tokens.shape[1]]
     if bad:
         raise ValueError(f"positions {bad} lie outside the prompts' {tokens.shape[1]} tokens")
-    metric = prompts.metric(tok)
+    from .evaluation import evaluate
 
     def value() -> float:
-        logits = adapter.readout_logits(tokens, batch_size=batch_size)
-        return float(metric(logits if metric.ids is None else logits.gather(-1, metric.ids.to(logits.device))).mean())
+        return evaluate(adapter, prompts, batch_size=batch_size, corrupted=False)["value"]
 
     clean = value()
     out = {}

@@ -120,8 +120,14 @@ def test_encoder_errors_are_explained(adapter):
 class _Prompts:
     """The two things position_zeroing_impacts reads from a prompt set."""
 
-    def tokens(self, tok):
+    def tokens(self, tok, which="clean", bos=False):
         return _tokens()
+
+    def __len__(self):
+        return 4
+
+    def check_family(self, family):
+        pass
 
     def metric(self, tok):
         from dcirc_utils.core.metrics import LogitDiff
