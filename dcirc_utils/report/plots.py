@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from ..methods.concentration import gini, lorenz_curve  # noqa: E402
 
-__all__ = ["logit_diff_hist", "bar_compare", "layer_head_heatmap", "circuit_graph"]
+__all__ = ["logit_diff_hist", "bar_compare", "layer_head_heatmap", "circuit_graph", "EDGE_PANELS"]
 
 
 def logit_diff_hist(per_prompt: Mapping[str, Sequence[float]], title: str = "Δl per prompt",
@@ -31,7 +31,7 @@ def logit_diff_hist(per_prompt: Mapping[str, Sequence[float]], title: str = "Δl
     ax.set_xlabel("logit(correct) − logit(last element)")
     ax.set_ylabel("prompts")
     ax.set_title(title)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))        # beside the bars, not on them
     fig.tight_layout()
     return fig
 
@@ -92,61 +92,113 @@ def layer_head_heatmap(head_values, mlp_values=None, title: str = "", label: str
     return fig
 
 
+#: The receiving input of a path-patching edge, one panel each in :func:`circuit_graph` (kind → title, colour).
+EDGE_PANELS = {"q": ("query input (q)", "tab:blue"), "k": ("key input (k)", "tab:green"),
+               "v": ("value input (v)", "tab:red"), "mlp_in": ("MLP input and logits", "tab:purple"),
+               "resid": ("MLP input and logits", "0.35")}
+
+
 def circuit_graph(components: Sequence, edges: Sequence = (), n_layers: int | None = None, n_heads: int | None = None,
-                  title: str = "", ax=None):
-    """Draw a circuit: layers bottom to top, heads as circles and MLPs as squares, edges as arrows (notebook 02).
+                  title: str = "", scores: Mapping | None = None):
+    """Draw a circuit as small multiples, one panel per receiving input (notebook 02).
+
+    Layers run bottom to top, heads are circles (x = head index), MLPs squares at the right, the logits a square on
+    top. With edges there are always four panels (an empty one says so, e.g. "no query edges among those drawn"); each
+    holds the edges that enter one kind of input: a head's query, key or value, or an MLP's input and
+    the final residual stream (the logits). Splitting by kind keeps the q, k and v arcs of one sender → receiver pair
+    from covering each other, and keeps a 12 × 12 teacher readable. With ``scores`` (edge → score, Δl / clean Δl with
+    only that path corrupted) an edge's width grows with its importance, 1 − score.
 
     Args:
         components: objects with ``layer``, ``head`` (−1 for an MLP) and ``str()`` (e.g. ``Component``).
-        edges: objects with ``sender``, ``receiver`` (``None`` = final residual stream) and ``kind``.
+        edges: objects with ``sender``, ``receiver`` (``None`` = final residual stream) and ``kind``
+            (one of ``q``, ``k``, ``v``, ``mlp_in``, ``resid``).
         n_layers, n_heads: the model's size (for the layout; inferred from the components if omitted).
+        title: the figure's title.
+        scores: optional edge → score mapping for the line widths.
+
+    Raises:
+        ValueError: for an edge whose kind is not one of :data:`EDGE_PANELS`.
     """
     import networkx as nx
+    from matplotlib.lines import Line2D
     comps = list(components)
     n_layers = n_layers or (max(c.layer for c in comps) + 1 if comps else 1)
     n_heads = n_heads or (max((c.head for c in comps), default=0) + 1)
-    g = nx.DiGraph()
-    pos = {}
-    for c in comps:
-        g.add_node(str(c))
-        x = (n_heads + 0.5) if c.head < 0 else c.head
-        pos[str(c)] = (x, c.layer)
-    g.add_node("logits")
+    pos = {str(c): ((n_heads + 0.5) if c.head < 0 else c.head, c.layer) for c in comps}
     pos["logits"] = ((n_heads + 0.5) / 2, n_layers)
+    bad = sorted({e.kind for e in edges} - set(EDGE_PANELS))
+    if bad:
+        raise ValueError(f"edge kinds {bad} are not drawn; expected one of {sorted(EDGE_PANELS)}")
+    panels: dict[str, list] = {}
     for e in edges:
         target = "logits" if e.receiver is None else str(e.receiver)
         if str(e.sender) in pos and target in pos:
-            g.add_edge(str(e.sender), target, kind=e.kind)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.55 * n_heads + 3.5, 0.55 * n_layers + 2))
-    else:
-        fig = ax.figure
-    kinds = {"q": "tab:blue", "k": "tab:green", "v": "tab:red", "mlp_in": "tab:purple", "resid": "0.4"}
-    for kind, colour in kinds.items():
-        el = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == kind]
-        if el:
-            nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, edge_color=colour, alpha=0.55, arrows=True,
-                                   arrowsize=8, width=1.0, connectionstyle="arc3,rad=0.08", label=kind)
+            panels.setdefault(EDGE_PANELS[e.kind][0], []).append((str(e.sender), target, e))
+    order = list(dict.fromkeys(t for t, _ in EDGE_PANELS.values()))     # q, k, v, MLP input and logits
+    names = order if edges else ["circuit"]
+    ncols = 1 if len(names) == 1 else 2
+    nrows = -(-len(names) // ncols)
+    pw, ph = 0.34 * n_heads + 1.7, 0.34 * n_layers + 1.3
+    fig, axes = plt.subplots(nrows, ncols, figsize=(pw * ncols, ph * nrows + 0.9), squeeze=False)
     heads = [str(c) for c in comps if c.head >= 0]
-    mlps = [str(c) for c in comps if c.head < 0]
-    nx.draw_networkx_nodes(g, pos, nodelist=heads, node_color="#f2c14e", node_size=420, ax=ax, node_shape="o")
-    nx.draw_networkx_nodes(g, pos, nodelist=mlps + ["logits"], node_color="#8ecae6", node_size=520, ax=ax,
-                           node_shape="s")
-    nx.draw_networkx_labels(g, pos, font_size=7, ax=ax)
-    ax.set_yticks(range(n_layers + 1), [str(l) for l in range(n_layers)] + ["out"])
-    ax.tick_params(left=True, labelleft=True)
-    ax.set_ylabel("layer")
-    ax.set_xlim(-1, n_heads + 1.5)
-    ax.set_ylim(-0.7, n_layers + 0.7)
-    ax.set_title(title)
-    if g.number_of_edges():
-        ax.legend(frameon=False, fontsize=7, loc="upper left")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    squares = [str(c) for c in comps if c.head < 0] + ["logits"]
+    for ax, name in zip(axes.flat, names):
+        g = nx.DiGraph()
+        g.add_nodes_from(pos)
+        for u, v, e in panels.get(name, []):
+            g.add_edge(u, v, kind=e.kind, width=_edge_width(scores, e))
+        for kind, (panel, colour) in EDGE_PANELS.items():
+            el = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == kind]
+            if panel == name and el:
+                nx.draw_networkx_edges(g, pos, edgelist=el, ax=ax, edge_color=colour, arrows=True,
+                                       arrowsize=8, width=[g.edges[x]["width"] for x in el],
+                                       connectionstyle="arc3,rad=0.12", node_size=300)
+        nx.draw_networkx_nodes(g, pos, nodelist=heads, node_color="#f2c14e", node_size=300, ax=ax, node_shape="o")
+        nx.draw_networkx_nodes(g, pos, nodelist=squares, node_color="#8ecae6", node_size=360, ax=ax,
+                               node_shape="s")
+        nx.draw_networkx_labels(g, pos, font_size=7, ax=ax)
+        n_in = len(panels.get(name, []))
+        ax.set_title(name if not edges else f"→ {name}: " + (f"{n_in} edges" if n_in else "none drawn"), fontsize=11)
+        ax.set_yticks(range(n_layers + 1), [str(l) for l in range(n_layers)] + ["out"])
+        ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
+        ax.set_ylabel("layer")
+        ax.set_xlim(-1, n_heads + 1.5)
+        ax.set_ylim(-0.7, n_layers + 0.7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], marker="o", ls="", color="#f2c14e", markersize=9, label="head (x = head index)"),
+               Line2D([], [], marker="s", ls="", color="#8ecae6", markersize=9, label="MLP / logits")]
+    handles += [Line2D([], [], color=colour, lw=2, label={"mlp_in": "→ MLP input", "resid": "→ logits"}.get(k, f"→ {k}"))
+                for k, (_, colour) in EDGE_PANELS.items() if any(e.kind == k for e in edges)]
+    if scores is not None and edges:
+        handles.append(Line2D([], [], color="0.5", lw=3, label="width: 1 − edge score"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), frameon=False, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.9 / (ph * nrows + 0.9), 1, 1))
     return fig
 
 
+def _edge_width(scores: Mapping | None, edge) -> float:
+    """Line width of one edge in :func:`circuit_graph`: 1.0 without scores, else 0.6–3.0 by 1 − score."""
+    if scores is None or edge not in scores:
+        return 1.0
+    return 0.6 + 2.4 * min(1.0, max(0.0, 1.0 - float(scores[edge])))
+
+
 # --------------------------------------------------------------------------------------------- notebooks 03 and 04
+def text_colour_on(rgba) -> str:
+    """Black or white, whichever contrasts more with a cell of colour ``rgba`` (relative luminance, WCAG)."""
+    def lin(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (lin(float(x)) for x in rgba[:3])
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+
+
 def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
             title: str = "", cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
             center: float | None = None, annotate: bool = False, fmt: str = ".2f", xlabel: str = "",
@@ -179,12 +231,10 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
                   **small)
     ax.set_yticks(np.arange(m.shape[0]), row_labels if row_labels is not None else np.arange(m.shape[0]), **small)
     if annotate:
-        lo, hi = np.nanmin(m), np.nanmax(m)
         for (r, c), v in np.ndenumerate(m):
             if np.isfinite(v):
-                dark = (v - lo) / (hi - lo + 1e-12) < 0.5 if center is None else False
                 ax.text(c, r, format(v, fmt), ha="center", va="center", fontsize=7,
-                        color="white" if dark and cmap == "viridis" else "black")
+                        color=text_colour_on(im.cmap(im.norm(v))))
     cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if colorbar_label:
         cb.set_label(colorbar_label)
@@ -195,24 +245,40 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
     return fig
 
 
-def head_scores_grid(scores: Mapping[str, object], title: str = "", cmap: str = "viridis"):
-    """One layer × head heatmap per role score, side by side (notebook 03; input: ``heads.head_role_scores``)."""
+def head_scores_grid(scores: Mapping[str, object], title: str = "", cmap: str = "viridis",
+                     vmin: float | None = None, vmax: float | None = None):
+    """One layer × head heatmap per role score, side by side on one colour scale (notebooks 03 and 07; input:
+    ``heads.head_role_scores``).
+
+    All panels share one colour scale and one colour bar, so that a 0.2 looks like a 0.2 in every panel. By default
+    it runs from min(0, smallest score) to the largest score over all panels; pass ``vmin``/``vmax`` to put several
+    figures (a teacher's and a student's) on the same scale.
+
+    Raises:
+        ValueError: for empty ``scores`` or panels of different shapes.
+    """
     items = [(k, np.asarray(v, dtype=float)) for k, v in scores.items()]
     if not items:
         raise ValueError("scores is empty: pass {role: [n_layers, n_heads] array}")
-    fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items) + 0.5, 0.35 * items[0][1].shape[0] + 1.8),
+    if len({m.shape for _, m in items}) > 1:
+        raise ValueError(f"role scores of different shapes {[m.shape for _, m in items]}: pass one model's scores")
+    finite = np.concatenate([m[np.isfinite(m)] for _, m in items])
+    lo = vmin if vmin is not None else min(0.0, float(finite.min()) if finite.size else 0.0)
+    hi = vmax if vmax is not None else max(lo + 1e-9, float(finite.max()) if finite.size else 1.0)
+    fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items) + 1.2, 0.35 * items[0][1].shape[0] + 1.8),
                              squeeze=False)
     for ax, (role, m) in zip(axes[0], items):
-        im = ax.imshow(m, cmap=cmap, vmin=0, vmax=max(1e-9, float(np.nanmax(m))), aspect="auto")
-        ax.set_title(role, fontsize=9)
+        im = ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
+        ax.set_title(role, fontsize=10)
         ax.set_xlabel("head")
         ax.set_xticks(np.arange(m.shape[1]))
         ax.set_yticks(np.arange(m.shape[0]))
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.tick_params(labelsize=7)
     axes[0][0].set_ylabel("layer")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.025, pad=0.02, label="score")
     return fig
 
 
@@ -332,7 +398,7 @@ def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[s
     return HTML(view.cdn_src)
 
 
-__all__ += ["heatmap", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars", "attention_view"]
+__all__ += ["heatmap", "text_colour_on", "head_scores_grid", "attention_grid", "by_position", "merge_test_bars", "attention_view"]
 
 
 # --------------------------------------------------------------------------------------------- brittleness, alignment
@@ -823,3 +889,111 @@ def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], gro
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------- method diagrams (02)
+def _box(ax, x, y, text, face, w=1.5, h=0.62, edge="0.25", hatch=None, fontsize=9):
+    from matplotlib.patches import FancyBboxPatch
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03,rounding_size=0.1", fc=face,
+                                ec=edge, lw=1.2, hatch=hatch))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize,
+            bbox=dict(fc="white", ec="none", pad=1.0) if hatch else None)
+
+
+def _arrow(ax, a, b, colour="0.3", lw=1.4, style="-|>", rad=0.0):
+    from matplotlib.patches import FancyArrowPatch
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=12, color=colour, lw=lw,
+                                 connectionstyle=f"arc3,rad={rad}"))
+
+
+#: The colours of the method diagrams (one meaning each, shared by both figures).
+DIAGRAM_COLOURS = {"clean": "#dbeafe", "corrupted": "#fca5a5", "frozen": "#d1d5db", "mean": "#fde68a",
+                   "receiver": "#bbf7d0", "outside": "white"}
+
+
+def mean_ablation_diagram():
+    """Mean ablation of one component, as a picture (notebook 02, section 1).
+
+    The clean prompt runs through the model; one component's output, at each position, is replaced by its mean at that
+    position over the corrupted prompts; the score is the ablated Δl as a percentage of the clean Δl.
+    """
+    col = DIAGRAM_COLOURS
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 5.0)
+    ax.axis("off")
+    ax.plot([4.0, 4.0], [0.5, 3.9], color="0.5", lw=6, alpha=0.35, solid_capstyle="round")
+    ax.text(3.85, 3.75, "residual\nstream", ha="right", va="top", fontsize=8, color="0.35")
+    _arrow(ax, (4.0, 3.85), (4.0, 4.3), colour="0.5")
+    _box(ax, 4.0, 4.55, "Δl = logit(' 5') − logit(' 4')", "white", w=2.7, h=0.5, fontsize=9)
+    ax.text(5.5, 4.55, "score = 100 · Δl(C ablated) / Δl(clean)\nremoval drop = score − 100 (pp)", ha="left",
+            va="center", fontsize=9)
+    _box(ax, 1.4, 0.6, "clean prompt\n'… Desk done in 4. Sun done in'", col["clean"], w=2.6, h=0.7, fontsize=8)
+    _arrow(ax, (2.7, 0.6), (3.9, 0.6))
+    for y, text, face in [(1.3, "layer 0: heads, MLP", col["clean"]), (2.3, "component C (layer ℓ)", col["mean"]),
+                          (3.3, "later layers", col["clean"])]:
+        _box(ax, 5.6, y, text, face, w=2.2, h=0.55, fontsize=9)
+        _arrow(ax, (4.05, y - 0.2), (4.5, y - 0.2), colour="0.5", lw=1.0)
+        _arrow(ax, (4.5, y + 0.15), (4.05, y + 0.15), colour="0.5", lw=1.0)
+    _box(ax, 1.4, 2.3, "corrupted prompts\n(same words, numbers shuffled)", col["corrupted"], w=2.6, h=0.7, fontsize=8)
+    _arrow(ax, (2.7, 2.45), (4.5, 2.45), colour="#b91c1c", lw=2.0)
+    ax.text(3.0, 2.6, "C's mean output\nat each position", fontsize=8, color="#b91c1c", ha="left", va="bottom")
+    ax.text(6.9, 2.3, "C's output z[p] ← mean of z[p] over the corrupted prompts;\neverything else runs on the clean "
+            "prompt", fontsize=8, ha="left", va="center")
+    ax.set_title("Mean ablation: remove what C says about this prompt, keep what it says about any prompt of this form",
+                 fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def path_patching_diagram():
+    """Path patching of one edge sender → receiver, as a picture (notebook 02, section 4).
+
+    Run 1 runs the clean prompts with the sender on its corrupted activation and every other circuit head after it
+    frozen at its clean activation, and records the receiver's input (query, key or value, an MLP's input or the
+    final residual stream). Run 2 runs the clean prompts again with only that input patched. Components outside the
+    circuit stay mean-ablated in both runs.
+    """
+    col = DIAGRAM_COLOURS
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, run in zip(axes, (1, 2)):
+        ax.set_xlim(0, 6)
+        ax.set_ylim(0, 5)
+        ax.axis("off")
+        ax.plot([0.6, 0.6], [0.4, 4.5], color="0.5", lw=6, alpha=0.35, solid_capstyle="round")
+        for y, label in [(1.0, "layer 0"), (2.3, "layer 1"), (3.6, "layer 2")]:
+            ax.text(0.15, y, label, rotation=90, va="center", fontsize=8, color="0.35")
+        first = run == 1
+        _box(ax, 1.8, 1.0, "sender S\ncorrupted" if first else "sender S\nclean", col["corrupted"] if first
+             else col["clean"], fontsize=8)
+        _box(ax, 3.5, 1.0, "outside the\ncircuit: mean", col["outside"], hatch="//", fontsize=8)
+        _box(ax, 1.8, 2.3, "circuit head\nfrozen: clean" if first else "circuit head\nclean", col["frozen"] if first
+             else col["clean"], fontsize=8)
+        _box(ax, 3.35, 2.3, "circuit head\nfrozen: clean" if first else "circuit head\nclean", col["frozen"] if first
+             else col["clean"], w=1.35, fontsize=8)
+        _box(ax, 2.7, 3.6, "receiver R\n(its q, k or v input)", col["receiver"], w=2.0, fontsize=8)
+        if first:
+            _arrow(ax, (2.2, 1.35), (2.45, 3.25), colour="#b91c1c", lw=2.2, rad=-0.15)
+            ax.text(4.9, 3.6, "record R's input:\nit has seen the corrupted\nS, and only through\nthe direct path",
+                    fontsize=8, va="center", ha="center", color="#166534")
+            ax.set_title("Run 1 · clean prompt, S corrupted, later heads frozen", fontsize=10)
+        else:
+            _arrow(ax, (5.2, 4.5), (3.55, 3.85), colour="#166534", lw=2.0, rad=0.2)
+            ax.text(5.25, 4.55, "patch in the input\nrecorded in run 1", fontsize=8, va="bottom", ha="center",
+                    color="#166534")
+            _box(ax, 4.85, 2.3, "read Δl:\nedge score =\nΔl / Δl(clean)", "white", w=1.5, h=0.9, fontsize=8)
+            _arrow(ax, (3.75, 3.6), (4.6, 2.8), colour="0.3", rad=-0.2)
+            ax.set_title("Run 2 · clean prompt, only R's input patched", fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, fc=c, ec="0.25", hatch="//" if k == "outside" else None, label=label)
+               for k, c, label in [("corrupted", col["corrupted"], "corrupted activation"),
+                                   ("frozen", col["frozen"], "frozen at its clean activation"),
+                                   ("clean", col["clean"], "runs normally on the clean prompt"),
+                                   ("receiver", col["receiver"], "receiver"),
+                                   ("outside", col["outside"], "outside the circuit: mean-ablated")]]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=9)
+    fig.suptitle("Path patching one edge S → R: only the direct path from S to R carries the corruption", fontsize=12)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+__all__ += ["mean_ablation_diagram", "path_patching_diagram", "DIAGRAM_COLOURS"]

@@ -7,8 +7,14 @@ An exercise is a code cell tagged ``exercise`` whose solution lines sit between 
 signature, the checker call), clears every output, and keeps markdown (objectives, hints) as it is. A solution may
 name its exercise with ``# BEGIN SOLUTION: <short task>``.
 
+Every notebook's second cell (tagged ``colab``) installs the course when the notebook runs on Google Colab and does
+nothing elsewhere: it clones the course's repository and installs it in editable mode *without* the CPU pins of
+``constraints.txt``, so Colab keeps its own CUDA torch (``pyproject.toml`` declares compatible ranges only). The
+repository's address is written into that cell by ``python -m dcirc_utils.studies.workshop --repo URL`` (a teacher
+does this once in their copy of the course); until then the cell stops on Colab with an error that says so.
+
 Run ``python -m dcirc_utils.studies.workshop`` to regenerate the participant notebooks (``--check`` only reports
-whether they are in sync; the test suite runs that check). :func:`exercise_isolation_problems` checks that no later
+whether they are in sync, and whether every notebook has the Colab cell; the test suite runs that check). :func:`exercise_isolation_problems` checks that no later
 cell uses a name that only an exercise cell defines, so that a participant notebook fails in its exercise cells and
 nowhere else.
 """
@@ -24,13 +30,78 @@ from typing import Sequence
 
 from ..core.paths import NOTEBOOKS_DIR
 
-__all__ = ["EXERCISE_TAG", "render_participant", "exercise_cells", "exercise_isolation_problems", "participant_path",
+__all__ = ["EXERCISE_TAG", "COLAB_TAG", "PLACEHOLDER_REPO", "colab_cell_source", "colab_repo", "set_colab_cells",
+           "render_participant", "exercise_cells", "exercise_isolation_problems", "participant_path",
            "regenerate", "main"]
 
 EXERCISE_TAG = "exercise"
 _BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?\s*$")
 _END = re.compile(r"^\s*# END SOLUTION\s*$")
 _ANY_BEGIN = re.compile(r"^\s*# BEGIN SOLUTION", re.M)
+
+
+COLAB_TAG = "colab"
+#: The repository address a fresh copy of the course carries until ``--repo URL`` names the real one.
+PLACEHOLDER_REPO = "https://github.com/<owner>/distilled-circuits"
+_REPO_LINE = re.compile(r'^    COURSE_REPO = "([^"]*)"', re.M)
+
+
+def colab_cell_source(repo: str = PLACEHOLDER_REPO) -> str:
+    """The source of the optional Colab install cell, for the course repository ``repo`` (a git URL).
+
+    Raises:
+        ValueError: for a ``repo`` with a quote or a newline (it is written into a Python string).
+    """
+    if any(ch in repo for ch in "\"'\n\\") or not repo.strip():
+        raise ValueError(f"repo {repo!r} is not a plain git URL; pass e.g. https://github.com/you/distilled-circuits")
+    return f'''# Optional, for Google Colab only (does nothing elsewhere): install the course from its repository.
+# Colab keeps its own torch: the install uses the package's compatible ranges, not the CPU pins of constraints.txt.
+import sys
+if "google.colab" in sys.modules:
+    import os, site, subprocess
+    COURSE_REPO = "{repo}"
+    if "<owner>" in COURSE_REPO:
+        raise RuntimeError("This copy of the course names no repository for Colab yet: put its git URL in COURSE_REPO "
+                           "above, or run `python -m dcirc_utils.studies.workshop --repo URL` in the course and push.")
+    if not os.path.isdir("/content/distilled-circuits"):
+        subprocess.run(["git", "clone", "--depth", "1", COURSE_REPO, "/content/distilled-circuits"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/distilled-circuits"], check=True)
+    site.addsitedir(site.getsitepackages()[0])      # reads the editable install's path file without a restart'''
+
+
+def colab_repo(nb) -> str | None:
+    """The repository the notebook's Colab cell installs from, or ``None`` when it has no (well-formed) Colab cell."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and COLAB_TAG in cell.get("metadata", {}).get("tags", []):
+            m = _REPO_LINE.search(_source(cell))
+            return m.group(1) if m and _source(cell) == colab_cell_source(m.group(1)) else None
+    return None
+
+
+def set_colab_cells(paths: Sequence[Path] | None = None, repo: str | None = None) -> list[str]:
+    """Put the Colab cell (second cell, tagged ``colab``) into each notebook, for ``repo`` (default: the repository
+    the notebook already names, else :data:`PLACEHOLDER_REPO`).
+
+    Returns:
+        the notebooks that changed.
+    """
+    import nbformat
+    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")) if paths is None else list(paths)
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        source = colab_cell_source(repo or colab_repo(nb) or PLACEHOLDER_REPO)
+        tagged = [i for i, c in enumerate(nb.cells) if COLAB_TAG in c.get("metadata", {}).get("tags", [])]
+        if tagged and _source(nb.cells[tagged[0]]) == source:
+            continue
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": [COLAB_TAG]})
+        if tagged:
+            nb.cells[tagged[0]]["source"] = source
+        else:
+            nb.cells.insert(1, cell)
+        path.write_text(nbformat.writes(nb) + "\n")
+        changed.append(path.name)
+    return changed
 
 
 def _source(cell) -> str:
@@ -155,10 +226,22 @@ def regenerate(paths: Sequence[Path] | None = None, check: bool = False) -> list
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m dcirc_utils.studies.workshop [--check]``."""
+    """Command line: ``python -m dcirc_utils.studies.workshop [--check] [--repo URL]``."""
     ap = argparse.ArgumentParser(prog="python -m dcirc_utils.studies.workshop", description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="only report notebooks whose participant file is stale")
+    ap.add_argument("--repo", help="the course's git URL, written into every notebook's Colab cell")
     args = ap.parse_args(argv)
+    if args.check:
+        missing = [p.name for p in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+                   if colab_repo(__import__("nbformat").read(p, as_version=4)) is None]
+        if missing:
+            print("notebooks without a well-formed Colab cell: " + ", ".join(missing) +
+                  "; run python -m dcirc_utils.studies.workshop", file=sys.stderr)
+            return 1
+    else:
+        colab = set_colab_cells(repo=args.repo)
+        if colab:
+            print("Colab cell written: " + ", ".join(colab))
     changed = regenerate(check=args.check)
     if args.check and changed:
         print("participant notebooks out of sync: " + ", ".join(changed) +

@@ -106,3 +106,67 @@ def test_layer_head_heatmaps_share_one_colour_scale():
         plots.layer_head_heatmaps({"a": (np.zeros((2, 3)), None), "b": (np.zeros((2, 4)), None)})
     with pytest.raises(ValueError):
         plots.layer_head_heatmaps({})
+
+
+def _edge(sender, receiver, kind):
+    from dcirc_utils.methods.discovery import Edge
+    return Edge(sender, receiver, kind)
+
+
+def test_circuit_graph_one_panel_per_input_kind_with_a_legend():
+    comps = [Component(0, 1), Component(1, 0), Component(1, -1), Component(2, 2)]
+    s, r = Component(0, 1), Component(2, 2)
+    edges = [_edge(s, r, "q"), _edge(s, r, "k"), _edge(s, r, "v"), _edge(Component(1, -1), None, "resid")]
+    scores = {edges[0]: 0.1, edges[1]: 0.7, edges[2]: 0.5, edges[3]: 0.3}
+    fig = plots.circuit_graph(comps, edges, 3, 3, title="t", scores=scores)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    titles = [ax.get_title() for ax in panels]
+    assert titles == ["→ query input (q): 1 edges", "→ key input (k): 1 edges", "→ value input (v): 1 edges",
+                      "→ MLP input and logits: 1 edges"]
+    # the q, k and v edges of the same sender → receiver pair sit in different panels, each drawn (one arrow each)
+    arrows = [len(ax.patches) for ax in panels]
+    assert arrows == [1, 1, 1, 1]
+    widths = [ax.patches[0].get_linewidth() for ax in panels[:3]]
+    assert widths[0] > widths[2] > widths[1]                        # width grows with 1 − score
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"→ q", "→ k", "→ v", "→ logits", "width: 1 − edge score"} <= set(labels)
+    assert "→ MLP input" not in labels                               # only kinds that occur get a legend entry
+    no_q = plots.circuit_graph(comps, edges[1:], 3, 3)
+    assert [ax.get_title() for ax in no_q.axes if ax.get_visible()][0] == "→ query input (q): none drawn"
+    bare = plots.circuit_graph(comps)
+    assert len([ax for ax in bare.axes if ax.get_visible()]) == 1
+    with pytest.raises(ValueError, match="not drawn"):
+        plots.circuit_graph(comps, [_edge(s, r, "o")], 3, 3)
+
+
+def test_head_scores_grid_uses_one_colour_scale():
+    scores = {"a": np.array([[0.1, 0.2], [0.0, 0.2]]), "b": np.array([[0.9, 1.0], [np.nan, 0.5]])}
+    fig = plots.head_scores_grid(scores)
+    assert {im.get_clim() for ax in fig.axes for im in ax.get_images()} == {(0.0, 1.0)}
+    fixed = plots.head_scores_grid({"a": scores["a"]}, vmin=0.0, vmax=1.0)
+    assert {im.get_clim() for ax in fixed.axes for im in ax.get_images()} == {(0.0, 1.0)}
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1        # one colour bar for all panels
+    with pytest.raises(ValueError, match="different shapes"):
+        plots.head_scores_grid({"a": np.zeros((2, 2)), "b": np.zeros((3, 2))})
+
+
+def test_annotation_colour_contrasts_with_its_cell():
+    import matplotlib
+    assert plots.text_colour_on((1.0, 1.0, 0.0, 1.0)) == "black"             # yellow
+    assert plots.text_colour_on((0.0, 0.0, 0.3, 1.0)) == "white"             # dark blue
+    m = np.array([[-1.0, 0.0, 1.0]])
+    fig = plots.heatmap(m, annotate=True, cmap="RdBu_r", center=0.0)
+    colours = [t.get_color() for t in fig.axes[0].texts]
+    assert colours == ["white", "black", "white"]                            # dark blue, white, dark red cells
+    fig = plots.heatmap(np.array([[0.0, 1.0]]), annotate=True, cmap="magma")
+    assert [t.get_color() for t in fig.axes[0].texts] == ["white", "black"]
+    assert matplotlib.colormaps["magma"](0.0)[0] < 0.01
+
+
+def test_method_diagrams_draw_and_legend_sits_off_the_histogram():
+    assert len(plots.path_patching_diagram().axes) == 2
+    assert len(plots.mean_ablation_diagram().axes) == 1
+    fig = plots.logit_diff_hist({"teacher": [1.0, 2.0, 3.0], "student": [0.5, 1.5]})
+    ax = fig.axes[0]
+    legend_box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    assert legend_box.x0 >= ax.get_window_extent().x1 - 1                   # to the right of the axes

@@ -58,3 +58,32 @@ def test_committed_participant_notebooks_are_in_sync():
     for path in sorted(W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         assert W.exercise_isolation_problems(nb) == [], path.name
+
+
+def test_colab_cell_is_inert_off_colab_and_carries_the_repository(tmp_path):
+    src = W.colab_cell_source()
+    compile(src, "colab", "exec")
+    ns: dict = {}
+    exec(src, ns)                                                     # not on Colab: installs nothing, raises nothing
+    assert "COURSE_REPO" not in ns
+    assert "constraints" not in src.split("constraints.txt")[1] and "-c" not in src.split()   # no CPU pin on Colab
+    with pytest.raises(ValueError, match="plain git URL"):
+        W.colab_cell_source('x"; import os')
+    path = tmp_path / "01_x.ipynb"
+    path.write_text(nbformat.writes(_nb([nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("a = 1")])))
+    assert W.set_colab_cells([path]) == ["01_x.ipynb"]
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[1].metadata["tags"] == ["colab"] and W.colab_repo(nb) == W.PLACEHOLDER_REPO
+    assert W.set_colab_cells([path]) == []                            # idempotent
+    assert W.set_colab_cells([path], repo="https://example.org/c.git") == ["01_x.ipynb"]
+    nb = nbformat.read(path, as_version=4)
+    assert len(nb.cells) == 3 and W.colab_repo(nb) == "https://example.org/c.git"
+    nb.cells[1].source += "\nprint(1)"                                 # an edited cell is not well formed
+    assert W.colab_repo(nb) is None
+
+
+def test_every_notebook_has_the_colab_cell():
+    for path in sorted(W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert W.colab_repo(nb) is not None, path.name
+        assert "colab" in nb.cells[1].metadata.get("tags", []), path.name
