@@ -51,6 +51,12 @@ def main() -> None:
     if args.layers:
         comps = [x for x in comps if x.layer in set(args.layers)]
     print(f"scan: {len(comps)} components x {args.prompts} prompts on {pair.name} (GPT-2 small architecture)")
+    cfg = model.cfg
+    fl = flop_estimate(adapter.n_layers, adapter.n_heads, adapter.d_model, cfg.d_mlp, adapter.d_vocab,
+                       clean.shape[1], args.prompts, [x.layer for x in comps])
+    print(f"FLOP estimate: naive {fl['naive']:.3g}, engine {fl['engine']:.3g} (naive/engine "
+          f"{fl['naive'] / fl['engine']:.2f}x), floor with (b) and (c) {fl['floor']:.3g} "
+          f"(naive/floor {fl['naive'] / fl['floor']:.2f}x)", flush=True)
 
     if args.pruning_only:
         engine = Engine.for_prompts(adapter, ps, check_baseline=False)
@@ -79,6 +85,33 @@ def main() -> None:
     if not args.skip_pruning:
         _time_pruning(engine, args)
     print(f"ratio naive/engine: {t_naive / t_engine:.2f}")
+
+
+def flop_estimate(n_layers: int, n_heads: int, d_model: int, d_mlp: int, d_vocab: int, n_pos: int, n_prompts: int,
+                  layers_of_variants: list[int]) -> dict[str, float]:
+    """Multiply-add FLOPs (×2) of a single-component mean-ablation scan, for a GPT-2-style block (q, k, v, o of
+    d_model², an MLP of 2·d_model·d_mlp, causal attention over ``n_pos`` positions).
+
+    Returns ``naive`` (one full forward per variant, every logit at every position, as the naive reference runs),
+    ``engine`` (what the engine does: (a) restart at the ablated layer from the cached clean prefix, (d) read only
+    the two answer logits) and ``floor`` (also (b) the ablated head's layer updated by that head's output delta, the
+    layer's MLP recomputed, and (c) the last layer computed at the answer position only, its keys and values at every
+    position).
+    """
+    d, t = d_model, n_pos
+    attn_proj = 2 * 4 * d * d                      # q, k, v, o per token
+    attn_mix = 2 * 2 * d * t / 2                   # scores and weighted sum, causal: on average t/2 keys
+    mlp = 2 * 2 * d * d_mlp
+    layer_tok = attn_proj + attn_mix + mlp
+    last_layer = t * 2 * 2 * d * d + (2 * 2 * d * d + 2 * 2 * d * t + mlp)   # k, v everywhere; the rest at one position
+    naive = engine = floor = 0.0
+    for l in layers_of_variants:
+        naive += t * (n_layers * layer_tok + 2 * d * d_vocab)
+        engine += t * (n_layers - l) * layer_tok + 2 * d * 2
+        # floor: a head's own layer costs its delta through W_O (2·d_head·d per token) and the MLP; an MLP's costs 0
+        later = max(0, n_layers - l - 2) * t * layer_tok + (last_layer if l < n_layers - 1 else 0)
+        floor += later + t * (2 * (d // n_heads) * d + mlp) + 2 * d * 2
+    return {k: v * n_prompts for k, v in {"naive": naive, "engine": engine, "floor": floor}.items()}
 
 
 def _time_pruning(engine: Engine, args) -> None:

@@ -303,7 +303,8 @@ class Engine:
     def _metric_rows(self, end: Tensor, prompts: slice, repeat: int) -> Tensor:
         """The metric of each row of ``end`` (``repeat`` variants × the chunk's prompts)."""
         sub = self.metric.rows(prompts, repeat)
-        return sub(self.adapter.logits_at(end, None if sub.ids is None else sub.ids.to(self.device)))
+        # read out in float32 whatever the model's dtype (a bf16/fp16 model's values land in a float32 table)
+        return sub(self.adapter.logits_at(end, None if sub.ids is None else sub.ids.to(self.device)).float())
 
     def evaluate(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (), which: str = "clean",
                  desc: str | None = None, progress: bool | None = None) -> Float[Tensor, "variants"]:

@@ -6,8 +6,11 @@ for activations by :class:`~dcirc_utils.core.components.Site` (``Site("z", 3)``,
 the model block by block, and reads logits at the answer position. A new family is one subclass here.
 
 * :class:`DecoderAdapter` — decoder-only models booted as TransformerLens ``TransformerBridge`` in compatibility mode
-  (folded LayerNorm, centred writing weights: the processing the study used): GPT-2 and the offline pairs. Pre-LN
-  blocks, causal attention, readout at the last position, a linear unembedding.
+  (folded LayerNorm, centred writing weights: the processing the study used): GPT-2 and the offline pairs, and any
+  decoder family the bridge boots whose blocks this adapter can run one by one — Llama- and Qwen2-style models
+  (RMSNorm, rotary position embeddings, grouped-query attention) included. Pre-norm blocks, causal attention,
+  readout at the last position, a linear unembedding. :meth:`DecoderAdapter.check_family` proves the block-by-block
+  forward equal to the bridge's own on a probe prompt and names what is missing when it is not.
 
 Used by every notebook through :class:`dcirc_utils.models.pairs.ModelPair`.
 """
@@ -206,13 +209,49 @@ class ModelAdapter:
         raise NotImplementedError
 
 
-class DecoderAdapter(ModelAdapter):
-    """A decoder-only ``TransformerBridge`` in compatibility mode (GPT-2 and the offline pairs).
+class _AttnWeights(dict):
+    """The dict :meth:`DecoderAdapter.attn_weights` returns: asking it for a key it does not hold (the QK weights of
+    a rotary model) raises :class:`FamilyError` with the reason instead of a bare ``KeyError``."""
 
-    Hook vocabulary (TransformerLens's spelling): ``blocks.{l}.hook_resid_pre``, ``blocks.{l}.attn.hook_{q,k,v,z}``,
-    ``blocks.{l}.attn.hook_pattern``, ``blocks.{l}.ln2.hook_in`` (what the MLP reads: the residual stream entering
-    its LayerNorm, so patching it changes only the MLP's input), ``blocks.{l}.hook_mlp_out``. The readout is the last
-    position; logits come from the final LayerNorm and the unembedding ``W_U``, ``b_U``.
+    def __init__(self, weights: dict, missing_reason: str = ""):
+        super().__init__(weights)
+        self.missing_reason = missing_reason
+
+    def __missing__(self, key):
+        raise FamilyError(f"attention weight {key!r} is not available: {self.missing_reason or 'unknown key'}")
+
+
+class DecoderAdapter(ModelAdapter):
+    """A decoder-only ``TransformerBridge`` in compatibility mode (GPT-2, the offline pairs, Llama- and Qwen2-style
+    models brought with :func:`~dcirc_utils.models.pairs.register_hf_pair`).
+
+    Hook vocabulary (TransformerLens's spelling, the same for every family the bridge boots):
+    ``blocks.{l}.hook_resid_pre``, ``blocks.{l}.attn.hook_{q,k,v,z}``, ``blocks.{l}.attn.hook_pattern``,
+    ``blocks.{l}.ln2.hook_in`` (what the MLP reads: the residual stream entering its norm, so patching it changes
+    only the MLP's input), ``blocks.{l}.hook_mlp_out``. The readout is the last position; logits come from the final
+    norm and the unembedding ``W_U``, ``b_U``.
+
+    Family differences handled here:
+
+    * **norm**: LayerNorm (GPT-2) or RMSNorm (Llama, Qwen2; ``cfg.normalization_type == "RMS"``). In compatibility
+      mode both have their weights folded into the next matrices; only :meth:`direct_logits` needs to know which
+      (RMSNorm does not centre, and the bridge does not centre writing weights of RMS models).
+    * **rotary position embeddings** (``cfg.positional_embedding_type == "rotary"``): the bridge's attention only
+      rotates ``q`` and ``k`` when its block is handed ``position_embeddings``; the full forward computes them once
+      in the Hugging Face model, so :meth:`block` computes the same ``(cos, sin)`` with the bridge's ``rotary_emb``
+      for positions ``0..pos-1`` and passes them (without them the bridge's blocks silently skip RoPE and the
+      block-by-block forward differs from the model's). The QK circuit of a rotary head depends on the query-key
+      offset, so :meth:`attn_weights` holds no ``W_Q``/``W_K``/``b_Q``/``b_K`` for such models (asking raises
+      :class:`FamilyError`); the OV circuit is unaffected.
+    * **grouped-query attention** (``cfg.n_key_value_heads < n_heads``): ``hook_k``/``hook_v`` carry one head per
+      key/value group, query head ``h`` reading group ``h // (n_heads // n_kv_heads)``. Sites ``k`` and ``v`` are
+      presented per *query* head everywhere (captures are ``[batch, pos, n_heads, d_head]``, the group's vector
+      repeated), so head indices mean the same for ``q``, ``k``, ``v``, ``z`` and ``pattern``. A patch that writes
+      the heads of one group identically (a whole-site patch, a group-wide mean) goes through; one that would give
+      two heads of a group different keys or values cannot be expressed in the grouped model and raises
+      :class:`FamilyError` — boot the model with its key/value heads ungrouped
+      (``register_hf_pair(..., ungroup_gqa=True)``, the default), which is the same function with one key/value
+      copy per query head, to patch one head's ``k``/``v`` (path patching does).
     """
 
     family = "decoder"
@@ -231,6 +270,28 @@ class DecoderAdapter(ModelAdapter):
         self.d_head: int = cfg.d_head
         self.d_vocab: int = cfg.d_vocab
         self.eps: float = float(getattr(cfg, "eps", 1e-5))
+        #: the bridge's architecture (e.g. ``"LlamaForCausalLM"``), for error messages
+        self.architecture: str = str(getattr(cfg, "architecture", None) or type(bridge).__name__)
+        missing = [a for a in ("blocks", "ln_final") if not hasattr(bridge, a)]
+        if missing:
+            raise FamilyError(f"{label!r} ({self.architecture}) has no {' or '.join(missing)}: DecoderAdapter runs a "
+                              "single stack of decoder blocks (embed, blocks 0..n-1, final norm, unembedding); "
+                              "encoder-decoder models (T5, BART) and encoders (BERT: EncoderAdapter) are not decoders")
+        #: ``"RMS"`` or ``"LN"``: the normalisation of the residual stream before each sublayer and the unembedding
+        self.norm: str = "RMS" if str(getattr(cfg, "normalization_type", "LN")).startswith("RMS") else "LN"
+        #: rotary position embeddings (Llama, Qwen2): blocks need ``position_embeddings``
+        self.rotary: bool = getattr(cfg, "positional_embedding_type", "standard") == "rotary"
+        if self.rotary and getattr(bridge, "rotary_emb", None) is None:
+            raise FamilyError(f"{label!r} ({self.architecture}) uses rotary position embeddings but its bridge exposes "
+                              "no model-level rotary_emb to compute them: DecoderAdapter cannot run its blocks one by "
+                              "one (per-layer rotary modules are not supported)")
+        #: key/value heads (``n_heads`` unless the model uses grouped-query attention)
+        self.n_kv_heads: int = int(getattr(cfg, "n_key_value_heads", None) or self.n_heads)
+        if self.n_heads % self.n_kv_heads:
+            raise FamilyError(f"{label!r}: {self.n_heads} query heads do not split into {self.n_kv_heads} key/value "
+                              "groups of equal size; grouped-query attention needs n_heads % n_kv_heads == 0")
+        #: query heads per key/value head: query head ``h`` reads key/value head ``h // kv_group``
+        self.kv_group: int = self.n_heads // self.n_kv_heads
 
     def hook_name(self, site: Site) -> str:
         site = self.check_site(site)
@@ -241,8 +302,20 @@ class DecoderAdapter(ModelAdapter):
     def embed(self, tokens):
         return self.model(tokens, stop_at_layer=0)
 
+    def position_embeddings(self, resid: Float[Tensor, "batch pos d_model"]) -> tuple[Tensor, Tensor] | None:
+        """``(cos, sin)`` ``[1, pos, rotary_dim]`` of positions ``0..pos-1`` for a rotary model (what the Hugging Face
+        model hands every block in its own forward), ``None`` for models with learned or no position embeddings."""
+        if not self.rotary:
+            return None
+        positions = torch.arange(resid.shape[1], device=resid.device)[None]
+        return self.model.rotary_emb(resid, positions)
+
     def block(self, layer, resid):
-        out = self.model.blocks[layer](resid)
+        rope = self.position_embeddings(resid)
+        if rope is None:
+            out = self.model.blocks[layer](resid)
+        else:
+            out = self.model.blocks[layer](resid, position_embeddings=rope)
         return out[0] if isinstance(out, tuple) else out
 
     def readout_positions(self, tokens):
@@ -258,9 +331,38 @@ class DecoderAdapter(ModelAdapter):
 
     @contextlib.contextmanager
     def hooks(self, pairs):
-        fwd = [(self.hook_name(site), (lambda fn: lambda act, hook: fn(act))(fn)) for site, fn in pairs]
+        fwd = []
+        for site, fn in pairs:
+            if self.kv_group > 1 and site.kind in ("k", "v"):
+                fn = self._per_query_head(site, fn)
+            fwd.append((self.hook_name(site), (lambda fn: lambda act, hook: fn(act))(fn)))
         with self.model.hooks(fwd_hooks=fwd):
             yield
+
+    def _per_query_head(self, site: Site, fn: Callable[[Tensor], Tensor | None]) -> Callable[[Tensor], Tensor]:
+        """Wrap ``fn`` so that it sees a grouped ``k``/``v`` activation ``[batch, pos, n_kv_heads, d_head]`` as one
+        head per query head ``[batch, pos, n_heads, d_head]``, and fold its result back into the groups.
+
+        Raises:
+            FamilyError: (when the hook fires) if ``fn`` gives two query heads of one group different values.
+        """
+        g, n_kv = self.kv_group, self.n_kv_heads
+
+        def grouped(act: Float[Tensor, "batch pos n_kv d_head"]) -> Float[Tensor, "batch pos n_kv d_head"]:
+            full = act.repeat_interleave(g, dim=2)
+            out = fn(full)
+            out = full if out is None else out
+            per_group = out.unflatten(2, (n_kv, g))                              # [batch, pos, n_kv, g, d_head]
+            first = per_group[:, :, :, :1]
+            if not torch.allclose(per_group, first.expand_as(per_group), rtol=0.0, atol=0.0, equal_nan=True):
+                raise FamilyError(
+                    f"{self.label!r} uses grouped-query attention ({self.n_heads} query heads share {n_kv} key/value "
+                    f"heads, {g} per group) and a patch of {site} gives query heads of one group different values: "
+                    "in this model a head's key or value cannot change without its group's. Load the pair with its "
+                    "key/value heads ungrouped (register_hf_pair(..., ungroup_gqa=True), the default; 'hf:' pairs "
+                    "always are) to patch one head's k/v, or patch whole groups")
+            return first[:, :, :, 0]
+        return grouped
 
     # weights (compatibility mode: LayerNorm weights folded into the next matrices, so the norms only normalise)
     def token_embeddings(self, ids):
@@ -274,16 +376,97 @@ class DecoderAdapter(ModelAdapter):
         return self.model.blocks[layer].ln1(x)
 
     def attn_weights(self, layer):
+        """``W_V`` ``[head, d_model, d_head]``, ``W_O`` ``[head, d_head, d_model]``, ``b_V`` ``[head, d_head]`` and,
+        unless the model is rotary, ``W_Q``, ``W_K``, ``b_Q``, ``b_K``, one entry per *query* head (a grouped-query
+        model's key/value weights repeated over their group); biases the model lacks (Llama) are zeros.
+
+        Raises:
+            FamilyError: when asked for ``W_Q``/``W_K``/``b_Q``/``b_K`` of a rotary model (their product is not the
+                head's QK circuit: it depends on the query-key offset).
+        """
         m = self.model
-        return {"W_Q": m.W_Q[layer], "W_K": m.W_K[layer], "W_V": m.W_V[layer], "W_O": m.W_O[layer],
-                "b_Q": m.b_Q[layer], "b_K": m.b_K[layer], "b_V": m.b_V[layer]}
+
+        def per_query_head(name: str, kv: bool) -> Tensor:
+            w = getattr(m, name, None)                    # bias-free projections raise AttributeError: None here
+            if w is None:
+                if not name.startswith("b_"):
+                    raise FamilyError(f"{self.label!r} ({self.architecture}) exposes no {name}")
+                return torch.zeros(self.n_heads, self.d_head, device=self.device, dtype=m.W_V.dtype)
+            w = w[layer]
+            return w.repeat_interleave(self.kv_group, dim=0) if kv and self.kv_group > 1 else w
+
+        weights = {"W_V": per_query_head("W_V", True), "W_O": m.W_O[layer], "b_V": per_query_head("b_V", True)}
+        reason = ""
+        if self.rotary:
+            reason = (f"{self.label!r} ({self.architecture}) uses rotary position embeddings, so a head's QK circuit "
+                      "depends on the offset between query and key and is not W_Q·W_Kᵀ; read its attention "
+                      "patterns (Site('pattern', layer)) instead. The OV circuit (W_V, W_O) is available")
+        else:
+            weights.update({"W_Q": m.W_Q[layer], "W_K": per_query_head("W_K", True),
+                            "b_Q": per_query_head("b_Q", False), "b_K": per_query_head("b_K", True)})
+        return _AttnWeights(weights, reason)
 
     def direct_logits(self, stack, resid_final, ids):
-        centred = resid_final - resid_final.mean(-1, keepdim=True)
-        scale = (centred.pow(2).mean(-1, keepdim=True) + self.eps).sqrt()                  # [batch, pos, 1]
-        terms = (stack - stack.mean(-1, keepdim=True)) / scale.to(stack.dtype)
+        if self.norm == "RMS":   # RMSNorm: no centring, and the bridge leaves RMS models' writing weights uncentred
+            scale = (resid_final.pow(2).mean(-1, keepdim=True) + self.eps).sqrt()          # [batch, pos, 1]
+            terms = stack / scale.to(stack.dtype)
+        else:
+            centred = resid_final - resid_final.mean(-1, keepdim=True)
+            scale = (centred.pow(2).mean(-1, keepdim=True) + self.eps).sqrt()              # [batch, pos, 1]
+            terms = (stack - stack.mean(-1, keepdim=True)) / scale.to(stack.dtype)
         cols = self.model.W_U[:, ids.reshape(-1).to(self.device)].T.reshape(*ids.shape, -1).to(stack)  # [b, k, d]
         return torch.einsum("...bpd,bkd->...bpk", terms, cols)
 
     def output_of_residual(self, x, ids):
         return self.model.ln_final(x) @ self.model.W_U[:, list(ids)]
+
+    # ----------------------------------------------------------------------------------------- family check
+    def check_family(self, tokens: Int[Tensor, "batch pos"] | None = None) -> float:
+        """Check that this adapter can run the model: every site's hook exists, and the block-by-block forward
+        (:meth:`embed`, :meth:`block` for each layer, :meth:`logits_at` at every position) equals the bridge's own
+        forward on ``tokens`` (default: one probe prompt of 8 token ids). The bridge-booted pairs of
+        :func:`~dcirc_utils.models.pairs.register_hf_pair` are checked with it when they load.
+
+        Returns:
+            The largest absolute logit difference found.
+
+        Raises:
+            FamilyError: naming the missing hooks, or the family's features that the block-by-block forward does not
+                reproduce (e.g. ALiBi biases, sliding-window masks, logit soft-capping, parallel attention and MLP).
+        """
+        names = set(self.model.hook_dict)
+        missing = [f"{kind}: {self.hook_name(Site(kind, 0))}" for kind in self._HOOKS
+                   if self.hook_name(Site(kind, 0)) not in names]
+        if missing:
+            raise FamilyError(f"{self.label!r} ({self.architecture}): the bridge exposes no hook for the sites "
+                              f"{missing}; DecoderAdapter needs all of {sorted(self._HOOKS)}")
+        if tokens is None:
+            tokens = (torch.arange(8)[None] * 7 + 3) % min(self.d_vocab, 1000)
+        tokens = _check_tokens(tokens).to(self.device)
+        cfg = self.model.cfg
+        suspects = [f"{k}={getattr(cfg, k)!r}" for k in ("positional_embedding_type", "parallel_attn_mlp",
+                                                          "output_logits_soft_cap", "window_size", "use_local_attn",
+                                                          "attn_types")
+                    if getattr(cfg, k, None) not in (None, False, "standard", "rotary", -1.0)]
+        needs = ("DecoderAdapter hands each block only the residual stream (and rotary position embeddings) and reads "
+                 "a linear unembedding; this model needs something else (e.g. ALiBi biases, sliding-window masks, "
+                 "per-layer rotary, logit soft-capping)" + (f"; its config sets {', '.join(suspects)}" if suspects
+                                                             else "")
+                 + ". Use a pair of a supported family (GPT-2, Llama, Qwen2 and their kin)")
+        with torch.inference_mode():
+            ref = self.model(tokens).float()                                                # [batch, pos, vocab]
+            try:
+                x = self.run_blocks(tokens)
+            except Exception as err:  # noqa: BLE001 - any failure of a lone block means the same thing
+                raise FamilyError(f"{self.label!r} ({self.architecture}): its blocks cannot be run one by one "
+                                  f"({type(err).__name__}: {err}). " + needs) from err
+            ours = self.logits_at(x.reshape(-1, x.shape[-1])).reshape(ref.shape).float()
+        worst = float((ours - ref).abs().max())
+        tol = (1e-4 if self.model.W_U.dtype == torch.float32 else 3e-2) * max(1.0, float(ref.abs().max()))
+        if not worst <= tol:
+            raise FamilyError(
+                f"{self.label!r} ({self.architecture}): the block-by-block forward (embed, blocks "
+                f"0..{self.n_layers - 1}, final norm, unembedding) differs from the bridge's own forward by "
+                f"{worst:.3g} (tolerance {tol:.3g}), so the engine's restarts at a layer would be wrong for this "
+                "family. " + needs)
+        return worst

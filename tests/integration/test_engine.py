@@ -186,3 +186,21 @@ def test_study_pruning_rule_matches_a_sequential_reference(mini_pair):
     assert got.rule == "study"
     corrected = prune_nodes(engine, 0.8, progress=False)
     assert corrected.rule == "corrected"
+
+
+def test_half_precision_engine_reads_out_in_float32_and_stays_near_fp32(mini_pair):
+    """A bf16 copy of a model runs through the same engine (the GPU's low-precision mode, run here on CPU): values come
+    back in float32 and the single-component scan stays within 2 % of the clean Δl of the fp32 scan."""
+    import copy
+
+    from dcirc_utils.models.adapters import DecoderAdapter
+    adapter = mini_pair.teacher
+    clean, corr, c, i = _setup(mini_pair, adapter.model, n=16)
+    ref = Engine(adapter, clean, corr, LogitDiff(c, i), progress=False)
+    half = DecoderAdapter(copy.deepcopy(adapter.model).to(torch.bfloat16), adapter.tokenizer, "teacher bf16")
+    low = Engine(half, clean, corr, LogitDiff(c, i), progress=False)
+    values, _ = low.run([[]])
+    assert values.dtype == torch.float32
+    a, b = ref.ablation_scan(), low.ablation_scan()
+    worst = max(abs(a[k] - b[k]) for k in a)
+    assert 0 < worst <= 0.02 * abs(ref.clean_value), worst          # not bit-equal (it is bf16), but close

@@ -1,0 +1,122 @@
+"""The engine and the discovery methods on bring-your-own pairs of other decoder families (tiny random Llama and
+Qwen2 models: RMSNorm, rotary position embeddings, grouped-query attention, loaded through ``load_pair("hf:...")``)
+against the naive reference (tests/naive_reference.py: one full forward with the bridge's own hooks per ablation or
+edge), and a family the bridge boots but whose blocks cannot run alone."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dcirc_utils import load_pair
+from dcirc_utils.core.components import Component
+from dcirc_utils.core.metrics import LogitDiff
+from dcirc_utils.core.tasks import make_prompts
+from dcirc_utils.engine import Engine
+from dcirc_utils.methods.discovery import path_patch, prune_nodes
+from dcirc_utils.models.adapters import FamilyError
+from dcirc_utils.models.pairs import PAIRS, register_hf_pair
+
+from .. import naive_reference as naive
+from ..unit.test_byo_pairs import save_tiny_decoder
+
+REL = 1e-4
+FAMILIES = ("llama", "qwen2")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, gpt2_tok):
+    root = tmp_path_factory.mktemp("families")
+    return {fam: (save_tiny_decoder(root / f"{fam}-teacher", fam, 3, gpt2_tok, seed=3),
+                  save_tiny_decoder(root / f"{fam}-student", fam, 2, gpt2_tok, seed=4)) for fam in FAMILIES}
+
+
+@pytest.fixture(scope="module")
+def pairs(folders):
+    return {fam: load_pair(f"hf:{t},{s}", device="cpu") for fam, (t, s) in folders.items()}
+
+
+@pytest.fixture(scope="module")
+def data(gpt2_tok):
+    ps = make_prompts(8, seed=0, tokenizer=gpt2_tok)
+    c, i = ps.answer_ids(gpt2_tok)
+    return ps.tokens(gpt2_tok), ps.tokens(gpt2_tok, "corrupted"), c, i
+
+
+def _close(a: dict, b: dict):
+    scale = max(max(abs(v) for v in b.values()), 1e-6)
+    worst = max(abs(a[k] - b[k]) for k in b)
+    assert worst <= REL * scale, f"max deviation {worst:.3g} > {REL} x {scale:.3g}"
+
+
+def _engine(adapter, data):
+    clean, corr, c, i = data
+    # random weights do not solve the task: Δl is small and of either sign, so the baseline check is off
+    return Engine(adapter, clean, corr, LogitDiff(c, i), chunk_rows=20, progress=False, check_baseline=False)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_ablation_scan_matches_naive(family, pairs, data):
+    """Corrupted means, the clean Δl and the single-component mean-ablation scan over every component of both
+    models equal the naive reference's (one full forward per ablation, the bridge's own hooks)."""
+    clean, corr, c, i = data
+    for adapter in (pairs[family].teacher, pairs[family].student):
+        model = adapter.model
+        engine = _engine(adapter, data)
+        means = naive.corrupted_means(model, corr)
+        for comp in engine.components:
+            torch.testing.assert_close(engine.means[comp.site], means[naive.hook_name(comp)], rtol=1e-5, atol=1e-6)
+        clean_ref = naive.ablated_logit_diff(model, clean, c, i, [], means)
+        assert abs(engine.clean_value - clean_ref) <= REL * max(1e-3, abs(clean_ref))
+        ours = engine.ablation_scan()
+        ref = naive.ablation_scan(model, clean, c, i, means)
+        assert len(ours) == adapter.n_layers * (adapter.n_heads + 1)
+        assert max(abs(v - clean_ref) for v in ref.values()) > 1e-3 * abs(clean_ref), "no component matters"
+        _close(ours, ref)
+
+
+def test_pruning_and_path_patching_on_a_llama_pair(pairs, data):
+    """Node pruning equals the naive sequential pruning, and every path-patching edge score (into q, k, v of a
+    head, an MLP's input and the final residual stream) equals the naive two-forward edge score, on the Llama
+    student with its key/value heads ungrouped (heads 1.1 and 1.3 sit in different key/value groups)."""
+    clean, corr, c, i = data
+    adapter = pairs["llama"].student
+    model = adapter.model
+    engine = _engine(adapter, data)
+    means = naive.corrupted_means(model, corr)
+    for thr in (0.5, 0.9):
+        got = prune_nodes(engine, thr, progress=False)
+        assert got.components == naive.prune(model, clean, c, i, means, thr)
+    circuit = [Component(0, 0), Component(0), Component(1, 1), Component(1, 3), Component(1)]
+    edges = path_patch(engine, circuit)
+    assert {"q", "k", "v", "mlp_in", "resid"} <= {e.kind for e in edges.scores}
+    ref = {e: naive.path_patch_edge(model, clean, corr, c, i, means, circuit, e.sender, e.receiver, e.kind)
+           for e in edges.scores}
+    _close(edges.scores, ref)
+
+
+def test_path_patching_on_grouped_heads_raises(folders, pairs, data):
+    """With the checkpoint's grouped key/value heads kept, scans agree with the ungrouped model, but path patching
+    one head's key would change its group's other head too: it raises, naming the fix."""
+    t, s = folders["llama"]
+    register_hf_pair("test-families-grouped", t, s, ungroup_gqa=False)
+    try:
+        grouped = load_pair("test-families-grouped", device="cpu")
+    finally:
+        PAIRS.pop("test-families-grouped", None)
+    assert grouped.student.kv_group == 2
+    engine = _engine(grouped.student, data)
+    _close(engine.ablation_scan(), _engine(pairs["llama"].student, data).ablation_scan())
+    with pytest.raises(FamilyError, match="grouped-query attention.*ungroup"):
+        path_patch(engine, [Component(0, 0), Component(1, 1)])
+
+
+def test_a_family_whose_blocks_cannot_run_alone_is_refused(tmp_path, gpt2_tok):
+    """BLOOM boots in the bridge, but its blocks need ALiBi biases that a lone block call does not get: loading
+    the pair raises FamilyError naming the family and its position scheme, instead of giving wrong numbers."""
+    from transformers import BloomConfig, BloomForCausalLM
+    folder = tmp_path / "bloom"
+    torch.manual_seed(0)
+    BloomForCausalLM(BloomConfig(hidden_size=64, n_layer=2, n_head=4, vocab_size=len(gpt2_tok))).save_pretrained(folder)
+    gpt2_tok.save_pretrained(folder)
+    with pytest.raises(FamilyError, match="BloomForCausalLM.*cannot be run one by one.*alibi"):
+        load_pair(f"hf:{folder},{folder}", device="cpu")
