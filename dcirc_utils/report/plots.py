@@ -997,3 +997,43 @@ def path_patching_diagram():
 
 
 __all__ += ["mean_ablation_diagram", "path_patching_diagram", "DIAGRAM_COLOURS"]
+
+
+def exact_vs_estimate(panels: Mapping[str, object], title: str = "Exact effect vs its first-order estimate"):
+    """One scatter per comparison: the exact change of Δl (x) against the gradient estimate (y), the diagonal where
+    they agree, circuit components filled, those the estimate's ranking misses ringed (notebook 02; input:
+    ``{label: methods.attribution.Comparison}``).
+
+    Raises:
+        ValueError: for no panels.
+    """
+    if not panels:
+        raise ValueError("no comparisons to draw: pass {label: Comparison}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 0.6, 4.4), squeeze=False)
+    for ax, (label, cmp) in zip(axes[0], panels.items()):
+        comps = sorted(cmp.exact)
+        x = np.array([cmp.exact[c] for c in comps])
+        y = np.array([cmp.approx[c] for c in comps])
+        inside = np.array([c in set(cmp.circuit) for c in comps])
+        missed = np.array([c in set(cmp.missed) for c in comps])
+        lo, hi = float(min(x.min(), y.min(), 0.0)), float(max(x.max(), y.max(), 0.0))
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, ls="--", label="estimate = exact")
+        ax.scatter(x[~inside], y[~inside], s=18, color="0.55", label="outside the circuit")
+        ax.scatter(x[inside], y[inside], s=26, color="tab:orange", label="in the exact circuit")
+        ax.scatter(x[missed], y[missed], s=110, facecolors="none", edgecolors="tab:red", lw=1.5,
+                   label="circuit member the estimate misses")
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
+        ax.set_xlabel("exact change of Δl")
+        ax.set_title(f"{label}\nρ = {cmp.spearman:.2f}", fontsize=10)
+    axes[0][0].set_ylabel("first-order estimate")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+__all__ += ["exact_vs_estimate"]

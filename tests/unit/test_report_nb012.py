@@ -170,3 +170,19 @@ def test_method_diagrams_draw_and_legend_sits_off_the_histogram():
     ax = fig.axes[0]
     legend_box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
     assert legend_box.x0 >= ax.get_window_extent().x1 - 1                   # to the right of the axes
+
+
+def test_exact_vs_estimate_marks_circuit_and_misses():
+    from dcirc_utils.methods.attribution import compare
+    comps = [Component(0, 0), Component(0, 1), Component(1, -1), Component(1, 0)]
+    exact = dict(zip(comps, [-3.0, -0.1, -2.0, 0.05]))
+    approx = dict(zip(comps, [-1.0, -1.5, -0.2, 0.0]))
+    cmp = compare(exact, approx, [Component(0, 0), Component(1, -1)])
+    assert cmp.missed == [Component(1, -1)]                     # the estimate ranks 0.1 above MLP1
+    fig = plots.exact_vs_estimate({"teacher": cmp})
+    ax = fig.axes[0]
+    sizes = [c.get_offsets().shape[0] for c in ax.collections]
+    assert sizes == [2, 2, 1]                                   # outside, inside, ringed
+    assert "ρ = " in ax.get_title()
+    with pytest.raises(ValueError, match="no comparisons"):
+        plots.exact_vs_estimate({})
