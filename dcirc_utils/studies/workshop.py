@@ -146,6 +146,7 @@ def render_participant(nb, name: str = "notebook"):
     for i in exercise_cells(out):
         out["cells"][i]["source"] = _blank(_source(out["cells"][i]), f"{name} cell {i}")
     for cell in out["cells"]:
+        cell.get("metadata", {}).pop("execution", None)        # the solutions run's timestamps mean nothing here
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None

@@ -34,7 +34,7 @@ def test_compact_png_is_a_small_palette_image_of_the_same_figure():
 
 def test_setup_reads_the_environment(monkeypatch):
     import torch
-    threads = torch.get_num_threads()
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
     monkeypatch.setenv("DCIRC_PROMPTS", "12")
     monkeypatch.setenv("DCIRC_PAIR", "mini")
     cfg = N.setup_notebook(seed=3, threads=1)
@@ -45,7 +45,7 @@ def test_setup_reads_the_environment(monkeypatch):
     monkeypatch.setenv("DCIRC_PROMPTS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         N.setup_notebook(threads=1)
-    torch.set_grad_enabled(True)               # setup turns gradients off; give the other tests theirs back
+    torch.set_grad_enabled(grad)               # setup turns gradients off; leave the suite's setting as it was
     torch.set_num_threads(threads)
 
 

@@ -25,10 +25,12 @@ def test_rendering_blanks_only_the_solution():
     src = ("def f(x):\n    # BEGIN SOLUTION: double x\n    y = 2 * x\n    return y\n    # END SOLUTION\n\n"
            "check(f)")
     nb = _nb([nbformat.v4.new_markdown_cell("# hi"), _ex(src), nbformat.v4.new_code_cell("z = 1")])
+    nb.cells[2].metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
     out = W.render_participant(nb)
     assert out.cells[1].source == ('def f(x):\n    raise NotImplementedError("Exercise: double x — your code here '
                                    '(the solutions notebook has one)")\n\ncheck(f)')
     assert out.cells[1].outputs == [] and out.cells[0].source == "# hi" and out.cells[2].source == "z = 1"
+    assert all("execution" not in c.metadata for c in out.cells)     # no timestamps of the solutions' run
     assert nb.cells[1].source == src and nb.cells[1].outputs          # the solutions notebook is untouched
     exec_ns: dict = {"check": lambda f: f(3)}
     with pytest.raises(NotImplementedError, match="double x"):
