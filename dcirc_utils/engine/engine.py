@@ -350,6 +350,7 @@ def _rows(p: Patch, prompts: slice, repeat: int) -> Tensor:
 
 
 def _assign(act: Tensor, index: int | None, values: Tensor) -> None:
+    """Write a patch's ``values`` into ``act`` in place: the whole activation (``index`` None, an MLP) or one head."""
     if index is None:
         act[...] = values
     else:

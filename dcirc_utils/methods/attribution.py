@@ -76,6 +76,7 @@ from torch import Tensor
 
 from ..core.components import Component, Site
 from ..engine import Engine, Patch
+from ..engine.engine import _assign          # how a patch writes into an activation: one definition, the engine's
 from .discovery import Edge
 
 __all__ = ["AttributionError", "RUNS", "TARGETS", "activation_gradients", "first_order_effects", "exact_effects",
@@ -190,13 +191,6 @@ def activation_gradients(engine: Engine, sites: Sequence[Site], which: str = "cl
             acts[s].append(seen[s].float())
             grads[s].append(torch.zeros_like(seen[s]).float() if g is None else g.detach().float())
     return ({s: torch.cat(v) for s, v in acts.items()}, {s: torch.cat(v) for s, v in grads.items()})
-
-
-def _assign(act: Tensor, index: int | None, values: Tensor) -> None:
-    if index is None:
-        act[...] = values
-    else:
-        act[:, :, index] = values
 
 
 def _targets(engine: Engine, sites: Sequence[Site], toward: str) -> dict[Site, Tensor]:
