@@ -563,9 +563,7 @@ def _folder_tokenizer(folder: Path):
     """The tokenizer saved in ``folder``, or ``None`` if it holds none."""
     if not any((folder / f).exists() for f in _TOKENIZER_FILES):
         return None
-    from transformers import AutoTokenizer
-    with _quiet():
-        return AutoTokenizer.from_pretrained(str(folder))
+    return _local_tokenizer(folder)
 
 
 def _vocab_difference(a, b) -> str | None:
