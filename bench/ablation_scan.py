@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--skip-pruning", action="store_true")
     ap.add_argument("--pruning-only", action="store_true", help="only time the node pruning (no naive scan)")
+    ap.add_argument("--engine-only", action="store_true", help="time the engine's scan only (no naive reference)")
+    ap.add_argument("--chunk-rows", type=int, default=None, help="the engine's rows per forward (default: its own)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -53,14 +55,21 @@ def main() -> None:
     print(f"scan: {len(comps)} components x {args.prompts} prompts on {pair.name} (GPT-2 small architecture)")
     cfg = model.cfg
     fl = flop_estimate(adapter.n_layers, adapter.n_heads, adapter.d_model, cfg.d_mlp, adapter.d_vocab,
-                       clean.shape[1], args.prompts, [x.layer for x in comps])
-    print(f"FLOP estimate: naive {fl['naive']:.3g}, engine {fl['engine']:.3g} (naive/engine "
-          f"{fl['naive'] / fl['engine']:.2f}x), floor with (b) and (c) {fl['floor']:.3g} "
-          f"(naive/floor {fl['naive'] / fl['floor']:.2f}x)", flush=True)
+                       clean.shape[1], args.prompts, [(x.layer, x.is_mlp) for x in comps])
+    print(f"FLOP estimate: naive {fl['naive']:.3g}; engine with (a)-(d), the floor of an exact scan "
+          f"{fl['engine']:.3g} (naive/engine {fl['naive'] / fl['engine']:.2f}x); with (a) and (d) only "
+          f"{fl['reuse']:.3g} ({fl['naive'] / fl['reuse']:.2f}x)", flush=True)
 
     if args.pruning_only:
         engine = Engine.for_prompts(adapter, ps, check_baseline=False)
         _time_pruning(engine, args)
+        return
+
+    if args.engine_only:
+        t0 = time.perf_counter()
+        engine = Engine.for_prompts(adapter, ps, check_baseline=False, chunk_rows=args.chunk_rows)
+        engine.ablation_scan(comps)
+        print(f"engine (chunk_rows={engine.chunk_rows}): {time.perf_counter() - t0:.1f} s")
         return
 
     t0 = time.perf_counter()
@@ -70,7 +79,7 @@ def main() -> None:
     print(f"naive reference: {t_naive:.1f} s")
 
     t0 = time.perf_counter()
-    engine = Engine.for_prompts(adapter, ps, check_baseline=False)
+    engine = Engine.for_prompts(adapter, ps, check_baseline=False, chunk_rows=args.chunk_rows)
     got = engine.ablation_scan(comps)
     if engine.device.type == "cuda":
         torch.cuda.synchronize()
@@ -88,15 +97,16 @@ def main() -> None:
 
 
 def flop_estimate(n_layers: int, n_heads: int, d_model: int, d_mlp: int, d_vocab: int, n_pos: int, n_prompts: int,
-                  layers_of_variants: list[int]) -> dict[str, float]:
+                  variants: list[tuple[int, bool]]) -> dict[str, float]:
     """Multiply-add FLOPs (×2) of a single-component mean-ablation scan, for a GPT-2-style block (q, k, v, o of
-    d_model², an MLP of 2·d_model·d_mlp, causal attention over ``n_pos`` positions).
+    d_model², an MLP of 2·d_model·d_mlp, causal attention over ``n_pos`` positions); ``variants`` lists each ablated
+    component as ``(layer, is_mlp)``.
 
     Returns ``naive`` (one full forward per variant, every logit at every position, as the naive reference runs),
-    ``engine`` (what the engine does: (a) restart at the ablated layer from the cached clean prefix, (d) read only
-    the two answer logits) and ``floor`` (also (b) the ablated head's layer updated by that head's output delta, the
-    layer's MLP recomputed, and (c) the last layer computed at the answer position only, its keys and values at every
-    position).
+    ``reuse`` (the engine before issue 16: (a) restart at the ablated layer from the cached clean prefix, (d) read
+    only the two answer logits) and ``engine`` (today's engine, issue 16's floor: also (b) the ablated component's
+    own layer is the clean ``resid_mid`` plus the head's output delta through ``W_O``, then the layer's MLP — nothing
+    for an MLP — and (c) the last layer at the answer position only, its keys and values at every position).
     """
     d, t = d_model, n_pos
     attn_proj = 2 * 4 * d * d                      # q, k, v, o per token
@@ -104,14 +114,15 @@ def flop_estimate(n_layers: int, n_heads: int, d_model: int, d_mlp: int, d_vocab
     mlp = 2 * 2 * d * d_mlp
     layer_tok = attn_proj + attn_mix + mlp
     last_layer = t * 2 * 2 * d * d + (2 * 2 * d * d + 2 * 2 * d * t + mlp)   # k, v everywhere; the rest at one position
-    naive = engine = floor = 0.0
-    for l in layers_of_variants:
+    readout = 2 * d * 2
+    naive = reuse = engine = 0.0
+    for l, is_mlp in variants:
         naive += t * (n_layers * layer_tok + 2 * d * d_vocab)
-        engine += t * (n_layers - l) * layer_tok + 2 * d * 2
-        # floor: a head's own layer costs its delta through W_O (2·d_head·d per token) and the MLP; an MLP's costs 0
+        reuse += t * (n_layers - l) * layer_tok + readout
         later = max(0, n_layers - l - 2) * t * layer_tok + (last_layer if l < n_layers - 1 else 0)
-        floor += later + t * (2 * (d // n_heads) * d + mlp) + 2 * d * 2
-    return {k: v * n_prompts for k, v in {"naive": naive, "engine": engine, "floor": floor}.items()}
+        own = 0 if is_mlp else t * 2 * (d // n_heads) * d + (t if l < n_layers - 1 else 1) * mlp
+        engine += later + own + readout
+    return {k: v * n_prompts for k, v in {"naive": naive, "reuse": reuse, "engine": engine}.items()}
 
 
 def _time_pruning(engine: Engine, args) -> None:

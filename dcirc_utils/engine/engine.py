@@ -8,6 +8,11 @@ of :class:`Patch` es (set this site's activation, or one head's slice of it, to 
 * starts each chunk at the earliest layer its patches touch, from a cached residual stream of the untouched prefix
   (valid for any family whose blocks run in sequence, encoders included: a patch at layer ``l`` cannot change what
   enters layer ``l``),
+* on families whose blocks split into attention then MLP (the decoders), runs a variant that only rewrites head
+  outputs at its first layer as the base run's ``resid_mid`` of that layer plus each head's change through ``W_O``,
+  then the layer's MLP (a whole-MLP ablation costs nothing in its own layer), runs the last layer at the answer
+  position only when nothing is patched there, and lets layers where nothing is patched or captured run on the
+  adapter's fused kernels,
 * reads out, at each prompt's answer position, only the logits its :class:`~dcirc_utils.core.metrics.Metric` needs
   (two for Δl, the default) and reduces them to one value per prompt.
 
@@ -15,7 +20,8 @@ The engine knows no model family and no hook name: it talks to a :class:`~dcirc_
 by :class:`~dcirc_utils.core.components.Site`.
 
 Correctness: ``tests/integration/test_engine.py`` compares every result with a naive reference (one forward with
-library hooks per variant) and with ``transformer_lens.patching``.
+library hooks per variant) and with ``transformer_lens.patching``; ``tests/integration/test_engine_shortcuts.py``
+compares the shortcuts above with whole blocks, variant kind by variant kind.
 """
 from __future__ import annotations
 
@@ -75,10 +81,12 @@ class Patch:
 
 
 def _default_chunk_rows(device: torch.device, d_model: int) -> int:
-    """Rows per forward. Measured on 2 CPU cores: GPT-2 small (d_model 768) runs fastest per row at 16-32 rows,
-    the offline pair (d_model 128) at about 200 (below that, per-call overhead dominates); GPUs want large batches."""
+    """Rows per forward (at most: the prompts are split into equal slices). Measured on this project's 2-core CPU
+    with the fused blocks (``python -m bench.ablation_scan --engine-only --layers 6 --chunk-rows N``, README): GPT-2
+    small (d_model 768) runs fastest per row at about 50 rows (64 → two slices of 50 prompts); the offline pair
+    (d_model 128) between 100 and 400. GPUs want large batches."""
     if device.type == "cpu":
-        return max(16, 24576 // d_model)
+        return max(16, 49152 // d_model)
     return max(1024, (2048 * 768) // d_model)
 
 
@@ -125,6 +133,7 @@ class Engine:
         self.chunk_rows = chunk_rows or _default_chunk_rows(self.device, adapter.d_model)
         self.progress = progress
         self._prefix: dict[tuple, Tensor] = {}
+        self._mids: dict[tuple, tuple[Tensor, Tensor]] = {}
         self.components = all_components(self.n_layers, self.n_heads)
         with torch.inference_mode():
             self.clean_value = float(self.evaluate([[]], progress=False)[0])
@@ -191,7 +200,7 @@ class Engine:
         x = self._prefix[key_of(start)]
         for l in range(start, layer):
             with self._hooks(base, [], l, rows_per_variant=self.n_prompts):
-                x = self.adapter.block(l, x)
+                x = self.adapter.block(l, x, hooked=self._touches(base, [], l))
             self._prefix[key_of(l + 1)] = x
         if len(self._prefix) > 4 * (self.n_layers + 1):  # keep the cache bounded: drop the oldest entries
             for k in list(self._prefix)[: len(self._prefix) - 2 * (self.n_layers + 1)]:
@@ -236,13 +245,79 @@ class Engine:
     def _start_layer(self, variant: Sequence[Patch]) -> int:
         return min((self._layer(p.site) for p in variant), default=self.n_layers)
 
+    def _kind(self, variant: Sequence[Patch], start: int, base: Sequence[Patch]) -> str:
+        """How a variant starting at layer ``start`` runs on a model whose blocks split (attention, then MLP):
+
+        * ``"z"``: its patches at ``start`` write head outputs only (one patch, or distinct heads). Layer ``start``
+          is then the base run's ``resid_mid`` plus each patched head's change through ``W_O``, and the layer's MLP:
+          the layer's attention is not recomputed (saving (b) of issue 16);
+        * ``"mlp_out"``: one whole-MLP patch at ``start``: that layer's output is ``resid_mid`` plus the patch;
+        * ``"block"``: anything else (or a family whose blocks do not split): whole blocks from ``start``.
+        """
+        if not self.adapter.splits_blocks or start >= self.n_layers:
+            return "block"
+        if any(p.site == Site("resid_pre", start) for p in base):   # fires only in a whole block's forward
+            return "block"
+        at = [p for p in variant if self._layer(p.site) == start]
+        if at and all(p.site.kind == "z" for p in at) and (
+                len(at) == 1 or len({p.index for p in at}) == len(at) and None not in {p.index for p in at}):
+            return "z"
+        if len(at) == 1 and at[0].site.kind == "mlp_out" and at[0].index is None:
+            return "mlp_out"
+        return "block"
+
+    def _mid(self, layer: int, base: Sequence[Patch], which: str) -> tuple[Tensor, Tensor]:
+        """``(resid_mid, z)`` of ``layer`` on the ``which`` prompts with the ``base`` patches applied (cached): the
+        residual stream after the layer's attention ``[batch, pos, d_model]`` and its head outputs
+        ``[batch, pos, n_heads, d_head]``."""
+        key = (which, layer, frozenset(p for p in base if self._layer(p.site) <= layer))
+        hit = self._mids.get(key)
+        if hit is None:
+            x = self._resid_pre(layer, base, which)
+            store: dict[Site, list] = {Site("z", layer): []}
+            with self._hooks(base, [], layer, rows_per_variant=self.n_prompts, capture=store):
+                mid = self.adapter.attention_part(layer, x)
+            hit = (mid, store[Site("z", layer)][0])
+            if len(self._mids) > self.n_layers:      # one entry per layer of the current base is all a scan needs
+                del self._mids[next(iter(self._mids))]
+            self._mids[key] = hit
+        return hit
+
+    def _add_head_deltas(self, x: Float[Tensor, "rows pos d_model"], chunk: Sequence[Sequence[Patch]], layer: int,
+                         z: Float[Tensor, "batch pos n_heads d_head"], prompts: slice) -> None:
+        """Add to each variant's rows of ``x`` (``resid_mid`` of ``layer``) the change its ``z`` patches at ``layer``
+        make to the attention output: ``(new z_h − base z_h) @ W_O[h]`` per patched head (in place)."""
+        W_O = self.adapter.head_out_weights(layer)                                      # [head, d_head, d_model]
+        xv = x.view(len(chunk), -1, *x.shape[1:])
+        for k, var in enumerate(chunk):
+            for p in var:
+                if self._layer(p.site) != layer:
+                    continue
+                new = _rows(p, prompts, 1)
+                if p.index is None:
+                    xv[k] += torch.einsum("...hk,hkd->...d", new - z, W_O)
+                else:
+                    xv[k] += (new - z[:, :, p.index]) @ W_O[p.index]
+
+    def _touches(self, base: Sequence[Patch], chunk: Sequence[Sequence[Patch]], layer: int,
+                 kinds: tuple[str, ...] | None = None) -> bool:
+        """Whether a base or variant patch writes a site of ``layer`` (of one of ``kinds``, if given)."""
+        return any(self._layer(p.site) == layer and (kinds is None or p.site.kind in kinds)
+                   for p in [*base, *(p for var in chunk for p in var)])
+
     def run(self, variants: Sequence[Sequence[Patch]], base: Sequence[Patch] = (), which: str = "clean",
             capture: Sequence[Site] = (), desc: str | None = None,
             progress: bool | None = None) -> tuple[Float[Tensor, "variants batch"], dict[Site, list[Tensor]]]:
         """Run every variant (on top of ``base``) and return per-prompt metric values and captured activations.
 
+        Variants are grouped by the layer they start at (and by how that layer runs, see :meth:`_kind`), stacked
+        along the batch in chunks of about ``chunk_rows`` rows (the prompts split into equal slices), and each
+        chunk starts from the cached base run at its first patched layer. When the model's blocks split and nothing
+        is patched or captured in the last layer, that layer runs at the answer position only (keys and values at
+        every position; :meth:`~dcirc_utils.models.adapters.ModelAdapter.readout_block`, saving (c) of issue 16).
+
         Args:
-            variants: each a list of patches; variants are grouped by start layer and stacked along the batch.
+            variants: each a list of patches.
             base: patches applied to every variant (e.g. the mean ablation of everything outside a circuit).
             which: ``"clean"`` or ``"corrupted"`` prompts.
             capture: sites whose (patched) activations to return per variant; ``Site("resid_final")`` returns the
@@ -257,35 +332,63 @@ class Engine:
         if which not in self.tokens:
             raise ValueError(f"which must be 'clean' or 'corrupted', got {which!r}")
         capture = [self.adapter.check_site(s) for s in capture]
-        n, B = len(variants), self.n_prompts
+        n, B, L = len(variants), self.n_prompts, self.n_layers
         values = torch.empty(n, B, device=self.device)
         captured: dict[Site, list] = {s: [[] for _ in range(n)] for s in capture}
         starts = [self._start_layer(v) for v in variants]
+        final = Site("resid_final")
+        inner = [s for s in capture if s != final]
         if capture:  # captured activations must be produced inside the run: start no later than their layer
             first = min(self._layer(s) for s in capture)
             starts = [min(s, first) for s in starts]
-        # a chunk is (start layer, variant indices, prompt slice) with at most chunk_rows rows
-        rows_p = min(B, self.chunk_rows)
+        kinds = ["block" if inner else self._kind(v, s, base) for v, s in zip(variants, starts)]
+        # a chunk is (start layer, kind, variant indices, prompt slice): the prompts in equal slices of at most
+        # chunk_rows rows, as many variants per chunk as fit
+        n_slices = -(-B // self.chunk_rows)
+        rows_p = -(-B // n_slices)
         per_chunk = max(1, self.chunk_rows // rows_p)
-        groups: dict[int, list[int]] = {}
-        for i, s in enumerate(starts):
-            groups.setdefault(s, []).append(i)
-        jobs = [(s, idx[j:j + per_chunk], slice(p, min(p + rows_p, B)))
-                for s, idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, key in enumerate(zip(starts, kinds)):
+            groups.setdefault(key, []).append(i)
+        jobs = [(s, kind, idx[j:j + per_chunk], slice(p, min(p + rows_p, B)))
+                for (s, kind), idx in sorted(groups.items()) for j in range(0, len(idx), per_chunk)
                 for p in range(0, B, rows_p)]
         show = (self.progress if progress is None else progress) and len(jobs) >= 8
-        final = Site("resid_final")
         with torch.inference_mode():
-            for start, idx, ps in tqdm(jobs, desc=desc or "variants", disable=not show, leave=False,
-                                       mininterval=1.0):
-                b = ps.stop - ps.start
-                x = self._resid_pre(min(start, self.n_layers), base, which)[ps].repeat(len(idx), 1, 1)
-                store = {s: [] for s in capture if s != final}
-                with self._hooks(base, [variants[i] for i in idx], start, b, capture=store, prompts=ps):
-                    for l in range(start, self.n_layers):
-                        x = self.adapter.block(l, x)
+            for start, kind, idx, ps in tqdm(jobs, desc=desc or "variants", disable=not show, leave=False,
+                                             mininterval=1.0):
+                b, chunk = ps.stop - ps.start, [variants[i] for i in idx]
                 pos = self.positions[which][ps].repeat(len(idx))
-                end = x[torch.arange(x.shape[0], device=x.device), pos]
+                rows = torch.arange(len(pos), device=self.device)
+                if kind == "block":
+                    x, first = self._resid_pre(min(start, L), base, which)[ps].repeat(len(idx), 1, 1), start
+                else:
+                    mid, z = self._mid(start, base, which)
+                    x, first = mid[ps].repeat(len(idx), 1, 1), start + 1
+                    if kind == "z":
+                        self._add_head_deltas(x, chunk, start, z[ps], ps)
+                    else:
+                        xv = x.view(len(idx), b, *x.shape[1:])
+                        for k, var in enumerate(chunk):
+                            xv[k] += _rows(next(p for p in var if self._layer(p.site) == start), ps, 1)
+                store = {s: [] for s in inner}
+                end = None
+                with self._hooks(base, chunk, start, b, capture=store, prompts=ps):
+                    if kind == "z":
+                        hooked = self._touches(base, chunk, start, ("mlp_in", "mlp_out"))
+                        if start == L - 1 and not hooked:
+                            end = self.adapter.mlp_part(start, x[rows, pos][:, None], hooked=False)[:, 0]
+                        else:
+                            x = self.adapter.mlp_part(start, x, hooked=hooked)
+                    for l in range(first, L):
+                        hooked = l == start or self._touches(base, chunk, l) or any(
+                            self._layer(s) == l for s in inner)
+                        if l == L - 1 and self.adapter.splits_blocks and not hooked:
+                            end = self.adapter.readout_block(l, x, pos)
+                        else:
+                            x = self.adapter.block(l, x, hooked=hooked)
+                if end is None:
+                    end = x[rows, pos]
                 vals = self._metric_rows(end, ps, len(idx))
                 values[idx, ps] = vals.view(len(idx), b)
                 for s, acts in store.items():

@@ -10,7 +10,9 @@ the model block by block, and reads logits at the answer position. A new family 
   decoder family the bridge boots whose blocks this adapter can run one by one — Llama- and Qwen2-style models
   (RMSNorm, rotary position embeddings, grouped-query attention) included. Pre-norm blocks, causal attention,
   readout at the last position, a linear unembedding. :meth:`DecoderAdapter.check_family` proves the block-by-block
-  forward equal to the bridge's own on a probe prompt and names what is missing when it is not.
+  forward equal to the bridge's own on a probe prompt and names what is missing when it is not. Its blocks split
+  into an attention part and an MLP part, and GPT-2-style models also run on fused kernels where no hook is needed
+  (both used by the engine's shortcuts, each checked against the bridge).
 
 Used by every notebook through :class:`dcirc_utils.models.pairs.ModelPair`.
 """
@@ -20,6 +22,7 @@ import contextlib
 from typing import Callable, Iterable, Sequence
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -85,8 +88,10 @@ class ModelAdapter:
         """The residual stream entering block 0."""
         raise NotImplementedError
 
-    def block(self, layer: int, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        """Block ``layer`` applied to the residual stream (hooks installed by :meth:`hooks` fire inside)."""
+    def block(self, layer: int, resid: Float[Tensor, "batch pos d_model"],
+              hooked: bool = True) -> Float[Tensor, "batch pos d_model"]:
+        """Block ``layer`` applied to the residual stream. Hooks installed by :meth:`hooks` fire inside; with
+        ``hooked=False`` (the caller has installed none on this layer) a family may run fused kernels instead."""
         raise NotImplementedError
 
     def logits_at(self, resid_end: Float[Tensor, "batch d_model"],
@@ -178,6 +183,36 @@ class ModelAdapter:
                 sub = None if ids is None else ids[start:start + batch_size].to(self.device)
                 out.append(self.logits_at(end, sub).float().cpu())
         return torch.cat(out)
+
+    # ----------------------------------------------------------------------------------------- split blocks
+    #: whether a block splits into :meth:`attention_part` then :meth:`mlp_part` (pre-norm blocks whose attention
+    #: output is ``Σ_h z_h W_O[h] + b_O``): what lets the engine update an ablated head's layer by that head's output
+    #: delta and compute the last layer at the answer position only. Families without it run whole blocks.
+    splits_blocks: bool = False
+
+    def attention_part(self, layer: int, resid: Float[Tensor, "batch pos d_model"]
+                       ) -> Float[Tensor, "batch pos d_model"]:
+        """The residual stream after block ``layer``'s attention (``resid_mid``); hooks on ``q``, ``k``, ``v``,
+        ``pattern`` and ``z`` fire inside. Only for families with :attr:`splits_blocks`."""
+        raise NotImplementedError
+
+    def mlp_part(self, layer: int, resid_mid: Float[Tensor, "batch pos d_model"],
+                 hooked: bool = True) -> Float[Tensor, "batch pos d_model"]:
+        """The residual stream after block ``layer``'s MLP, from its ``resid_mid``; hooks on ``mlp_in`` and
+        ``mlp_out`` fire inside (``hooked=False``: none installed, fused kernels allowed). Only for families with
+        :attr:`splits_blocks`."""
+        raise NotImplementedError
+
+    def head_out_weights(self, layer: int) -> Float[Tensor, "n_heads d_head d_model"]:
+        """``W_O`` of block ``layer``: head ``h`` adds ``z_h @ W_O[h]`` to the residual stream."""
+        raise NotImplementedError
+
+    def readout_block(self, layer: int, resid: Float[Tensor, "batch pos d_model"],
+                      positions: Int[Tensor, "batch"]) -> Float[Tensor, "batch d_model"]:
+        """Block ``layer``'s output at one position per row (``positions``) only: keys and values at every position,
+        the rest at one. Used by the engine for the last layer when nothing is patched there (no hooks fire in its
+        attention). Only for families with :attr:`splits_blocks`."""
+        raise NotImplementedError
 
     # ----------------------------------------------------------------------------------------- weights
     def token_embeddings(self, ids: Sequence[int]) -> Float[Tensor, "n d_model"]:
@@ -292,6 +327,10 @@ class DecoderAdapter(ModelAdapter):
                               "groups of equal size; grouped-query attention needs n_heads % n_kv_heads == 0")
         #: query heads per key/value head: query head ``h`` reads key/value head ``h // kv_group``
         self.kv_group: int = self.n_heads // self.n_kv_heads
+        #: whether hook-free blocks (``block(..., hooked=False)``) and :meth:`readout_block` run on fused kernels
+        #: (checked here once, against the bridge, before any hook is installed)
+        self.fused: bool = False
+        self.fused = self._check_fused()
 
     def hook_name(self, site: Site) -> str:
         site = self.check_site(site)
@@ -310,7 +349,9 @@ class DecoderAdapter(ModelAdapter):
         positions = torch.arange(resid.shape[1], device=resid.device)[None]
         return self.model.rotary_emb(resid, positions)
 
-    def block(self, layer, resid):
+    def block(self, layer, resid, hooked=True):
+        if not hooked and self.fused:
+            return self._fused_block(layer, resid)
         rope = self.position_embeddings(resid)
         if rope is None:
             out = self.model.blocks[layer](resid)
@@ -320,6 +361,108 @@ class DecoderAdapter(ModelAdapter):
 
     def readout_positions(self, tokens):
         return torch.full((tokens.shape[0],), tokens.shape[1] - 1, dtype=torch.long)
+
+    # split blocks: the bridge's pre-norm block is resid + attn(ln1(resid)), then + mlp(ln2(.)) (check_family and
+    # tests/integration/test_engine.py prove the parts equal the block for every family the adapter runs)
+    splits_blocks = True
+
+    def _attn_kwargs(self, resid: Tensor) -> dict:
+        rope = self.position_embeddings(resid)
+        return {} if rope is None else {"position_embeddings": rope}
+
+    def attention_part(self, layer, resid):
+        block = self.model.blocks[layer]
+        out = block.attn(block.ln1(resid), **self._attn_kwargs(resid))
+        return resid + (out[0] if isinstance(out, tuple) else out)
+
+    def mlp_part(self, layer, resid_mid, hooked=True):
+        if not hooked and self.fused:
+            return resid_mid + self._fused_mlp(layer, resid_mid)
+        return resid_mid + self.mlp_on(layer, resid_mid)
+
+    def head_out_weights(self, layer):
+        return self.model.blocks[layer].attn.W_O
+
+    def readout_block(self, layer, resid, positions):
+        rows = torch.arange(resid.shape[0], device=resid.device)
+        positions = positions.to(resid.device)
+        if self.fused:
+            mid = resid[rows, positions] + self._fused_attention(layer, resid, positions)
+            return mid + self._fused_mlp(layer, mid)
+        # the bridge's attention at every position, its MLP at the readout only
+        return self.mlp_part(layer, self.attention_part(layer, resid)[rows, positions][:, None])[:, 0]
+
+    # fused kernels: the same block as the bridge's, computed from its weights (as the forward uses them) with
+    # torch's fused layer norm, scaled-dot-product attention and activation, and no hook points. For layers where
+    # nothing is patched or captured (``hooked=False``); ``fused`` says whether this family gets them.
+    _ACTIVATIONS = {"gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+                    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+                    "gelu": F.gelu, "relu": F.relu, "silu": F.silu}
+
+    def _qkv(self, layer: int, h: Tensor, names: str) -> list[Float[Tensor, "... n_heads d_head"]]:
+        """The projections ``names`` (e.g. ``"QKV"``) of ``h`` in one matrix product, each ``[..., head, d_head]``."""
+        attn = self.model.blocks[layer].attn
+        W = torch.cat([getattr(attn, "W_" + n) for n in names])                        # [k·head, d, d_head]
+        b = torch.cat([getattr(attn, "b_" + n) for n in names])                        # [k·head, d_head]
+        out = (h @ W.permute(1, 0, 2).flatten(1)).unflatten(-1, W.shape[::2]) + b
+        return list(out.chunk(len(names), dim=-2))
+
+    def _fused_attention(self, layer: int, resid: Float[Tensor, "batch pos d_model"],
+                         positions: Int[Tensor, "batch"] | None = None) -> Tensor:
+        """Attention output of block ``layer``, ``[batch, pos, d_model]``, or ``[batch, d_model]`` at one query
+        position per row (``positions``: the query, pattern and ``W_O`` there only, keys and values everywhere)."""
+        attn = self.model.blocks[layer].attn
+        h = F.layer_norm(resid, (self.d_model,), eps=self.eps)
+        W_O = attn.W_O.flatten(0, 1)                                                    # [head·d_head, d_model]
+        if positions is None:
+            q, k, v = self._qkv(layer, h, "QKV")                                        # [batch, pos, head, d_head]
+            z = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                               is_causal=True).transpose(1, 2)          # [batch, pos, head, d_head]
+            return z.flatten(-2) @ W_O + attn.b_O
+        rows = torch.arange(resid.shape[0], device=resid.device)
+        k, v = self._qkv(layer, h, "KV")                                                # [batch, pos, head, d_head]
+        q = self._qkv(layer, h[rows, positions], "Q")[0] * self.d_head ** -0.5          # [batch, head, d_head]
+        scores = torch.einsum("bhk,bphk->bhp", q, k)                                    # [batch, head, pos]
+        later = torch.arange(resid.shape[1], device=resid.device)[None, :] > positions[:, None]
+        pattern = scores.masked_fill(later[:, None, :], float("-inf")).softmax(-1)
+        return torch.einsum("bhp,bphk->bhk", pattern, v).flatten(-2) @ W_O + attn.b_O
+
+    def _fused_mlp(self, layer: int, resid_mid: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_model"]:
+        mlp = self.model.blocks[layer].mlp
+        act = self._ACTIVATIONS[self.model.cfg.act_fn]
+        return act(F.layer_norm(resid_mid, (self.d_model,), eps=self.eps) @ mlp.W_in + mlp.b_in) @ mlp.W_out \
+            + mlp.b_out
+
+    def _fused_block(self, layer: int, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d"]:
+        mid = resid + self._fused_attention(layer, resid)
+        return mid + self._fused_mlp(layer, mid)
+
+    def _check_fused(self) -> bool:
+        """Whether the fused kernels reproduce the bridge for this model: a LayerNorm, non-rotary, ungated family
+        with one key/value head per query head and a known activation, whose first and last blocks (whole, and the
+        last at the readout position) equal the bridge's on a probe prompt. Otherwise every block runs through the
+        bridge (the readout layer's attention at every position)."""
+        cfg = self.model.cfg
+        try:
+            if self.rotary or self.norm != "LN" or self.kv_group != 1 or cfg.act_fn not in self._ACTIVATIONS \
+                    or getattr(self.model.blocks[0].mlp, "W_gate", None) is not None:
+                return False
+            probe = ((torch.arange(10)[None] * 7 + 3) % min(self.d_vocab, 1000)).to(self.device)
+            worst, scale = 0.0, 1.0
+            with torch.inference_mode():
+                x = self.embed(probe)
+                for layer in range(self.n_layers):
+                    ref = self.block(layer, x)
+                    if layer in (0, self.n_layers - 1):
+                        last = torch.full((1,), probe.shape[1] - 1, device=self.device)
+                        mid = x[:, -1] + self._fused_attention(layer, x, last)       # readout_block, fused
+                        worst = max(worst, float((self._fused_block(layer, x) - ref).abs().max()),
+                                    float((mid + self._fused_mlp(layer, mid) - ref[:, -1]).abs().max()))
+                        scale = max(scale, float(ref.abs().max()))
+                    x = ref
+        except Exception:  # noqa: BLE001 - a family the fused kernels do not fit runs through the bridge instead
+            return False
+        return worst <= (1e-4 if x.dtype == torch.float32 else 3e-2) * scale
 
     def logits_at(self, resid_end, ids=None):
         x = self.model.ln_final(resid_end[:, None, :])[:, 0]
@@ -422,10 +565,11 @@ class DecoderAdapter(ModelAdapter):
 
     # ----------------------------------------------------------------------------------------- family check
     def check_family(self, tokens: Int[Tensor, "batch pos"] | None = None) -> float:
-        """Check that this adapter can run the model: every site's hook exists, and the block-by-block forward
+        """Check that this adapter can run the model: every site's hook exists, the block-by-block forward
         (:meth:`embed`, :meth:`block` for each layer, :meth:`logits_at` at every position) equals the bridge's own
-        forward on ``tokens`` (default: one probe prompt of 8 token ids). The bridge-booted pairs of
-        :func:`~dcirc_utils.models.pairs.register_hf_pair` are checked with it when they load.
+        forward on ``tokens`` (default: one probe prompt of 8 token ids), and block 0 equals its
+        :meth:`attention_part` then :meth:`mlp_part` (the split the engine's shortcuts rely on). The bridge-booted
+        pairs of :func:`~dcirc_utils.models.pairs.register_hf_pair` are checked with it when they load.
 
         Returns:
             The largest absolute logit difference found.
@@ -469,4 +613,12 @@ class DecoderAdapter(ModelAdapter):
                 f"0..{self.n_layers - 1}, final norm, unembedding) differs from the bridge's own forward by "
                 f"{worst:.3g} (tolerance {tol:.3g}), so the engine's restarts at a layer would be wrong for this "
                 "family. " + needs)
+        with torch.inference_mode():   # the split the engine relies on: attention part, then MLP part, = the block
+            x0 = self.embed(tokens)
+            split = float((self.mlp_part(0, self.attention_part(0, x0)) - self.block(0, x0)).abs().max())
+        if not split <= tol:
+            raise FamilyError(
+                f"{self.label!r} ({self.architecture}): block 0 run as attention (ln1, attn) then MLP (ln2, mlp) "
+                f"differs from the block by {split:.3g} (tolerance {tol:.3g}): the block is not pre-norm "
+                "resid + attn(ln1(resid)) then + mlp(ln2(.)) (e.g. parallel attention and MLP). " + needs)
         return worst

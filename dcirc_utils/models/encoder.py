@@ -145,7 +145,7 @@ class EncoderAdapter(ModelAdapter):
     def embed(self, tokens):
         return self.parts.embeddings(input_ids=tokens.to(self.device))
 
-    def block(self, layer, resid):
+    def block(self, layer, resid, hooked=True):
         b, (B, P, D), H = self.parts.blocks[layer], resid.shape, self.n_heads
         x = self._fire("resid_pre", layer, resid)
         q = self._fire("q", layer, b.q(x).view(B, P, H, self.d_head))

@@ -107,7 +107,8 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def load_pair(name: str | None = None, device: str | torch.device | None = None) -> ModelPair:
+def load_pair(name: str | None = None, device: str | torch.device | None = None, *, device_map=None,
+              dtype: torch.dtype | None = None) -> ModelPair:
     """Load a teacher/student pair by name (every notebook's setup cell).
 
     Args:
@@ -115,6 +116,10 @@ def load_pair(name: str | None = None, device: str | torch.device | None = None)
             bring-your-own pair, see :func:`register_hf_pair`); ``None`` reads ``$DCIRC_PAIR``, else
             :data:`DEFAULT_PAIR`.
         device: torch device; ``None`` picks cuda, then mps, then cpu.
+        device_map: for ``"hf:"`` pairs only: a Hugging Face / accelerate device map (``"auto"``, or a dict of
+            module → device) that places each model instead of ``device``, for models larger than one device.
+        dtype: for ``"hf:"`` pairs only: the models' dtype (default float32; ``torch.bfloat16`` halves memory, the
+            engine reads its metric out in float32).
 
     Raises:
         KeyError: for an unknown name (the message lists the known ones).
@@ -126,7 +131,10 @@ def load_pair(name: str | None = None, device: str | torch.device | None = None)
     name = name or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
     if name.startswith(HF_PREFIX):
         teacher, student = _parse_hf_name(name)
-        return _load_hf_pair(name, teacher, student, pick_device(device))
+        return _load_hf_pair(name, teacher, student, pick_device(device), device_map=device_map, dtype=dtype)
+    if device_map is not None or dtype is not None:
+        raise ValueError(f"device_map and dtype apply to bring-your-own pairs ('{HF_PREFIX}<teacher>,<student>' or "
+                         f"register_hf_pair(..., device_map=..., dtype=...)), not to {name!r}: pass device= only")
     if name not in PAIRS:
         raise KeyError(f"unknown pair {name!r}; known pairs: {sorted(PAIRS)} (or bring your own: "
                        f"'{HF_PREFIX}<teacher>,<student>' with hub ids or local folders)")
@@ -163,10 +171,14 @@ def _quiet():
             os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = prev
 
 
-def _bridge(folder: str | Path, device: torch.device, hf_model=None, tokenizer=None):
+def _bridge(folder: str | Path, device: torch.device, hf_model=None, tokenizer=None, device_map=None,
+            dtype: torch.dtype | None = None):
     from transformer_lens.model_bridge import TransformerBridge
     with _quiet():
-        kwargs = {"device": device}
+        # a device map (Hugging Face / accelerate) places the model itself; the bridge takes one or the other
+        kwargs = {"device": device} if device_map is None else {"device_map": device_map}
+        if dtype is not None:
+            kwargs["dtype"] = dtype
         if hf_model is not None:
             kwargs["hf_model"] = hf_model.eval()
         if tokenizer is not None:
@@ -445,7 +457,8 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "to
 
 
 def register_hf_pair(name: str, teacher: str | Path, student: str | Path, *, layer_map: list[int] | None = None,
-                     tokenizer=None, ungroup_gqa: bool = True) -> Callable[[torch.device], ModelPair]:
+                     tokenizer=None, ungroup_gqa: bool = True, device_map=None,
+                     dtype: torch.dtype | None = None) -> Callable[[torch.device], ModelPair]:
     """Register a bring-your-own teacher/student pair under ``name`` (then ``load_pair(name)`` or
     ``DCIRC_PAIR=name`` loads it); without code, ``load_pair("hf:<teacher>,<student>")`` does the same.
 
@@ -469,6 +482,10 @@ def register_hf_pair(name: str, teacher: str | Path, student: str | Path, *, lay
             grouped-query attention (the same function; more parameters), so that one head's ``k``/``v`` can be
             patched alone, as path patching does. With ``False`` the grouped model is kept and such patches raise
             :class:`~dcirc_utils.models.adapters.FamilyError`.
+        device_map: a Hugging Face / accelerate device map (``"auto"`` or module → device) passed to the loader
+            (``TransformerBridge.boot_transformers(device_map=...)``, or ``from_pretrained`` when ungrouping) instead
+            of a device, for models that do not fit on one. Tested on the CPU only (``{"": "cpu"}`` and ``"auto"``).
+        dtype: the models' dtype (default float32).
 
     Returns:
         The loader ``f(device) -> ModelPair`` now in :data:`PAIRS`.
@@ -487,7 +504,7 @@ def register_hf_pair(name: str, teacher: str | Path, student: str | Path, *, lay
 
     def load(device: torch.device) -> ModelPair:
         return _load_hf_pair(name, str(teacher), str(student), device, layer_map=layer_map, tokenizer=tokenizer,
-                             ungroup_gqa=ungroup_gqa)
+                             ungroup_gqa=ungroup_gqa, device_map=device_map, dtype=dtype)
 
     PAIRS[name] = load
     return load
@@ -658,7 +675,7 @@ def _ungroup_kv(hf_model, n_heads: int, n_kv: int, head_dim: int, source: str) -
 
 
 def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torch.device, ungroup_gqa: bool,
-              label: str) -> DecoderAdapter:
+              label: str, device_map=None, dtype: torch.dtype | None = None) -> DecoderAdapter:
     """One bring-your-own model as a checked :class:`DecoderAdapter` (grouped key/value heads ungrouped first when
     asked)."""
     text = cfg.get("text_config") or cfg
@@ -666,16 +683,17 @@ def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torc
     n_kv = text.get("num_key_value_heads") or n_heads
     try:
         if not (ungroup_gqa and n_heads and n_kv != n_heads):
-            bridge = _bridge(folder, device, tokenizer=tok)
+            bridge = _bridge(folder, device, tokenizer=tok, device_map=device_map, dtype=dtype)
         else:
             from transformers import AutoConfig, AutoModelForCausalLM
             with _quiet():
                 hf_cfg = AutoConfig.from_pretrained(str(folder))
-                hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
-                                                          attn_implementation="eager").eval()
+                placed = {} if device_map is None else {"device_map": device_map}
+                hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype or torch.float32,
+                                                          attn_implementation="eager", **placed).eval()
             text_cfg = hf.config.get_text_config() if hasattr(hf.config, "get_text_config") else hf.config
             head_dim = getattr(text_cfg, "head_dim", None) or text_cfg.hidden_size // n_heads
-            probe = (torch.arange(8)[None] * 7 + 3) % min(text_cfg.vocab_size, 1000)
+            probe = ((torch.arange(8)[None] * 7 + 3) % min(text_cfg.vocab_size, 1000)).to(hf.device)
             with torch.inference_mode():
                 before = hf(probe).logits
                 _ungroup_kv(hf, n_heads, n_kv, head_dim, source)
@@ -689,7 +707,8 @@ def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torc
             with tempfile.TemporaryDirectory(prefix="dcirc-byo-") as tmp:
                 hf_cfg.save_pretrained(tmp)   # the bridge reads the (now ungrouped) config from a folder
                 tok.save_pretrained(tmp)
-                bridge = _bridge(tmp, device, hf_model=hf, tokenizer=tok)
+                bridge = _bridge(tmp, device if device_map is None else hf.device, hf_model=hf, tokenizer=tok,
+                                 dtype=dtype)
     except OSError as err:  # missing or unreadable weights
         raise PairUnavailableError(f"could not load the {role} {source!r} from {str(folder)!r}: {err}. The folder "
                                    "needs the model's config.json and *.safetensors weights (save_pretrained writes "
@@ -700,7 +719,8 @@ def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torc
 
 
 def _load_hf_pair(name: str, teacher: str, student: str, device: torch.device, layer_map: list[int] | None = None,
-                  tokenizer=None, ungroup_gqa: bool = True) -> ModelPair:
+                  tokenizer=None, ungroup_gqa: bool = True, device_map=None,
+                  dtype: torch.dtype | None = None) -> ModelPair:
     """Load a bring-your-own pair (:func:`register_hf_pair`, ``load_pair("hf:...")``)."""
     from ..core.components import check_layer_map
 
@@ -717,8 +737,8 @@ def _load_hf_pair(name: str, teacher: str, student: str, device: torch.device, l
     labels = {role: Path(src.rstrip("/")).name or src for role, src in sources.items()}
     if labels["teacher"] == labels["student"]:
         labels = {role: f"{role} ({lab})" for role, lab in labels.items()}
-    adapters = {role: _boot_byo(dirs[role], cfgs[role], sources[role], role, tok, device, ungroup_gqa, labels[role])
-                for role in sources}
+    adapters = {role: _boot_byo(dirs[role], cfgs[role], sources[role], role, tok, device, ungroup_gqa, labels[role],
+                                device_map, dtype) for role in sources}
     t, s = adapters["teacher"], adapters["student"]
     lm = None if layer_map is None else check_layer_map(layer_map, t.n_layers, s.n_layers)
 

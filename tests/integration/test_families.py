@@ -74,6 +74,28 @@ def test_ablation_scan_matches_naive(family, pairs, data):
         _close(ours, ref)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_split_blocks_and_readout_on_rotary_families(family, pairs, data):
+    """Rotary families split into attention and MLP parts equal to the bridge's block, get no fused kernels (the
+    fused attention has no rotary embedding), and their readout block (the bridge's attention everywhere, the MLP at
+    the readout only) equals the bridge's block read at one position per row."""
+    clean = data[0]
+    positions = torch.arange(clean.shape[0]) % clean.shape[1]
+    rows = torch.arange(clean.shape[0])
+    for adapter in (pairs[family].teacher, pairs[family].student):
+        assert adapter.rotary and adapter.splits_blocks and not adapter.fused
+        with torch.inference_mode():
+            x = adapter.embed(clean)
+            for layer in range(adapter.n_layers):
+                ref = adapter.block(layer, x)
+                scale = float(ref.abs().max())
+                assert float((adapter.mlp_part(layer, adapter.attention_part(layer, x)) - ref).abs().max()) \
+                    <= 1e-6 * scale
+                assert float((adapter.readout_block(layer, x, positions) - ref[rows, positions]).abs().max()) \
+                    <= 1e-5 * scale
+                x = ref
+
+
 def test_pruning_and_path_patching_on_a_llama_pair(pairs, data):
     """Node pruning equals the naive sequential pruning, and every path-patching edge score (into q, k, v of a
     head, an MLP's input and the final residual stream) equals the naive two-forward edge score, on the Llama
@@ -108,6 +130,38 @@ def test_path_patching_on_grouped_heads_raises(folders, pairs, data):
     _close(engine.ablation_scan(), _engine(pairs["llama"].student, data).ablation_scan())
     with pytest.raises(FamilyError, match="grouped-query attention.*ungroup"):
         path_patch(engine, [Component(0, 0), Component(1, 1)])
+
+
+@pytest.mark.parametrize("device_map", [{"": "cpu"}, "auto"])
+def test_device_map_loads_give_the_same_scan(device_map, folders, pairs, data):
+    """A pair loaded through the ecosystem's device map (accelerate's placement instead of ``device=``; on this
+    CPU-only machine every module lands on the CPU) scans exactly like the plain load, grouped-query models ungrouped
+    through ``from_pretrained(device_map=...)`` and kept grouped through the bridge's own ``device_map``; a built-in
+    pair refuses the option, naming the fix."""
+    t, s = folders["qwen2"]
+    mapped = load_pair(f"hf:{t},{s}", device_map=device_map)
+    register_hf_pair("test-families-mapped", t, s, ungroup_gqa=False, device_map=device_map)
+    try:
+        grouped = load_pair("test-families-mapped")
+    finally:
+        PAIRS.pop("test-families-mapped", None)
+    ref = _engine(pairs["qwen2"].teacher, data).ablation_scan()
+    _close(_engine(mapped.teacher, data).ablation_scan(), ref)
+    _close(_engine(grouped.teacher, data).ablation_scan(), ref)
+    with pytest.raises(ValueError, match="bring-your-own pairs"):
+        load_pair("mini", device_map=device_map)
+
+
+def test_a_bf16_load_runs_the_engine_near_fp32(folders, pairs, data):
+    """``dtype=torch.bfloat16`` loads both models in bf16; the engine's scan reads out in float32 and stays within
+    bf16's precision of the fp32 scan (a tolerance for rounding, not the engine's 1e-4)."""
+    t, s = folders["llama"]
+    half = load_pair(f"hf:{t},{s}", device="cpu", dtype=torch.bfloat16)
+    assert half.student.model.W_U.dtype == torch.bfloat16
+    got = _engine(half.student, data).ablation_scan()
+    ref = _engine(pairs["llama"].student, data).ablation_scan()
+    scale = max(abs(v) for v in ref.values())
+    assert max(abs(got[k] - ref[k]) for k in ref) <= 0.05 * scale
 
 
 def test_a_family_whose_blocks_cannot_run_alone_is_refused(tmp_path, gpt2_tok):
