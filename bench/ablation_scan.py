@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--pruning-only", action="store_true", help="only time the node pruning (no naive scan)")
     ap.add_argument("--engine-only", action="store_true", help="time the engine's scan only (no naive reference)")
     ap.add_argument("--chunk-rows", type=int, default=None, help="the engine's rows per forward (default: its own)")
+    ap.add_argument("--half", choices=["auto", "none", "bf16", "fp16"], default="auto",
+                    help="also run the engine's scan with the model in bf16/fp16 and print its time and its error "
+                         "against fp32 (auto: bf16 on a GPU, none on the CPU, where half-precision matmuls are slow)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -93,7 +96,28 @@ def main() -> None:
 
     if not args.skip_pruning:
         _time_pruning(engine, args)
+    half = {"auto": "bf16" if engine.device.type == "cuda" else "none"}.get(args.half, args.half)
+    if half != "none":
+        _time_half(adapter, ps, comps, got, engine.clean_value, {"bf16": torch.bfloat16, "fp16": torch.float16}[half],
+                   args)
     print(f"ratio naive/engine: {t_naive / t_engine:.2f}")
+
+
+def _time_half(adapter, ps, comps, fp32: dict, clean32: float, dtype: torch.dtype, args) -> None:
+    """The same scan with the model cast to ``dtype`` (in place: run last); its time, its error against fp32 and how
+    many of the ten largest effects (|ablated Δl − clean Δl|) it shares with fp32's."""
+    adapter.model.to(dtype)
+    t0 = time.perf_counter()
+    engine = Engine.for_prompts(adapter, ps, check_baseline=False, chunk_rows=args.chunk_rows)
+    got = engine.ablation_scan(comps)
+    if engine.device.type == "cuda":
+        torch.cuda.synchronize()
+    scale = max(abs(v) for v in fp32.values())
+    err = max(abs(got[k] - fp32[k]) for k in fp32) / scale
+    top = lambda d, clean: set(sorted(d, key=lambda k: -abs(d[k] - clean))[:10])  # noqa: E731
+    print(f"engine in {str(dtype).removeprefix('torch.')}: {time.perf_counter() - t0:.1f} s, "
+          f"max |{str(dtype).removeprefix('torch.')} - fp32| / max|Δl| = {err:.2e}, "
+          f"top-10 effects shared with fp32: {len(top(got, engine.clean_value) & top(fp32, clean32))}/10")
 
 
 def flop_estimate(n_layers: int, n_heads: int, d_model: int, d_mlp: int, d_vocab: int, n_pos: int, n_prompts: int,

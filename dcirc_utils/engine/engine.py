@@ -134,6 +134,7 @@ class Engine:
         self.progress = progress
         self._prefix: dict[tuple, Tensor] = {}
         self._mids: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._mean_patches: dict[Component, Patch] = {}
         self.components = all_components(self.n_layers, self.n_heads)
         with torch.inference_mode():
             self.clean_value = float(self.evaluate([[]], progress=False)[0])
@@ -155,11 +156,16 @@ class Engine:
 
     # ----------------------------------------------------------------------------------------- patches
     def mean_ablation(self, components: Iterable[Component]) -> list[Patch]:
-        """Patches that replace each component's output by its per-position mean over the corrupted prompts."""
+        """Patches that replace each component's output by its per-position mean over the corrupted prompts (one
+        :class:`Patch` object per component, made once: its content key, which reads the values back to the host,
+        is computed once per engine, not on every call of a pruning loop)."""
         out = []
         for c in components:
-            m = self.means[c.site]
-            out.append(Patch(c.site, c.index, m if c.is_mlp else m[:, c.head]))
+            p = self._mean_patches.get(c)
+            if p is None:
+                m = self.means[c.site]
+                p = self._mean_patches[c] = Patch(c.site, c.index, m if c.is_mlp else m[:, c.head])
+            out.append(p)
         return out
 
     def zero_ablation(self, components: Iterable[Component]) -> list[Patch]:
@@ -278,7 +284,7 @@ class Engine:
             with self._hooks(base, [], layer, rows_per_variant=self.n_prompts, capture=store):
                 mid = self.adapter.attention_part(layer, x)
             hit = (mid, store[Site("z", layer)][0])
-            if len(self._mids) > self.n_layers:      # one entry per layer of the current base is all a scan needs
+            if len(self._mids) >= 2:    # run() takes variants layer by layer: the current layer's entry is enough
                 del self._mids[next(iter(self._mids))]
             self._mids[key] = hit
         return hit
@@ -436,7 +442,7 @@ class Engine:
         components = list(self.components if components is None else components)
         base = self.mean_ablation(base_ablated)
         values = self.evaluate([self.mean_ablation([c]) for c in components], base, desc=desc)
-        return {c: float(v) for c, v in zip(components, values)}
+        return dict(zip(components, values.tolist()))      # one device-to-host copy
 
     def score(self, value: float | Tensor) -> float:
         """``100 · value / clean value`` (the study's percentage of the clean Δl)."""
