@@ -53,10 +53,14 @@ def test_first_order_estimate_is_the_derivative_of_the_exact_effect(engine, whic
     assert err[0.01] <= 0.03 * scale, err
     assert err[0.01] <= err[0.1] / 4, err
     assert err[1.0] > 5 * err[0.01], err
-    # the estimate is linear in the scale
-    half = at.first_order_effects(engine, [Component(1, 2), Component(3)], which=which, toward=toward, scale=0.5)
+    # the estimate is linear in the scale (same components, so the same capture runs: the engine may run a capture
+    # of fewer sites from a prefix its fused kernels computed, equal only to float rounding)
+    pick = [Component(1, 2), Component(3)]
+    whole = at.first_order_effects(engine, pick, which=which, toward=toward)
+    half = at.first_order_effects(engine, pick, which=which, toward=toward, scale=0.5)
     for c, v in half.items():
-        assert v == pytest.approx(0.5 * est[c], rel=1e-9, abs=1e-12)
+        assert v == pytest.approx(0.5 * whole[c], rel=1e-9, abs=1e-12)
+        assert whole[c] == pytest.approx(est[c], rel=1e-4)
 
 
 def test_exact_denoising_scan_is_transformer_lens_activation_patching(engine):
