@@ -210,8 +210,8 @@ class ModelAdapter:
     def readout_block(self, layer: int, resid: Float[Tensor, "batch pos d_model"],
                       positions: Int[Tensor, "batch"]) -> Float[Tensor, "batch d_model"]:
         """Block ``layer``'s output at one position per row (``positions``) only: keys and values at every position,
-        the rest at one. Used by the engine for the last layer when nothing is patched there (no hooks fire in its
-        attention). Only for families with :attr:`splits_blocks`."""
+        the rest at one. Used by the engine for the last layer when nothing is patched or captured there (a family
+        may run it on fused kernels without hook points). Only for families with :attr:`splits_blocks`."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------------------------------- weights
@@ -352,21 +352,19 @@ class DecoderAdapter(ModelAdapter):
     def block(self, layer, resid, hooked=True):
         if not hooked and self.fused:
             return self._fused_block(layer, resid)
-        rope = self.position_embeddings(resid)
-        if rope is None:
-            out = self.model.blocks[layer](resid)
-        else:
-            out = self.model.blocks[layer](resid, position_embeddings=rope)
+        out = self.model.blocks[layer](resid, **self._attn_kwargs(resid))
         return out[0] if isinstance(out, tuple) else out
 
     def readout_positions(self, tokens):
         return torch.full((tokens.shape[0],), tokens.shape[1] - 1, dtype=torch.long)
 
-    # split blocks: the bridge's pre-norm block is resid + attn(ln1(resid)), then + mlp(ln2(.)) (check_family and
-    # tests/integration/test_engine.py prove the parts equal the block for every family the adapter runs)
+    # split blocks: the bridge's pre-norm block is resid + attn(ln1(resid)), then + mlp(ln2(.)) (check_family proves
+    # it when a bring-your-own pair loads; tests/integration/test_engine_shortcuts.py and test_families.py for the
+    # built-in pairs, Llama and Qwen2)
     splits_blocks = True
 
     def _attn_kwargs(self, resid: Tensor) -> dict:
+        """What a block or its attention is handed besides the residual stream: rotary models' position embeddings."""
         rope = self.position_embeddings(resid)
         return {} if rope is None else {"position_embeddings": rope}
 
