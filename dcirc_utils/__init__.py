@@ -14,6 +14,11 @@ The names below are the ones every notebook's first cell uses.
 """
 import warnings as _warnings
 
+from .core.runtime import use_passive_openmp as _use_passive_openmp
+
+# before torch is imported (below): idle OpenMP threads sleep instead of spinning on cores other programs need
+_use_passive_openmp()
+
 # tqdm.auto (imported by TransformerLens) warns once per kernel when ipywidgets is absent; the course uses plain
 # text bars, so the warning (which prints a site-packages path) is noise in every notebook.
 _warnings.filterwarnings("ignore", message="IProgress not found")

@@ -1,23 +1,23 @@
 """Cached circuit discovery: node pruning and path patching of one model, stored on disk so that the notebooks after
 02 reuse the circuits notebook 02 found (notebooks 02, 03, 05, 06).
 
-The cache key holds the pair, the role, a fingerprint of the weights, the prompts, the thresholds and the method's
-version, so retraining a pair or changing the algorithm never serves stale results.
+The cache key holds the pair, the role, a fingerprint of what the engine computes on (its weights, tokens and metric:
+:func:`~dcirc_utils.studies.cache.engine_fingerprint`), the thresholds and the rule; :func:`~dcirc_utils.studies.cache.
+cached` adds a fingerprint of the code, so retraining a pair or changing the algorithm never serves stale results.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 
+import torch
+
 from ..engine import Engine
 from ..methods.discovery import Circuit, EdgeScores, path_patch, prune_nodes
 from ..models.adapters import ModelAdapter
-from .cache import cached, model_fingerprint
+from .cache import cached, engine_fingerprint
 
-__all__ = ["Discovery", "discover", "prompts_digest", "METHOD_VERSION"]
-
-#: Bump when node pruning or path patching changes what it computes: cached results of older versions are ignored.
-METHOD_VERSION = 2
+__all__ = ["Discovery", "discover", "prompts_digest"]
 
 
 @dataclass
@@ -48,13 +48,20 @@ def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshol
         edge_threshold: an edge is kept when its path-patching score falls below it.
         edges: also run path patching.
         refresh: recompute even when cached.
-        engine: an engine for ``adapter`` on ``prompts`` if one exists already.
+        engine: an engine for ``adapter`` on ``prompts`` if one exists already (the cache key is computed from the
+            engine's own tokens, so an engine built on other prompts is refused, never stored under these).
         rule: the pruning rule, ``"corrected"`` (default) or ``"study"`` (:func:`~dcirc_utils.methods.discovery.
             prune_nodes`).
+
+    Raises:
+        ValueError: if ``engine`` belongs to another model than ``adapter`` or was built on other prompts.
     """
-    engine = engine or Engine.for_prompts(adapter, prompts)
-    key = {"pair": pair_name, "role": role, "weights": model_fingerprint(adapter.model),
-           "prompts": prompts_digest(prompts), "threshold": threshold, "rule": rule, "version": METHOD_VERSION}
+    if engine is None:
+        engine = Engine.for_prompts(adapter, prompts)
+    else:
+        _check_engine(engine, adapter, prompts)
+    key = {"pair": pair_name, "role": role, "inputs": engine_fingerprint(engine), "threshold": threshold,
+           "rule": rule}
     circuit = cached("circuit", key, lambda: prune_nodes(engine, threshold, rule=rule), Circuit.to_dict,
                      Circuit.from_dict, refresh=refresh)
     scores = None
@@ -63,3 +70,23 @@ def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshol
                         lambda: path_patch(engine, circuit.components, edge_threshold), EdgeScores.to_dict,
                         EdgeScores.from_dict, refresh=refresh)
     return Discovery(engine, circuit, scores)
+
+
+def _check_engine(engine: Engine, adapter: ModelAdapter, prompts) -> None:
+    """Refuse an engine that does not compute on ``adapter`` and ``prompts`` (its results would be stored, and
+    served, as theirs)."""
+    if engine.adapter is not adapter:
+        raise ValueError("discover(adapter, ..., engine=...): the engine belongs to another model than `adapter`; "
+                         "pass that model's engine (Engine.for_prompts(adapter, prompts)) or leave engine=None")
+
+    def same(bos: bool) -> bool:
+        try:
+            return all(torch.equal(prompts.tokens(adapter.tokenizer, kind, bos=bos), engine.tokens[kind].cpu())
+                       for kind in ("clean", "corrupted"))
+        except ValueError:                          # bos asked of a tokenizer without one
+            return False
+
+    if not (same(False) or same(True)):
+        raise ValueError(f"discover(adapter, prompts, ..., engine=...): the engine was built on other prompts than "
+                         f"`prompts` (digest {prompts_digest(prompts)}); build it with Engine.for_prompts(adapter, "
+                         "prompts) or leave engine=None")

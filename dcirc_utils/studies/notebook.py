@@ -4,7 +4,8 @@ It fixes the seeds (so that printed numbers are reproducible and nbval can compa
 picks the device (cuda, then mps, then cpu; ``$DCIRC_DEVICE`` overrides), names the pair (``$DCIRC_PAIR``, default
 the GPT-2-shaped offline pair ``"small"``) and the number of prompts per set (``$DCIRC_PROMPTS``, default 100; the
 study used 512 per verb for its circuits, so ``DCIRC_PROMPTS=1536`` runs at its scale on a GPU; a smaller number
-makes a quick dry run, e.g. on ``gpt2-random``). Torch uses the machine's cores (``$DCIRC_THREADS`` overrides).
+makes a quick dry run, e.g. on ``gpt2-random``). Torch uses one thread on the offline pairs and every core on the
+real architectures (:func:`~dcirc_utils.core.runtime.threads_for`; ``$DCIRC_THREADS`` overrides).
 Figures are drawn at 100 dpi with fonts readable on a projector, and stored as 256-colour PNGs (a quarter of the bytes
 of a full-colour PNG at the same size, so that the committed notebooks stay small).
 """
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.runtime import threads_for
 from ..models.pairs import DEFAULT_PAIR, pick_device
+from ..models.sizes import teacher_parameters
 
 __all__ = ["NotebookConfig", "setup_notebook", "ENCODER_FOR", "encoder_pair_for", "compact_png"]
 
@@ -47,17 +50,23 @@ class NotebookConfig:
         return f"pair={self.pair!r} seed={self.seed} prompts={self.n_prompts}"
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if not value:
-        return default
+def _positive(name: str, value, example: int) -> int:
+    """``value`` as a whole number of at least 1, or a ValueError naming ``name``, the value and one that works
+    (``name`` is an argument, or ``$VAR`` for an environment variable)."""
+    fix = f"give e.g. {name.lstrip('$')}={example}" + (f" or unset {name[1:]}" if name.startswith("$") else "")
     try:
-        n = int(value)
+        n = int(str(value).strip())
     except ValueError:
-        raise ValueError(f"${name}={value!r} is not a whole number; unset it or give e.g. {name}={default}") from None
+        raise ValueError(f"{name}={value!r} is not a whole number; {fix}") from None
     if n < 1:
-        raise ValueError(f"${name}={n} must be at least 1")
+        raise ValueError(f"{name}={n} must be at least 1; {fix}")
     return n
+
+
+def _env_int(name: str, example: int) -> int | None:
+    """``$name`` as a whole number of at least 1; ``None`` when unset or empty."""
+    value = os.environ.get(name)
+    return _positive(f"${name}", value, example) if value else None
 
 
 def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None = None,
@@ -67,20 +76,26 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
 
     Args:
         seed: seed for ``random``, NumPy and torch.
-        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else torch's default (the machine's cores).
+        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else picks by the pair's size (one thread
+            for the offline pairs, every core for the real architectures: :func:`~dcirc_utils.core.runtime.
+            threads_for`).
         pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to :data:`~dcirc_utils.models.pairs.
             DEFAULT_PAIR`.
         n_prompts: prompts per set; ``None`` reads ``$DCIRC_PROMPTS``, else 100.
 
     Raises:
-        ValueError: for a ``$DCIRC_THREADS`` or ``$DCIRC_PROMPTS`` that is not a positive whole number.
+        ValueError: for ``threads``, ``n_prompts``, ``$DCIRC_THREADS`` or ``$DCIRC_PROMPTS`` that is not a positive
+            whole number (the message names the value and one that works).
     """
+    threads = _positive("threads", threads, 1) if threads is not None else _env_int("DCIRC_THREADS", 1)
+    n_prompts = _positive("n_prompts", n_prompts, 100) if n_prompts is not None else _env_int("DCIRC_PROMPTS", 100)
+    pair = pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    threads = threads or _env_int("DCIRC_THREADS", 0) or torch.get_num_threads()
+    threads = threads or threads_for(teacher_parameters(pair))
     torch.set_num_threads(threads)
-    n_prompts = n_prompts or _env_int("DCIRC_PROMPTS", 100)
+    n_prompts = n_prompts or 100
     torch.set_grad_enabled(False)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -98,7 +113,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     pd.set_option("display.max_colwidth", 160)
     pd.set_option("display.float_format", _float_format)
     device = pick_device(os.environ.get("DCIRC_DEVICE") or None)
-    return NotebookConfig(pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR, device, seed, threads, n_prompts)
+    return NotebookConfig(pair, device, seed, threads, n_prompts)
 
 
 def _float_format(x: float) -> str:

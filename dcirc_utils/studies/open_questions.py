@@ -34,7 +34,7 @@ from ..methods.mlps import mlp_outputs
 from ..methods.noise import add_weight_noise
 from ..methods.recipes import COURSE, study_recipe_for
 from .alignment import task_alignment
-from .cache import cached, model_fingerprint
+from .cache import cached, engine_fingerprint, model_fingerprint
 from .discover import discover, prompts_digest
 from .shift import shift_study
 
@@ -168,11 +168,11 @@ def _discovery_name(pair, role: str, task: str) -> str:
     return f"oq-teacher-{task}" if role == "teacher" else f"oq-{pair.name}-{task}"
 
 
-def _full_drops(adapter, prompts, engine) -> dict:
-    """:func:`~dcirc_utils.methods.brittleness.full_model_drops`, cached by the weights and the prompts (the teacher's
-    are shared by every student of the sweep)."""
+def _full_drops(engine) -> dict:
+    """:func:`~dcirc_utils.methods.brittleness.full_model_drops`, cached by what the engine computes on (the
+    teacher's are shared by every student of the sweep)."""
     from ..core.components import parse_component
-    key = {"weights": model_fingerprint(adapter.model), "prompts": prompts_digest(prompts), "version": 1}
+    key = {"inputs": engine_fingerprint(engine)}
     return cached("full-drops", key, lambda: br.full_model_drops(engine),
                   lambda d: {str(c): v for c, v in d.items()},
                   lambda d: {parse_component(c): v for c, v in d.items()})
@@ -209,7 +209,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
             out[f"{r}_circuit_size"] = len(circ[r].components)
             out[f"{r}_components"] = len(engines[r].components)
             out[f"{r}_circuit_score"] = circ[r].score
-        full = {r: _full_drops(a, prompts, engines[r]) for r, a in pair.models.items()}
+        full = {r: _full_drops(engines[r]) for r in pair.models}
         infl = {r: {c: abs(v) for c, v in d.items()} for r, d in full.items()}
         for r in ("teacher", "student"):
             out[f"{r}_gini"] = gini(list(infl[r].values())) if sum(infl[r].values()) > 0 else math.nan

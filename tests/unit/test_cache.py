@@ -1,5 +1,10 @@
 import json
+import os
+import shutil
+import threading
+from pathlib import Path
 
+import pytest
 import torch
 
 from dcirc_utils.core.components import Component, parse_component
@@ -66,3 +71,117 @@ def test_fingerprint_is_exact_and_independent_of_threads():
         w = m[0].weight
         w[7, 7] = torch.nextafter(w[7, 7], torch.tensor(float("inf")))
     assert cache.model_fingerprint(m) != one
+
+
+def test_a_damaged_entry_is_a_miss_that_is_recomputed_and_overwritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+    assert cache.cached("demo", {"a": 1}, lambda: {"x": 1}) == {"x": 1}
+    (entry,) = tmp_path.glob("demo-*.json")
+    entry.write_text(entry.read_text()[:7])                       # truncated, as by a kill mid-write
+    with pytest.warns(cache.CacheWarning, match=str(entry.name)):
+        assert cache.cached("demo", {"a": 1}, lambda: {"x": 2}) == {"x": 2}
+    assert json.loads(entry.read_text())["value"] == {"x": 2}     # overwritten: the next read is a clean hit
+    assert cache.cached("demo", {"a": 1}, lambda: {"x": 3}) == {"x": 2}
+
+
+def test_a_read_only_cache_returns_the_result_and_says_so(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    monkeypatch.setenv("DCIRC_CACHE", str(folder))
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write a read-only folder (root)")
+        with pytest.warns(cache.CacheWarning, match="DCIRC_CACHE"):
+            assert cache.cached("demo", {"a": 1}, lambda: {"x": 1}) == {"x": 1}
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_read_only_cache_file_is_not_lost(tmp_path, monkeypatch):
+    """The rename fails (the folder cannot be written: simulated by making the temporary file's folder vanish for
+    os.replace): the computed value is still returned."""
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(cache.os, "replace", refuse)
+    with pytest.warns(cache.CacheWarning, match="not cached"):
+        assert cache.cached("demo", {"a": 1}, lambda: {"x": 1}) == {"x": 1}
+    assert not list(tmp_path.glob("*.tmp"))                       # no temporary file left behind
+
+
+def test_concurrent_writers_of_one_key_never_fail(tmp_path, monkeypatch):
+    """Every writer has its own temporary file (the old code shared `<name>.tmp`, so one writer's rename took the
+    other's file away: FileNotFoundError, and the computed result was lost)."""
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+    errors = []
+
+    def writer(i):
+        try:
+            for _ in range(40):
+                assert cache.cached("demo", {"a": 1}, lambda: {"x": i}, refresh=True) == {"x": i}
+        except Exception as err:                                   # noqa: BLE001 (collected, asserted below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    (entry,) = tmp_path.glob("demo-*.json")
+    assert json.loads(entry.read_text())["value"]["x"] in range(6)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_key_includes_the_code(tmp_path, monkeypatch):
+    """Changing the package's code changes every key: an entry computed by other code is not served."""
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+    assert cache.cached("demo", {"a": 1}, lambda: 1) == 1
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "other code")
+    assert cache.cached("demo", {"a": 1}, lambda: 2) == 2
+
+
+def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):
+    real = cache.code_fingerprint()
+    assert len(real) == 16 and real == cache.code_fingerprint()
+    src = Path(cache.__file__).resolve().parents[1]
+    copy = tmp_path / "dcirc_utils"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    fake = copy / "studies" / "cache.py"
+    monkeypatch.setattr(cache, "__file__", str(fake))
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert cache.code_fingerprint() == real                   # same source, same fingerprint
+        cache.code_fingerprint.cache_clear()
+        with open(copy / "methods" / "discovery.py", "a") as f:
+            f.write("\n# an edit\n")
+        assert cache.code_fingerprint() != real
+    finally:
+        cache.code_fingerprint.cache_clear()
+
+
+def test_discover_keys_on_the_engine_and_refuses_an_engine_of_other_prompts(mini_pair, tmp_path, monkeypatch):
+    """The bug of issue 23: an engine built on prompts B passed with prompts A computed on B and stored the result
+    under A's key, so a later discover(A) served B's circuit."""
+    from dcirc_utils.core.tasks import make_task
+    from dcirc_utils.engine import Engine
+    from dcirc_utils.studies.discover import discover
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+    t = mini_pair.teacher
+    a = make_task("numerals", 12, 0, tokenizer=mini_pair.tokenizer)
+    b = make_task("numerals", 12, 1, tokenizer=mini_pair.tokenizer)
+    eng_b = Engine.for_prompts(t, b, progress=False)
+    with pytest.raises(ValueError, match="other prompts"):
+        discover(t, a, "mini", "teacher", engine=eng_b, edges=False)
+    with pytest.raises(ValueError, match="another model"):
+        discover(mini_pair.student, b, "mini", "student", engine=eng_b, edges=False)
+    on_b = discover(t, b, "mini", "teacher", engine=eng_b, edges=False).circuit
+    on_a = discover(t, a, "mini", "teacher", edges=False).circuit
+    fresh_a = discover(t, a, "mini", "teacher", edges=False, refresh=True).circuit
+    assert on_a == fresh_a
+    assert cache.engine_fingerprint(eng_b) != cache.engine_fingerprint(Engine.for_prompts(t, a, progress=False))
+    assert cache.engine_fingerprint(eng_b) == cache.engine_fingerprint(Engine.for_prompts(t, b, progress=False))
+    assert len(list(tmp_path.glob("circuit-*.json"))) == 2 and on_b is not None

@@ -185,6 +185,11 @@ def test_pure_checkers_05_06_08():
     X.check_alignment(alignment, S, a, b)
     with pytest.raises(AssertionError, match="influence term"):
         X.check_alignment(lambda s, x, y: float(np.mean(s)), S, a, b)
+    # a correct answer summed in float32 in another order (the small-init case of issue 23: "A = 0.908866, expected
+    # 0.908866") passes; an answer off in the fourth digit does not
+    X.check_alignment(lambda s, x, y: alignment(s, x, y) + 4e-7, S, a, b)
+    with pytest.raises(AssertionError, match="expected"):
+        X.check_alignment(lambda s, x, y: alignment(s, x, y) + 1e-4, S, a, b)
     w = torch.randn(6, 4)
     X.check_weight_noise(lambda W, lv, g: W + lv * float(W.std()) * torch.randn(tuple(W.shape), generator=g), w, 0.3)
     with pytest.raises(AssertionError, match="own standard deviation"):

@@ -54,3 +54,56 @@ def test_encoder_pair_beside_each_decoder_pair(monkeypatch):
     assert N.encoder_pair_for("gpt2") == "bert" and N.encoder_pair_for("small") == "bert-small"
     monkeypatch.setenv("DCIRC_ENCODER_PAIR", "bert-random")
     assert N.encoder_pair_for("small") == "bert-random"
+
+
+def test_bad_thread_and_prompt_counts_name_a_fix_that_works(monkeypatch):
+    import torch
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+    monkeypatch.delenv("DCIRC_PROMPTS", raising=False)
+    monkeypatch.setenv("DCIRC_THREADS", "abc")
+    with pytest.raises(ValueError, match=r"\$DCIRC_THREADS='abc' is not a whole number; give e.g. DCIRC_THREADS=1"):
+        N.setup_notebook(pair="mini")
+    monkeypatch.setenv("DCIRC_THREADS", "1")                         # the suggested fix works
+    assert N.setup_notebook(pair="mini").threads == 1
+    monkeypatch.delenv("DCIRC_THREADS")
+    with pytest.raises(ValueError, match="n_prompts=0 must be at least 1"):
+        N.setup_notebook(pair="mini", n_prompts=0)                  # was: silently 100 prompts
+    with pytest.raises(ValueError, match="threads=0 must be at least 1"):
+        N.setup_notebook(pair="mini", threads=0)
+    torch.set_grad_enabled(grad)
+    torch.set_num_threads(threads)
+
+
+def test_threads_follow_the_model_size(monkeypatch):
+    import torch
+
+    from dcirc_utils.core.runtime import ONE_THREAD_BELOW, threads_for
+    from dcirc_utils.models.sizes import teacher_parameters
+    assert threads_for(5_000_000, cores=8) == 1 and threads_for(124_000_000, cores=8) == 8
+    assert threads_for(None, cores=4) == 4 and threads_for(ONE_THREAD_BELOW, cores=2) == 2
+    for offline in ("mini", "small", "small-init", "small-s3", "bert-small"):
+        n = teacher_parameters(offline)
+        assert n is not None and n < ONE_THREAD_BELOW, offline
+    assert teacher_parameters("gpt2-random") > ONE_THREAD_BELOW and teacher_parameters("hf:a,b") is None
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+    monkeypatch.delenv("DCIRC_THREADS", raising=False)
+    assert N.setup_notebook(pair="small").threads == 1
+    monkeypatch.setenv("DCIRC_THREADS", "2")                         # the variable still overrides
+    assert N.setup_notebook(pair="small").threads == 2 and torch.get_num_threads() == 2
+    torch.set_grad_enabled(grad)
+    torch.set_num_threads(threads)
+
+
+def test_importing_the_package_sets_a_passive_openmp_wait_policy():
+    """Set before torch starts its OpenMP runtime, and inherited by the kernels the course starts; a policy the user
+    chose is kept."""
+    import os
+    import subprocess
+    import sys
+    code = "import dcirc_utils, os, sys; import torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=dict(env, OMP_WAIT_POLICY="ACTIVE"), capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
