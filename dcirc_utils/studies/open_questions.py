@@ -42,17 +42,31 @@ __all__ = ["correlation_ci", "partial_correlation_ci"]
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    if x.std() == 0 or y.std() == 0:
+    """Pearson's r; NaN when either spread is zero to float rounding (a residual of ~1e-16 is rounding noise, whose
+    sign and size follow the CPU's BLAS kernels: its "correlation" would make the outputs machine-dependent)."""
+    def flat(v: np.ndarray) -> bool:
+        return bool(v.std() <= 1e-9 * max(1.0, float(np.abs(v).max())))
+    if flat(x) or flat(y):
         return math.nan
     return float(np.corrcoef(x, y)[0, 1])
+
+
+def _resamples(n: int, n_boot: int, seed: int, min_distinct: int):
+    """Bootstrap index draws (``default_rng(seed).integers(0, n, n)``, ``n_boot`` of them), skipping those with fewer
+    than ``min_distinct`` distinct points: an estimator on fewer points than it needs returns rounding noise."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        if len(np.unique(idx)) >= min_distinct:
+            yield idx
 
 
 def correlation_ci(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, seed: int = 0,
                    level: float = 0.95) -> tuple[float, float, float]:
     """Pearson's r of ``x`` and ``y`` with a percentile bootstrap interval (notebook 08).
 
-    Each resample draws ``n`` indices with ``numpy.random.default_rng(seed).integers(0, n, n)``; resamples in which
-    ``x`` or ``y`` is constant are skipped.
+    Each resample draws ``n`` indices with ``numpy.random.default_rng(seed).integers(0, n, n)``; resamples of fewer
+    than 3 distinct points, or in which ``x`` or ``y`` is constant, are skipped.
 
     Returns:
         ``(r, low, high)``; the interval is ``(nan, nan)`` when fewer than 10 resamples are usable.
@@ -68,13 +82,7 @@ def correlation_ci(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, s
     if len(xa) < 3:
         raise ValueError(f"{len(xa)} points cannot estimate a correlation; need at least 3")
     r = _pearson(xa, ya)
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(xa), len(xa))
-        v = _pearson(xa[idx], ya[idx])
-        if not math.isnan(v):
-            boots.append(v)
+    boots = [v for v in (_pearson(xa[i], ya[i]) for i in _resamples(len(xa), n_boot, seed, 3)) if not math.isnan(v)]
     if len(boots) < 10:
         return r, math.nan, math.nan
     lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
@@ -91,7 +99,7 @@ def partial_correlation_ci(x: Sequence[float], y: Sequence[float], z: Sequence[f
                            seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
     """The correlation of ``x`` and ``y`` with ``z`` partialled out (both regressed on ``z``, residuals correlated),
     with a percentile bootstrap interval over resampled triples (notebook 08: does A tell anything about robustness
-    beyond accuracy?).
+    beyond accuracy?). Resamples of fewer than 4 distinct points (whose residuals are rounding noise) are skipped.
 
     Raises:
         ValueError: as :func:`correlation_ci`, and for fewer than 4 points.
@@ -108,8 +116,7 @@ def partial_correlation_ci(x: Sequence[float], y: Sequence[float], z: Sequence[f
         return _pearson(_residual(xa[i], za[i]), _residual(ya[i], za[i]))
 
     r = pc(np.arange(len(xa)))
-    rng = np.random.default_rng(seed)
-    boots = [v for v in (pc(rng.integers(0, len(xa), len(xa))) for _ in range(n_boot)) if not math.isnan(v)]
+    boots = [v for v in (pc(i) for i in _resamples(len(xa), n_boot, seed, 4)) if not math.isnan(v)]
     if len(boots) < 10:
         return r, math.nan, math.nan
     lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
