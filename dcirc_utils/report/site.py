@@ -23,7 +23,7 @@ from typing import Sequence
 from ..core.paths import REPO_ROOT
 from .results import VERDICTS, Results, results_dir
 
-__all__ = ["collect_results", "render_notebook", "build_site"]
+__all__ = ["collect_results", "render_notebook", "build_site", "notebook_problem"]
 
 _CDN_SCRIPT = re.compile(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', re.I)
 _EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>', re.I)
@@ -82,9 +82,10 @@ def collect_results(folder: str | Path | None = None) -> dict:
             "figures": sorted(p.name for p in folder.glob("*.png"))}
 
 
-def render_notebook(path: str | Path, mathjax_src: str | None = None) -> str:
+def render_notebook(path: str | Path, mathjax_src: str | None = None, banner: str = "") -> str:
     """One executed notebook as a standalone HTML page that loads nothing from the network (``mathjax_src``: the
-    relative URL of MathJax 3's ``tex-svg.js``, or ``None`` to leave the formulas as LaTeX source)."""
+    relative URL of MathJax 3's ``tex-svg.js``, or ``None`` to leave the formulas as LaTeX source; ``banner``: a
+    warning shown at the top, e.g. the cell where the notebook failed)."""
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(str(path), as_version=4)
@@ -105,7 +106,26 @@ def render_notebook(path: str | Path, mathjax_src: str | None = None) -> str:
     head = '<head>\n<link rel="icon" href="data:,">'                      # no favicon request
     if mathjax_src:
         head += f'\n{_MATHJAX_CONFIG}\n<script id="MathJax-script" async src="{mathjax_src}"></script>'
-    return body.replace("<head>", head, 1)
+    body = body.replace("<head>", head, 1)
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _banner(banner), body, count=1) if banner else body
+
+
+def _banner(text: str) -> str:
+    """A warning box (``text`` is escaped) that no stylesheet can hide."""
+    return (f'<div class="dcirc-banner" role="alert" style="background:#fdecea;border:2px solid #b3261e;color:#5f1410;'
+            f'padding:0.8em 1em;margin:1em;font-family:system-ui,sans-serif;font-weight:600;white-space:pre-wrap">'
+            f'{html.escape(text)}</div>')
+
+
+def notebook_problem(name: str, record: dict) -> str:
+    """What stopped a notebook of the run (its record in ``status.json``), in words; ``""`` when it ran to the
+    end."""
+    where = f" at cell {record['cell']} (`{record['source']}`)" if record.get("cell") is not None else ""
+    if record["status"] == "failed":
+        return f"{name} failed{where}: {record['error']}: {record['message']}"
+    if record["status"] == "interrupted":
+        return f"{name} was interrupted ({record.get('signal', 'SIGINT')}){where}; its outputs stop there"
+    return ""
 
 
 _PAGE = """<!DOCTYPE html>
@@ -120,7 +140,7 @@ th {{ background: #f4f4f4; }}
 figure {{ display: inline-block; margin: 0.5em; max-width: 46%; vertical-align: top; }}
 figure img {{ max-width: 100%; border: 1px solid #eee; }}
 </style></head><body>
-<h1>Distilled Circuits: the study's claims on {pairs}</h1>
+{banner}<h1>Distilled Circuits: the study's claims on {pairs}</h1>
 <p>Every row is a claim of the study (arXiv 2505.10822), its figure and source, the figure this run computed and a
 verdict computed by the notebook that tested it: <span class="reproduced">reproduced</span>,
 <span class="differs">differs</span> or <span class="not-computable">not computable</span> on this pair.
@@ -144,9 +164,13 @@ def _fmt(v) -> str:
 
 
 def build_site(notebooks: str | Path | None = None, results: str | Path | None = None,
-               out: str | Path | None = None) -> Path:
+               out: str | Path | None = None, status: dict | None = None) -> Path:
     """Write ``<out>/index.html``, ``<out>/notebooks/*.html``, ``<out>/results.json`` and the figures (notebooks'
     ``build/notebooks/``, results' ``build/results/``, out ``build/site/`` by default). Returns the index path.
+
+    ``status``: the run's ``status.json`` (``report.course``); when its ``state`` is not ``"complete"`` the index
+    page and every notebook that failed or was interrupted carry a banner saying so (notebook, cell, error), and
+    ``results.json`` holds it under ``"run"``.
 
     Raises:
         FileNotFoundError: if there is no executed notebook to render (run the course first).
@@ -162,12 +186,18 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
     if mj is not None:
         (out / "assets").mkdir(exist_ok=True)
         shutil.copy(mj, out / "assets" / "tex-svg.js")
+    records = (status or {}).get("notebooks", {})
+    problems = {p.name: notebook_problem(p.stem, records[p.name]) for p in paths if p.name in records}
     links = []
     for p in paths:
-        page = render_notebook(p, "../assets/tex-svg.js" if mj is not None else None)
+        problem = problems.get(p.name, "")
+        page = render_notebook(p, "../assets/tex-svg.js" if mj is not None else None, problem)
         (out / "notebooks" / f"{p.stem}.html").write_text(page)
-        links.append(f'<li><a href="notebooks/{p.stem}.html">{html.escape(p.stem)}</a></li>')
+        note = f" — <strong>{html.escape(records[p.name]['status'])}</strong>" if problem else ""
+        links.append(f'<li><a href="notebooks/{p.stem}.html">{html.escape(p.stem)}</a>{note}</li>')
     data = collect_results(results)
+    if status is not None:
+        data["run"] = status
     (out / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     res_dir = Path(results) if results else results_dir()
     figs = []
@@ -187,8 +217,11 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
                     f"<td><small>{html.escape(f['note'])}</small></td></tr>")
     counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items())
     index = out / "index.html"
-    index.write_text(_PAGE.format(pairs=html.escape(", ".join(data["pairs"]) or "no pair"), counts=counts,
-                                  notebook_links="".join(links), rows="\n".join(rows),
+    banner = ""
+    if status is not None and status.get("state") != "complete":
+        banner = _banner("\n".join([f"This run is {status['message']}."] + [t for t in problems.values() if t]))
+    index.write_text(_PAGE.format(banner=banner, pairs=html.escape(", ".join(data["pairs"]) or "no pair"),
+                                  counts=counts, notebook_links="".join(links), rows="\n".join(rows),
                                   figures="".join(figs) or "<p>No figure was saved.</p>"))
     return index
 
