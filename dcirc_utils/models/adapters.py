@@ -135,6 +135,17 @@ class ModelAdapter:
             x = self.block(layer, x)
         return x
 
+    def probe_tokens(self, n: int = 8) -> Int[Tensor, "1 n"]:
+        """A fixed probe prompt of ``n`` token ids on the model's device (the checks run when a model loads)."""
+        return ((torch.arange(n)[None] * 7 + 3) % min(self.d_vocab, 1000)).to(self.device)
+
+    def probe_logits(self) -> Float[Tensor, "n d_vocab"]:
+        """The logits at every position of :meth:`probe_tokens`, block by block (the pairs' loaders check that
+        they are finite)."""
+        with torch.inference_mode():
+            x = self.run_blocks(self.probe_tokens())
+            return self.logits_at(x.reshape(-1, x.shape[-1]))
+
     def capture(self, tokens: Int[Tensor, "batch pos"], sites: Iterable[Site],
                 batch_size: int = 128) -> dict[Site, Tensor]:
         """Activations of ``sites`` on ``tokens``, unpatched, as float32 CPU tensors ``[batch, ...]``: the one batched
@@ -445,7 +456,7 @@ class DecoderAdapter(ModelAdapter):
             if self.rotary or self.norm != "LN" or self.kv_group != 1 or cfg.act_fn not in self._ACTIVATIONS \
                     or getattr(self.model.blocks[0].mlp, "W_gate", None) is not None:
                 return False
-            probe = ((torch.arange(10)[None] * 7 + 3) % min(self.d_vocab, 1000)).to(self.device)
+            probe = self.probe_tokens(10)
             worst, scale = 0.0, 1.0
             with torch.inference_mode():
                 x = self.embed(probe)
@@ -583,7 +594,7 @@ class DecoderAdapter(ModelAdapter):
             raise FamilyError(f"{self.label!r} ({self.architecture}): the bridge exposes no hook for the sites "
                               f"{missing}; DecoderAdapter needs all of {sorted(self._HOOKS)}")
         if tokens is None:
-            tokens = (torch.arange(8)[None] * 7 + 3) % min(self.d_vocab, 1000)
+            tokens = self.probe_tokens()
         tokens = _check_tokens(tokens).to(self.device)
         cfg = self.model.cfg
         suspects = [f"{k}={getattr(cfg, k)!r}" for k in ("positional_embedding_type", "parallel_attn_mlp",

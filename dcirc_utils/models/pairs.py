@@ -27,6 +27,7 @@ LayerNorm, centred writing weights and unembedding), the processing the study us
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -40,6 +41,7 @@ from typing import Callable
 import torch
 
 from .adapters import DecoderAdapter, FamilyError, ModelAdapter
+from .integrity import fix_hint, verify_digests
 
 __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
            "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local", "register_hf_pair",
@@ -96,10 +98,19 @@ def register_pair(name: str):
     return wrap
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else cuda, then mps, then cpu."""
+def pick_device(device: str | torch.device | None = None, env: str | None = None) -> torch.device:
+    """``device`` if given (checked to be usable here), else cuda, then mps, then cpu.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or ``None`` to pick one.
+        env: the environment variable ``device`` was read from (e.g. ``"DCIRC_DEVICE"``), named in the error.
+
+    Raises:
+        ValueError: for a device that is not cpu, cuda or mps, or a cuda or mps device this torch build or machine
+            does not have; the message names the value, where it came from and the fix.
+    """
     if device is not None:
-        return torch.device(device)
+        return _checked_device(device, env)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -107,8 +118,32 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def _checked_device(device: str | torch.device, env: str | None) -> torch.device:
+    """``torch.device(device)`` if this machine can run on it, else ValueError (:func:`pick_device`)."""
+    what = f"${env}={device}" if env else f"device={str(device)!r}"
+    fix = (f"unset {env} or set it to cpu" if env else "pass device='cpu', or device=None to pick cuda, then mps, "
+           "then cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{what} is not a device this package runs on (cpu, cuda, cuda:<index> or mps). Fix: {fix}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ValueError(f"{what} asks for CUDA, but {why}. Fix: {fix}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{what} asks for GPU {dev.index}, but only {torch.cuda.device_count()} are visible. "
+                             f"Fix: {fix}, or name a visible GPU (cuda:0 ..)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                  and torch.backends.mps.is_available()):
+        raise ValueError(f"{what} asks for Apple's MPS, which this machine or torch build does not have. Fix: {fix}")
+    return dev
+
+
 def load_pair(name: str | None = None, device: str | torch.device | None = None, *, device_map=None,
-              dtype: torch.dtype | None = None) -> ModelPair:
+              dtype: torch.dtype | None = None, folder: str | Path | None = None) -> ModelPair:
     """Load a teacher/student pair by name (every notebook's setup cell).
 
     Args:
@@ -120,6 +155,13 @@ def load_pair(name: str | None = None, device: str | torch.device | None = None,
             module → device) that places each model instead of ``device``, for models larger than one device.
         dtype: for ``"hf:"`` pairs only: the models' dtype (default float32; ``torch.bfloat16`` halves memory, the
             engine reads its metric out in float32).
+        folder: for the offline pairs only (``small`` and its variants, ``mini``, ``bert-small``): the pair's folder,
+            e.g. a retrained copy (``python -m dcirc_utils.offline.distill --pair small --out DIR``); default
+            ``data/models/<pair>``.
+
+    Offline pairs are checked as they load: each weights file against the SHA-256 recorded in the folder's
+    ``digests.json`` (:mod:`~dcirc_utils.models.integrity`; a file without an entry loads with a warning), and each
+    model's logits on a probe prompt must be finite.
 
     Raises:
         KeyError: for an unknown name (the message lists the known ones).
@@ -127,8 +169,14 @@ def load_pair(name: str | None = None, device: str | torch.device | None = None,
         PairUnavailableError: when weights or tokenizer cannot be found (the message says how to get them).
         FamilyError: for a bring-your-own model that is not a decoder this package can run.
         TokenizerMismatchError: for a bring-your-own teacher and student with different vocabularies.
+        RuntimeError: for an offline pair whose weights do not match their recorded digest or give non-finite
+            logits (the message names the file or model and the fix).
     """
     name = name or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
+    if folder is not None and (name.startswith(HF_PREFIX)
+                               or (name in PAIRS and "folder" not in inspect.signature(PAIRS[name]).parameters)):
+        raise ValueError(f"folder= applies to the offline pairs (small and its variants, mini, bert-small), not to "
+                         f"{name!r}")
     if name.startswith(HF_PREFIX):
         teacher, student = _parse_hf_name(name)
         return _load_hf_pair(name, teacher, student, pick_device(device), device_map=device_map, dtype=dtype)
@@ -138,7 +186,7 @@ def load_pair(name: str | None = None, device: str | torch.device | None = None,
     if name not in PAIRS:
         raise KeyError(f"unknown pair {name!r}; known pairs: {sorted(PAIRS)} (or bring your own: "
                        f"'{HF_PREFIX}<teacher>,<student>' with hub ids or local folders)")
-    return PAIRS[name](pick_device(device))
+    return PAIRS[name](pick_device(device), **({} if folder is None else {"folder": Path(folder)}))
 
 
 @contextlib.contextmanager
@@ -283,13 +331,48 @@ def _load_gpt2_random(device: torch.device, seed: int = 0) -> ModelPair:
 
 
 # --------------------------------------------------------------------------------------------- offline decoders
-def _offline_folders(name: str, folder: Path) -> tuple[Path, Path]:
-    t_dir, s_dir = folder / "teacher", folder / "student"
-    for d in (t_dir, s_dir):
+#: what retrains each offline pair's folder (data/models/README.md): the module of dcirc_utils.offline and its option
+#: naming the folder; the small pair's extra students (``student-<k>``) come from the sweep
+_RETRAIN = {"small": ("distill --pair small", "--out"), "mini": ("distill --pair mini", "--out"),
+            "bert-small": ("encoder", "--out")}
+
+
+def _retrain_command(pair: str, model_dir: Path) -> str:
+    """The command that rewrites ``model_dir`` (a model folder of the offline pair ``pair``)."""
+    module, option = ("sweep", "--folder") if model_dir.name.startswith("student-") else _RETRAIN[pair]
+    cmd, folder = f"python -m dcirc_utils.offline.{module}", model_dir.parent
+    return cmd if folder.resolve() == (MODELS_DIR / pair).resolve() else f"{cmd} {option} {folder}"
+
+
+def _offline_folders(pair: str, folder: Path | None = None, student: str = "student") -> tuple[Path, Path]:
+    """The teacher's and the ``student`` folder of the offline pair ``pair`` in ``folder`` (default
+    ``data/models/<pair>``), checked to exist and to hold the weights that the folder's ``digests.json`` records."""
+    folder = MODELS_DIR / pair if folder is None else Path(folder)
+    dirs = {d: _retrain_command(pair, d) for d in (folder / "teacher", folder / student)}
+    for d, cmd in dirs.items():
         if not (d / "config.json").exists():
-            raise PairUnavailableError(f"the offline pair {name!r} is missing its folder {d}: restore data/models from "
-                                       f"git or retrain it (data/models/README.md gives the command).")
-    return t_dir, s_dir
+            raise PairUnavailableError(f"the offline pair {pair!r} is missing its folder {d}: restore data/models from "
+                                       f"git or retrain it with `{cmd}`.")
+    verify_digests(dirs)
+    return tuple(dirs)
+
+
+def _probed(pair: ModelPair, key: str, dirs: dict[str, Path]) -> ModelPair:
+    """``pair``, after checking that each model's logits on a probe prompt are finite (``dirs``: the folder each
+    role's weights came from, ``key``: the offline pair's folder name, for the fix).
+
+    Raises:
+        RuntimeError: naming the model, its folder and the fix.
+    """
+    for role, adapter in pair.models.items():
+        logits = adapter.probe_logits()
+        if not bool(torch.isfinite(logits).all()):
+            d = dirs[role]
+            raise RuntimeError(f"{adapter.label} (the {role} of the pair {pair.name!r}, weights from {d}) gives "
+                               f"non-finite logits ({int((~torch.isfinite(logits)).sum())} of {logits.numel()} NaN or "
+                               "inf) on a probe prompt: its weights are damaged. Fix: "
+                               + fix_hint(d, _retrain_command(key, d)))
+    return pair
 
 
 def _local_tokenizer(folder: Path):
@@ -299,22 +382,23 @@ def _local_tokenizer(folder: Path):
 
 
 @register_pair("small")
-def _load_small(device: torch.device) -> ModelPair:
-    t_dir, s_dir = _offline_folders("small", MODELS_DIR / "small")
+def _load_small(device: torch.device, folder: Path | None = None) -> ModelPair:
+    t_dir, s_dir = _offline_folders("small", folder)
     tok = _local_tokenizer(t_dir)
-    return ModelPair("small", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
-                     DecoderAdapter(_bridge(s_dir, device), tok, "small-student"), tok,
-                     "the GPT-2-shaped offline pair: a 12-layer x 12-head teacher and its 6-layer student distilled with "
-                     "the DistilGPT2 recipe in this project (data/models/small/README.md)")
+    return _probed(ModelPair("small", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                             DecoderAdapter(_bridge(s_dir, device), tok, "small-student"), tok,
+                             "the GPT-2-shaped offline pair: a 12-layer x 12-head teacher and its 6-layer student "
+                             "distilled with the DistilGPT2 recipe in this project (data/models/small/README.md)"),
+                   "small", {"teacher": t_dir, "student": s_dir})
 
 
-def _init_student_pair(name: str, depth: int | None, device: torch.device) -> ModelPair:
+def _init_student_pair(name: str, depth: int | None, device: torch.device, folder: Path | None = None) -> ModelPair:
     """The small teacher with a student of ``depth`` layers as it was BEFORE distillation (the copied blocks),
     rebuilt exactly from the teacher; ``depth=None`` takes the shipped student's depth."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from .init import init_student_from_teacher
-    t_dir, s_dir = _offline_folders("small", MODELS_DIR / "small")
+    t_dir, s_dir = _offline_folders("small", folder)
     tok = _local_tokenizer(t_dir)
     with _quiet():
         hf_teacher = GPT2LMHeadModel.from_pretrained(str(t_dir))
@@ -325,53 +409,47 @@ def _init_student_pair(name: str, depth: int | None, device: torch.device) -> Mo
         tok.save_pretrained(tmp)
         s_bridge = _bridge(tmp, device, hf_model=student, tokenizer=tok)
     blocks = ", ".join(str(b) for b in student.config.dcirc_layer_map)
-    return ModelPair(name, DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
-                     DecoderAdapter(s_bridge, tok, f"{name}-student"), tok,
-                     f"a control pair: the small teacher and a {depth}-layer student BEFORE distillation (teacher "
-                     f"blocks {blocks} copied, no training), rebuilt exactly from the teacher")
+    return _probed(ModelPair(name, DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                             DecoderAdapter(s_bridge, tok, f"{name}-student"), tok,
+                             f"a control pair: the small teacher and a {depth}-layer student BEFORE distillation "
+                             f"(teacher blocks {blocks} copied, no training), rebuilt exactly from the teacher"),
+                   "small", {"teacher": t_dir, "student": t_dir})   # the student is rebuilt from the teacher
 
 
 @register_pair("small-init")
-def _load_small_init(device: torch.device) -> ModelPair:
-    return _init_student_pair("small-init", None, device)
+def _load_small_init(device: torch.device, folder: Path | None = None) -> ModelPair:
+    return _init_student_pair("small-init", None, device, folder)
 
 
 def _small_depth_loader(depth: int):
-    def load(device: torch.device) -> ModelPair:
-        folder = MODELS_DIR / "small"
-        t_dir, _ = _offline_folders("small", folder)
-        s_dir = folder / f"student-{depth}"
-        if not (s_dir / "config.json").exists():
-            raise PairUnavailableError(f"the {depth}-layer student of the small teacher is missing ({s_dir}): "
-                                       "train it with `python -m dcirc_utils.offline.sweep`")
+    def load(device: torch.device, folder: Path | None = None) -> ModelPair:
+        t_dir, s_dir = _offline_folders("small", folder, student=f"student-{depth}")
         tok = _local_tokenizer(t_dir)
-        return ModelPair(f"small-s{depth}", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
-                         DecoderAdapter(_bridge(s_dir, device), tok, f"small-student-{depth}"), tok,
-                         f"the small teacher and its {depth}-layer student (the capacity sweep, same recipe and "
-                         "budget as the 6-layer student; data/models/small/sweep.json)")
+        return _probed(ModelPair(f"small-s{depth}", DecoderAdapter(_bridge(t_dir, device), tok, "small-teacher"),
+                                 DecoderAdapter(_bridge(s_dir, device), tok, f"small-student-{depth}"), tok,
+                                 f"the small teacher and its {depth}-layer student (the capacity sweep, same recipe "
+                                 "and budget as the 6-layer student; data/models/small/sweep.json)"),
+                       "small", {"teacher": t_dir, "student": s_dir})
     return load
 
 
 for _depth in (3, 9):
     register_pair(f"small-s{_depth}")(_small_depth_loader(_depth))
-    register_pair(f"small-s{_depth}-init")(lambda device, d=_depth: _init_student_pair(f"small-s{d}-init", d, device))
+    register_pair(f"small-s{_depth}-init")(
+        lambda device, folder=None, d=_depth: _init_student_pair(f"small-s{d}-init", d, device, folder))
 
 
 # --------------------------------------------------------------------------------------------- mini (offline)
 @register_pair("mini")
-def _load_mini(device: torch.device) -> ModelPair:
-    from transformers import AutoTokenizer
-    t_dir, s_dir = MODELS_DIR / "mini" / "teacher", MODELS_DIR / "mini" / "student"
-    for d in (t_dir, s_dir):
-        if not (d / "config.json").exists():
-            raise PairUnavailableError(f"the offline pair is missing its folder {d}: restore data/models from git "
-                                       "or retrain it with `python -m dcirc_utils.offline.distill --pair mini`.")
-    with _quiet():
-        tok = AutoTokenizer.from_pretrained(str(t_dir))
+def _load_mini(device: torch.device, folder: Path | None = None) -> ModelPair:
+    t_dir, s_dir = _offline_folders("mini", folder)
+    tok = _local_tokenizer(t_dir)
     teacher, student = _bridge(t_dir, device), _bridge(s_dir, device)
-    return ModelPair("mini", DecoderAdapter(teacher, tok, "mini-teacher"), DecoderAdapter(student, tok, "mini-student"),
-                     tok, "the offline pair: a small GPT-2 teacher and its student distilled with the DistilGPT2 "
-                     "recipe in this project (data/models/mini/README.md)")
+    return _probed(ModelPair("mini", DecoderAdapter(teacher, tok, "mini-teacher"),
+                             DecoderAdapter(student, tok, "mini-student"), tok,
+                             "the offline pair: a small GPT-2 teacher and its student distilled with the DistilGPT2 "
+                             "recipe in this project (data/models/mini/README.md)"),
+                   "mini", {"teacher": t_dir, "student": s_dir})
 
 
 # --------------------------------------------------------------------------------------------- encoders
@@ -433,18 +511,19 @@ def _load_bert_random(device: torch.device, seed: int = 0) -> ModelPair:
 
 
 @register_pair("bert-small")
-def _load_bert_small(device: torch.device) -> ModelPair:
+def _load_bert_small(device: torch.device, folder: Path | None = None) -> ModelPair:
     from transformers import BertForMaskedLM, DistilBertForMaskedLM
-    t_dir, s_dir = _offline_folders("bert-small", MODELS_DIR / "bert-small")
+    t_dir, s_dir = _offline_folders("bert-small", folder)
     tok = _local_tokenizer(t_dir)
     with _quiet():
         teacher = BertForMaskedLM.from_pretrained(str(t_dir))
         student = DistilBertForMaskedLM.from_pretrained(str(s_dir))
-    return ModelPair("bert-small", _encoder(teacher, tok, "bert-small-teacher", device),
-                     _encoder(student, tok, "bert-small-student", device), tok,
-                     "the offline encoder pair: a BERT-shaped teacher trained by masked-language modelling and its "
-                     "DistilBERT student distilled with DistilBERT's recipe in this project "
-                     "(data/models/bert-small/README.md)")
+    return _probed(ModelPair("bert-small", _encoder(teacher, tok, "bert-small-teacher", device),
+                             _encoder(student, tok, "bert-small-student", device), tok,
+                             "the offline encoder pair: a BERT-shaped teacher trained by masked-language modelling and "
+                             "its DistilBERT student distilled with DistilBERT's recipe in this project "
+                             "(data/models/bert-small/README.md)"),
+                   "bert-small", {"teacher": t_dir, "student": s_dir})
 
 
 # --------------------------------------------------------------------------------------------- bring your own pair

@@ -43,6 +43,7 @@ from . import corpus as corpus_mod
 from ..core import metrics, tasks
 from ..core.components import student_layer_map
 from ..models.init import init_student_from_teacher
+from ..models.integrity import record_digests
 from ..models.pairs import pick_device
 
 __all__ = [
@@ -638,20 +639,22 @@ def _machine() -> dict:
 
 
 def _save(model, tokenizer, folder: Path) -> None:
-    """``save_pretrained`` of a model and its tokenizer into ``folder``."""
+    """``save_pretrained`` of a model and its tokenizer into ``folder``, and the SHA-256 of its weights into the
+    pair's manifest (``folder/../digests.json``, checked by ``load_pair``)."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
+    record_digests(folder)
 
 
 def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
     """Train, distil, evaluate and save the pair to ``out`` (the module's command line calls this; notebook 00).
 
-    Writes ``out/teacher`` and ``out/student`` (``save_pretrained`` + tokenizer), ``training_log.json``,
-    ``loss_curves.png`` and ``eval.json``. The log also records the SHA-256 of the student's weights at
-    initialisation, whether :func:`init_student_from_teacher` rebuilds exactly those weights from the *saved*
-    teacher, and (``eval_suite="all"``) how far each student block moved from them (:func:`weight_drift`) and the
-    corpus's token shares per document kind. Returns the evaluation dict.
+    Writes ``out/teacher`` and ``out/student`` (``save_pretrained`` + tokenizer), their weights' SHA-256 in
+    ``digests.json``, ``training_log.json``, ``loss_curves.png`` and ``eval.json``. The log also records the SHA-256
+    of the student's weights at initialisation, whether :func:`init_student_from_teacher` rebuilds exactly those
+    weights from the *saved* teacher, and (``eval_suite="all"``) how far each student block moved from them
+    (:func:`weight_drift`) and the corpus's token shares per document kind. Returns the evaluation dict.
     """
     from transformers import GPT2LMHeadModel
     cfg.validate()

@@ -42,7 +42,7 @@ from ..core.paths import REPO_ROOT
 from ..models.init import init_distilbert_from_bert
 from ..models.pairs import pick_device
 from . import corpus as corpus_mod
-from .distill import _batches, _machine, _optimizer, _round, _version, state_sha256
+from .distill import _batches, _machine, _optimizer, _round, _save, _version, state_sha256
 
 __all__ = ["EncoderConfig", "SPECIALS", "build_encoder_tokenizer", "teacher_config", "init_distilbert_from_bert",
            "mask_tokens", "number_tokens", "make_mlm_blocks", "distilbert_loss", "train_teacher", "train_student", "evaluate_encoders",
@@ -363,7 +363,8 @@ def block_drift(student, init_state: dict[str, Tensor]) -> list[dict]:
 
 
 def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
-    """Train, distil, evaluate and save the encoder pair to ``out`` (the command line calls this)."""
+    """Train, distil, evaluate and save the encoder pair to ``out`` (the command line calls this; the weights'
+    SHA-256 go into ``out/digests.json``)."""
     from transformers import BertForMaskedLM
     cfg.validate()
     out = Path(out)
@@ -387,8 +388,7 @@ def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
     s_log = train_student(student, teacher, ids, attn, tail, cfg, device, progress, numbers)
     t_student = time.perf_counter()
     for name, model in (("teacher", teacher), ("student", student)):
-        model.save_pretrained(str(out / name), safe_serialization=True)
-        tok.save_pretrained(str(out / name))
+        _save(model, tok, out / name)
     evaluation = evaluate_encoders({"teacher": teacher, "student": student}, tok, cfg, device)
     for name, entry in init_eval.items():
         evaluation[name]["student_init"] = entry["student_init"]

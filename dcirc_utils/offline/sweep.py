@@ -6,7 +6,8 @@ teacher's 12 layers; the shipped ``small`` student is the 6-layer one) from the 
 ``data/models/small``: each initialised by the same rule (teacher blocks ``student_layer_map(12, k)``), distilled with
 the same loss, learning rate, steps and **the same training blocks** as the 6-layer student (the blocks are rebuilt
 from the preset's seed, so they are identical), then evaluated on every task and shift variant, before and after
-distillation. Writes ``data/models/small/student-<k>/`` and ``data/models/small/sweep.json``.
+distillation. Writes ``data/models/small/student-<k>/`` (its weights' SHA-256 into ``data/models/small/digests.json``)
+and ``data/models/small/sweep.json``.
 """
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     pd.set_option("display.width", 140)
     pd.set_option("display.max_colwidth", 160)
     pd.set_option("display.float_format", _float_format)
-    device = pick_device(os.environ.get("DCIRC_DEVICE") or None)
+    device = pick_device(os.environ.get("DCIRC_DEVICE") or None, env="DCIRC_DEVICE")
     return NotebookConfig(pair, device, seed, threads, n_prompts)
 
 
