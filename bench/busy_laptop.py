@@ -8,8 +8,8 @@ Times the single-component ablation scan of the default pair's teacher (all 156 
 that node pruning repeats, notebook 02's first heavy cell) in a fresh process per run, so that each run's OpenMP
 runtime starts with its own settings:
 
-* at the thread count the package picks (:func:`dcirc_utils.core.runtime.threads_for`: one thread on the offline
-  pairs) and at 2 threads, both with the package's passive OpenMP wait policy;
+* at the thread count the package picks (:func:`dcirc_utils.core.runtime.threads_for`: the cores this process may
+  run on) and at 1 and 2 threads, all with the package's passive OpenMP wait policy;
 * at 2 threads with OpenMP's active (spinning) wait policy, the old behaviour, for comparison;
 
 each quiet and beside ``--busy`` CPU-bound processes (pure Python loops, like a browser tab or a build). It prints the
@@ -55,18 +55,17 @@ def _busy(n: int) -> list[subprocess.Popen]:
 
 
 def main(argv=None) -> None:
-    from dcirc_utils.core.runtime import cpu_cores, threads_for
-    from dcirc_utils.models.sizes import teacher_parameters
+    from dcirc_utils.core.runtime import threads_for
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", default="small")
     ap.add_argument("--prompts", type=int, default=100)
     ap.add_argument("--busy", type=int, default=2, help="CPU-bound processes running beside the busy runs")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    chosen = threads_for(teacher_parameters(args.pair))
-    settings = [(chosen, "PASSIVE"), (2, "PASSIVE"), (2, "ACTIVE")]
+    chosen = threads_for()
+    settings = [(chosen, "PASSIVE"), (1, "PASSIVE"), (2, "PASSIVE"), (2, "ACTIVE")]
     settings = list(dict.fromkeys(settings))
-    print(f"machine: {cpu_cores()} cores; pair {args.pair}, teacher ablation scan, {args.prompts} prompts; "
+    print(f"machine: {chosen} cores; pair {args.pair}, teacher ablation scan, {args.prompts} prompts; "
           f"threads chosen by the package: {chosen}; busy processes: {args.busy}; median of {args.repeats} runs")
     ratios = {}
     for threads, policy in settings:

@@ -1,25 +1,32 @@
 """How the package uses the CPU: the OpenMP wait policy and the number of intra-op threads.
 
-Measured on a 2-core machine (issue 23): an ablation scan of the offline ``small`` teacher took 57.2 s at 2 threads
-beside one busy process and 21.8 s at 1 thread; beside two busy processes, 141.7 s at 2 threads, 54.6 s at 2 threads
-with a passive wait policy. OpenMP's default lets idle worker threads spin, which steals the cores other programs
-(and the other worker) need; and a model a few million parameters wide gains little from a second thread. So:
+OpenMP's default lets idle worker threads spin, which steals the cores that other programs (and the other workers)
+need. ``python -m bench.busy_laptop`` (the ``small`` teacher's ablation scan, 156 components × 100 prompts, median of
+3 runs, on this project's 2-core machine) measured, quiet and beside two CPU-bound processes:
+
+=====================  ========  ==============  =====
+setting                quiet     beside 2 busy   ratio
+=====================  ========  ==============  =====
+2 threads, passive     16.0 s    26.0 s          1.62
+1 thread, passive      19.9 s    37.2 s          1.87
+2 threads, active      14.8 s    46.9 s          3.17
+=====================  ========  ==============  =====
+
+So the wait policy is what makes a busy laptop slow, and with passive waiting every core still pays, even on the
+offline pairs (the ``mini`` teacher's scan: 2.1 s at 1 thread, 1.3–2.0 s at 2). Hence:
 
 * :func:`use_passive_openmp` sets ``OMP_WAIT_POLICY=PASSIVE`` for this process (effective only before the OpenMP
   runtime starts, i.e. before torch is imported: ``import dcirc_utils`` calls it first) and for every process it
   starts (notebook kernels), unless the user set a policy;
-* :func:`threads_for` picks the thread count by model size: one thread below :data:`ONE_THREAD_BELOW` parameters (the
-  offline pairs), every core above (GPT-2, BERT, bring-your-own pairs). ``$DCIRC_THREADS`` overrides it in the
+* :func:`threads_for` gives every core this process may run on (its CPU affinity, which a container or ``taskset``
+  narrows; ``torch``'s own default counts the machine's physical cores). ``$DCIRC_THREADS`` overrides it in the
   notebooks' setup cell.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["use_passive_openmp", "threads_for", "ONE_THREAD_BELOW", "cpu_cores"]
-
-#: Models with fewer parameters than this run on one thread (the offline pairs have 1–10 M; GPT-2 small 124 M).
-ONE_THREAD_BELOW = 30_000_000
+__all__ = ["use_passive_openmp", "threads_for"]
 
 
 def use_passive_openmp() -> None:
@@ -28,18 +35,10 @@ def use_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def cpu_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS reports it)."""
+def threads_for() -> int:
+    """Intra-op threads for the course's work: the cores this process may run on (its CPU affinity where the OS
+    reports it, else the CPU count)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:                         # macOS, Windows
         return max(1, os.cpu_count() or 1)
-
-
-def threads_for(n_parameters: int | None, cores: int | None = None) -> int:
-    """Intra-op threads for a model of ``n_parameters`` (``None``: unknown, e.g. a hub pair not yet loaded) on a
-    machine of ``cores`` cores (default :func:`cpu_cores`): 1 below :data:`ONE_THREAD_BELOW`, else every core."""
-    cores = cores or cpu_cores()
-    if n_parameters is not None and n_parameters < ONE_THREAD_BELOW:
-        return 1
-    return cores

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -35,12 +36,15 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..core.components import Component, Site, all_components
+from ..core.components import Component, Site, all_components, parse_component
 from ..core.metrics import Metric
 from ..core.metrics import check_baseline as _check_baseline
 from ..models.adapters import ModelAdapter
 
-__all__ = ["Patch", "Engine"]
+__all__ = ["Patch", "Engine", "HEAD_SITES"]
+
+#: The sites with a head axis (``[batch, pos, head, d_head]``): the only ones a :class:`Patch` ``index`` applies to.
+HEAD_SITES: tuple[str, ...] = ("q", "k", "v", "z")
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +109,7 @@ class Engine:
 
     Raises:
         ValueError: on an empty prompt set or mismatched shapes.
+        RuntimeError: when the clean run gives non-finite values (the model's weights hold NaN or inf).
         DegenerateBaselineError: when the clean value is too close to zero for scores to mean anything.
     """
 
@@ -138,6 +143,12 @@ class Engine:
         self.components = all_components(self.n_layers, self.n_heads)
         with torch.inference_mode():
             self.clean_value = float(self.evaluate([[]], progress=False)[0])
+            if not math.isfinite(self.clean_value):
+                raise RuntimeError(
+                    f"{adapter.label!r} gives non-finite logits on the clean prompts (its clean {metric.name} is "
+                    f"{self.clean_value}): its weights are likely damaged (NaN or inf). Fix: restore the shipped "
+                    "weights with `git checkout data/models` (or retrain the pair), or reload the model if code "
+                    "changed its weights in place.")
             sites = list(dict.fromkeys(c.site for c in self.components))
             acts = self.capture(sites, which="corrupted")
         if check_baseline:
@@ -154,13 +165,78 @@ class Engine:
         return cls(adapter, prompts.tokens(tok, bos=bos), prompts.tokens(tok, "corrupted", bos=bos),
                    prompts.metric(tok), **kwargs)
 
+    # ----------------------------------------------------------------------------------------- checks
+    def check_components(self, components: Iterable[Component | str]) -> list[Component]:
+        """``components`` as a list, each checked to be a head or MLP of this model (strings such as ``"4.10"`` or
+        ``"MLP3"`` are read with :func:`~dcirc_utils.core.components.parse_component`). Every entry point that takes
+        components calls it: :meth:`mean_ablation`, :meth:`zero_ablation`, :meth:`outside`, :meth:`ablation_scan`,
+        :meth:`check_patch` (a patch's head) and ``methods.discovery``'s ``prune_nodes`` and ``path_patch``.
+
+        Raises:
+            ValueError: naming the components outside the model, its layers and heads, and the fix.
+        """
+        comps = [parse_component(c) for c in components]
+        bad = [c for c in comps if c.layer >= self.n_layers or c.head >= self.n_heads]
+        if bad:
+            L, H = self.n_layers, self.n_heads
+            what = (f"component {bad[0]} is" if len(bad) == 1 else
+                    f"components {', '.join(map(str, bad[:5]))}{' ...' if len(bad) > 5 else ''} are")
+            raise ValueError(f"{what} outside {self.adapter.label!r}: it has {L} layers (0–{L - 1}) and {H} heads "
+                             f"per layer (0–{H - 1}), and one MLP per layer (MLP0–MLP{L - 1}). Fix: name heads "
+                             "'layer.head' and MLPs 'MLP<layer>' within these ranges; a circuit found on the other "
+                             "model of the pair names that model's components, not components of this model.")
+        return comps
+
+    def _values_shape(self, site: Site, index: int | None, per_prompt: bool) -> tuple[int, ...]:
+        """The shape a patch's values must have at ``site`` (one head's slice when ``index`` is given)."""
+        P, H, D, Dh = self.tokens["clean"].shape[1], self.n_heads, self.adapter.d_model, self.adapter.d_head
+        shape = (H, P, P) if site.kind == "pattern" else (P, H, Dh) if site.kind in HEAD_SITES else (P, D)
+        if index is not None:
+            shape = shape[:1] + shape[2:]
+        return (self.n_prompts, *shape) if per_prompt else shape
+
+    def check_patch(self, p: Patch) -> Patch:
+        """``p`` checked against this model and prompt set (:meth:`run` checks every patch it is given): its site is
+        one of the model's, its head index (per-head sites :data:`HEAD_SITES` only) names a head, and its values have
+        the shape the site takes: ``[pos, ...]`` (``per_prompt=False``) or ``[batch, pos, ...]``.
+
+        Raises:
+            ValueError: naming the site, the value given and the value expected.
+        """
+        if not isinstance(p, Patch):
+            raise ValueError(f"a variant is a list of Patch objects, got {type(p).__name__} {p!r:.80}: make patches "
+                             "with Patch(site, index, values) or engine.mean_ablation(components)")
+        site = self.adapter.check_site(p.site)
+        if p.index is not None:
+            if site.kind not in HEAD_SITES or p.index < 0:
+                raise ValueError(f"the patch at {site} has index={p.index}, but a head index (0–{self.n_heads - 1}) "
+                                 f"applies only to the per-head sites {HEAD_SITES}: pass index=None to set the whole "
+                                 "activation")
+            self.check_components([Component(site.layer, p.index)])
+        if not isinstance(p.values, Tensor):
+            raise ValueError(f"the patch at {site} has values of type {type(p.values).__name__}, not a tensor: pass "
+                             "torch.as_tensor(values)")
+        want, got = self._values_shape(site, p.index, p.per_prompt), tuple(p.values.shape)
+        if got != want:
+            where = f"{site}" if p.index is None else f"{site} (head {p.index})"
+            form = ("[batch, pos, ...], one row per prompt" if p.per_prompt else
+                    "[pos, ...], one value per position for every prompt")
+            fix = (f"these are {'per-position' if p.per_prompt else 'per-prompt'} values: pass "
+                   f"per_prompt={not p.per_prompt}" if got == self._values_shape(site, p.index, not p.per_prompt)
+                   else "take the values from this engine's activations (engine.capture([site]), engine.means), "
+                        "sliced to the head when index is given")
+            raise ValueError(f"the patch at {where} has values of shape {got}, but {self.adapter.label!r} takes "
+                             f"{want} there on these {self.n_prompts} prompts ({form}, per_prompt={p.per_prompt}): "
+                             f"{fix}")
+        return p
+
     # ----------------------------------------------------------------------------------------- patches
     def mean_ablation(self, components: Iterable[Component]) -> list[Patch]:
         """Patches that replace each component's output by its per-position mean over the corrupted prompts (one
         :class:`Patch` object per component, made once: its content key, which reads the values back to the host,
         is computed once per engine, not on every call of a pruning loop)."""
         out = []
-        for c in components:
+        for c in self.check_components(components):
             p = self._mean_patches.get(c)
             if p is None:
                 m = self.means[c.site]
@@ -172,18 +248,14 @@ class Engine:
         """Patches that set each component's output to zero at every position (the ablation of the study's IOI and
         QA alignment runs)."""
         out = []
-        for c in components:
+        for c in self.check_components(components):
             m = self.means[c.site]
             out.append(Patch(c.site, c.index, torch.zeros_like(m if c.is_mlp else m[:, c.head])))
         return out
 
     def outside(self, circuit: Iterable[Component]) -> list[Component]:
         """Every component of the model that is not in ``circuit`` (what a circuit run mean-ablates)."""
-        keep = set(circuit)
-        unknown = sorted(keep - set(self.components))
-        if unknown:
-            raise ValueError(f"{unknown[:5]} are not components of this model ({self.n_layers} layers × "
-                             f"{self.n_heads} heads): was the circuit found on the other model of the pair?")
+        keep = set(self.check_components(circuit))
         return [c for c in self.components if c not in keep]
 
     def circuit_base(self, circuit: Iterable[Component]) -> list[Patch]:
@@ -334,10 +406,15 @@ class Engine:
         Returns:
             ``(values, captured)``: ``values[v, i]`` is the metric of prompt ``i`` under variant ``v``;
             ``captured[site][v]`` is that activation for variant ``v`` (``[batch, ...]``).
+
+        Raises:
+            ValueError: for a patch that does not fit this model or these prompts (:meth:`check_patch`).
         """
         if which not in self.tokens:
             raise ValueError(f"which must be 'clean' or 'corrupted', got {which!r}")
         capture = [self.adapter.check_site(s) for s in capture]
+        for p in [*base, *(p for var in variants for p in var)]:
+            self.check_patch(p)
         n, B, L = len(variants), self.n_prompts, self.n_layers
         values = torch.empty(n, B, device=self.device)
         captured: dict[Site, list] = {s: [[] for _ in range(n)] for s in capture}
@@ -439,7 +516,7 @@ class Engine:
         With ``base_ablated`` empty this is the single-component scan of the full model (influences, notebook 05);
         with the complement of a circuit it scores each circuit component's removal from the circuit.
         """
-        components = list(self.components if components is None else components)
+        components = self.components if components is None else self.check_components(components)
         base = self.mean_ablation(base_ablated)
         values = self.evaluate([self.mean_ablation([c]) for c in components], base, desc=desc)
         return dict(zip(components, values.tolist()))      # one device-to-host copy

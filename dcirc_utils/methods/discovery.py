@@ -130,14 +130,18 @@ def prune_nodes(engine: Engine, threshold: float = 0.8, candidates: Iterable[Com
         rule: ``"corrected"`` or ``"study"``.
 
     Raises:
-        ValueError: if the threshold is not in [0, 1.5] or the rule is unknown.
+        ValueError: if the threshold is not in [0, 1.5], the rule is unknown, or ``candidates`` is empty or names a
+            component the model does not have.
     """
     if not 0.0 <= threshold <= 1.5:
         raise ValueError(f"threshold is a fraction of the clean Δl, e.g. 0.8; got {threshold}")
     if rule not in PRUNING_RULES:
         raise ValueError(f"rule must be one of {PRUNING_RULES}, got {rule!r}")
     study = rule == "study"
-    eligible = set(engine.components if candidates is None else candidates)
+    eligible = set(engine.components if candidates is None else engine.check_components(candidates))
+    if not eligible:
+        raise ValueError("candidates=[] leaves nothing to prune (the circuit would be the whole model): pass "
+                         "candidates=None to prune among every component, or list the components to try")
     removed: list[Component] = []
     removal_scores: dict[Component, float] = {}
     target = threshold * 100.0
@@ -261,11 +265,14 @@ def path_patch(engine: Engine, circuit: Sequence[Component], threshold: float = 
         circuit: the circuit's components; everything else is mean-ablated throughout.
         threshold: an edge is kept when its score (metric / clean metric) falls below it.
         senders: restrict the senders (default: every circuit component).
+
+    Raises:
+        ValueError: if ``circuit`` or ``senders`` names a component the model does not have.
     """
-    circuit = sorted(circuit)
+    circuit = sorted(engine.check_components(circuit))
     base = engine.circuit_base(circuit)
     heads = [c for c in circuit if not c.is_mlp]
-    senders = circuit if senders is None else sorted(senders)
+    senders = circuit if senders is None else sorted(engine.check_components(senders))
     corrupted = engine.capture(sorted({s.site for s in senders}), base, which="corrupted")
     clean = engine.capture(sorted({h.site for h in heads}), base, which="clean")
 

@@ -4,8 +4,8 @@ It fixes the seeds (so that printed numbers are reproducible and nbval can compa
 picks the device (cuda, then mps, then cpu; ``$DCIRC_DEVICE`` overrides), names the pair (``$DCIRC_PAIR``, default
 the GPT-2-shaped offline pair ``"small"``) and the number of prompts per set (``$DCIRC_PROMPTS``, default 100; the
 study used 512 per verb for its circuits, so ``DCIRC_PROMPTS=1536`` runs at its scale on a GPU; a smaller number
-makes a quick dry run, e.g. on ``gpt2-random``). Torch uses one thread on the offline pairs and every core on the
-real architectures (:func:`~dcirc_utils.core.runtime.threads_for`; ``$DCIRC_THREADS`` overrides).
+makes a quick dry run, e.g. on ``gpt2-random``). Torch uses every core this process may run on, with OpenMP's passive
+wait policy (:mod:`dcirc_utils.core.runtime` gives the measurements; ``$DCIRC_THREADS`` overrides).
 Figures are drawn at 100 dpi with fonts readable on a projector, and stored as 256-colour PNGs (a quarter of the bytes
 of a full-colour PNG at the same size, so that the committed notebooks stay small).
 """
@@ -21,7 +21,6 @@ import torch
 
 from ..core.runtime import threads_for
 from ..models.pairs import DEFAULT_PAIR, pick_device
-from ..models.sizes import teacher_parameters
 
 __all__ = ["NotebookConfig", "setup_notebook", "ENCODER_FOR", "encoder_pair_for", "compact_png"]
 
@@ -76,9 +75,8 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
 
     Args:
         seed: seed for ``random``, NumPy and torch.
-        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else picks by the pair's size (one thread
-            for the offline pairs, every core for the real architectures: :func:`~dcirc_utils.core.runtime.
-            threads_for`).
+        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else every core this process may run on
+            (:func:`~dcirc_utils.core.runtime.threads_for`).
         pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to :data:`~dcirc_utils.models.pairs.
             DEFAULT_PAIR`.
         n_prompts: prompts per set; ``None`` reads ``$DCIRC_PROMPTS``, else 100.
@@ -93,7 +91,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    threads = threads or threads_for(teacher_parameters(pair))
+    threads = threads or threads_for()
     torch.set_num_threads(threads)
     n_prompts = n_prompts or 100
     torch.set_grad_enabled(False)

@@ -10,7 +10,7 @@ from .base import (DATA_DIR, SPLITS, TASKS, PromptSet, TaskSpec, answer_token_id
                    save_prompt_set, single_token_words, single_token_words_with_space, token_strings, vocab_mask)
 from .numerals import (ALL_VARIANTS, MAX_TEMPLATE_SENTENCES, MIXED_WORD_ELEMENTS, MONTHS, NAMES, NOUNS,
                        NUMBER_WORDS, RANGE_SHIFT_STARTS, SHIFT_BOUNDARY, SHIFT_VARIANTS, SHIFT_VERB, VARIANTS, VERBS,
-                       is_heldout, make_prompts, write_default_sets)
+                       check_verbs, is_heldout, make_prompts, write_default_sets)
 from .ioi import (IOI_NAMES, IOI_OBJECTS, IOI_ORDERS, IOI_PLACES, IOI_TEMPLATES, ioi_is_heldout, ioi_sentence,
                   ioi_template, make_ioi)
 from .qa import (QA_CITIES, QA_N_PEOPLE, QA_QUESTION, QA_REAL_PATH, QA_WORLD, load_real_facts, make_qa,
@@ -28,7 +28,7 @@ __all__ = [
     # numerals
     "ALL_VARIANTS", "MAX_TEMPLATE_SENTENCES", "MIXED_WORD_ELEMENTS", "MONTHS", "NAMES", "NOUNS", "NUMBER_WORDS",
     "RANGE_SHIFT_STARTS", "SHIFT_BOUNDARY", "SHIFT_VARIANTS", "SHIFT_VERB", "VARIANTS", "VERBS", "is_heldout",
-    "make_prompts", "write_default_sets",
+    "make_prompts", "write_default_sets", "check_verbs",
     # ioi
     "IOI_NAMES", "IOI_OBJECTS", "IOI_ORDERS", "IOI_PLACES", "IOI_TEMPLATES", "ioi_is_heldout", "ioi_sentence",
     "ioi_template", "make_ioi",

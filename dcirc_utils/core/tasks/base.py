@@ -365,10 +365,63 @@ def save_prompt_set(ps: PromptSet, path: str | Path) -> Path:
     return path
 
 
-def load_prompt_set(path: str | Path) -> PromptSet:
+# The keys of a prompt-set file (:func:`save_prompt_set`): required, then optional.
+_REQUIRED_KEYS: tuple[str, ...] = ("variant", "clean", "corrupted", "correct", "incorrect", "seed")
+_OPTIONAL_KEYS: tuple[str, ...] = ("meta", "task")
+_PROMPT_FILE_FIX = ("Fix: restore the shipped sets with `python -m dcirc_utils.core.tasks` (or `git checkout "
+                    "data/prompts data/tasks`), or write your own with save_prompt_set(ps, path).")
+
+
+def _check_prompt_data(data, path: Path) -> None:
+    """Raise ``ValueError`` (naming ``path``) unless ``data`` is a prompt set: an object with the keys of
+    ``_REQUIRED_KEYS`` (and perhaps ``_OPTIONAL_KEYS``) whose parallel lists have one length."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not a prompt set (an object with the keys "
+                         f"{_REQUIRED_KEYS}). {_PROMPT_FILE_FIX}")
+    missing = [k for k in _REQUIRED_KEYS if k not in data]
+    unknown = [k for k in data if k not in _REQUIRED_KEYS + _OPTIONAL_KEYS]
+    if missing or unknown:
+        what = "; ".join(f"{label} {keys}" for label, keys in (("it lacks the keys", missing),
+                                                                ("it has unknown keys", unknown)) if keys)
+        raise ValueError(f"{path} is not a prompt set: {what}. A prompt set file holds {_REQUIRED_KEYS} and "
+                         f"optionally {_OPTIONAL_KEYS}. {_PROMPT_FILE_FIX}")
+    lists = ["clean", "corrupted", "correct", "incorrect"]
+    bad = [k for k in lists if not isinstance(data[k], list) or not all(isinstance(x, str) for x in data[k])]
+    if not isinstance(data.get("meta", []), list):
+        bad.append("meta")
+    if bad:
+        raise ValueError(f"{path}: {bad} must be lists (of strings, one per prompt; 'meta' of one dict per "
+                         f"prompt). {_PROMPT_FILE_FIX}")
+    if data.get("meta"):
+        lists.append("meta")
+    lengths = {k: len(data[k]) for k in lists}
+    if len(set(lengths.values())) != 1:
+        shown = ", ".join(f"{k} {n}" for k, n in lengths.items())
+        raise ValueError(f"{path}: its parallel lists differ in length ({shown}): every prompt needs its corrupted "
+                         f"twin and both answers (and its meta entry). {_PROMPT_FILE_FIX}")
+
+
+def load_prompt_set(path: str | Path, tokenizer=None) -> PromptSet:
     """Read a prompt set written by :func:`save_prompt_set` (old files without ``task`` load as numerals;
-    notebook 01)."""
-    return PromptSet(**json.loads(Path(path).read_text()))
+    notebook 01), checked on the way in: its keys, its parallel lists of one length, and, with ``tokenizer``,
+    :func:`check_prompt_set` (aligned twins, no unknown words, single-token answers).
+
+    Raises:
+        ValueError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}). {_PROMPT_FILE_FIX}") from None
+    _check_prompt_data(data, path)
+    ps = PromptSet(**data)
+    if tokenizer is not None:
+        try:
+            check_prompt_set(ps, tokenizer)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+    return ps
 
 
 def token_strings(tokenizer, text: str) -> list[str]:

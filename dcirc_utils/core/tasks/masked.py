@@ -23,7 +23,7 @@ import random
 
 from .base import PromptSet, check_split, register_task
 from .ioi import make_ioi
-from .numerals import NAMES, NOUNS, VERBS, is_heldout, make_prompts, single_token_words
+from .numerals import NAMES, NOUNS, VERBS, check_verbs, is_heldout, make_prompts, single_token_words
 
 __all__ = ["MASK", "CLS", "SEP", "masked_text", "make_numerals_masked", "make_ioi_masked"]
 
@@ -48,9 +48,11 @@ def make_numerals_masked(n: int = 100, seed: int = 0, tokenizer=None, split: str
         n, seed, split: as every task.
         tokenizer: an encoder tokenizer to filter the word lists for (single WordPieces).
         renumber: the study's renumbering to 1–4.
-        verbs: the verbs used (cycled).
+        verbs: the verbs used (cycled), some of :data:`~.numerals.VERBS` (checked by
+            :func:`~.numerals.check_verbs`).
     """
     check_split(split)
+    verbs = check_verbs(verbs, tokenizer=tokenizer)
     if not renumber:
         base = make_prompts(n, seed, "numerals", tokenizer=None, verbs=verbs, split=split)
         ps = PromptSet("any_start", [masked_text(t) for t in base.clean], [masked_text(t) for t in base.corrupted],

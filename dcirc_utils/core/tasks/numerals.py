@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Sequence
 
 from .base import (DATA_DIR, PromptSet, answer_token_ids, check_split, register_task, save_prompt_set,
-                   single_token_words)
+                   single_token_words, single_token_words_with_space)
 
 __all__ = [
     "NOUNS", "NAMES", "VERBS", "VARIANTS", "SHIFT_VARIANTS", "ALL_VARIANTS", "NUMBER_WORDS", "MONTHS",
     "SHIFT_VERB", "SHIFT_BOUNDARY", "RANGE_SHIFT_STARTS", "MAX_TEMPLATE_SENTENCES", "MIXED_WORD_ELEMENTS",
-    "make_prompts", "is_heldout", "write_default_sets",
+    "make_prompts", "is_heldout", "write_default_sets", "check_verbs",
 ]
 
 # Short, common English nouns (the study used words like Van, Hat, Ring, Desk, Sun), each a single GPT-2 token with
@@ -140,6 +140,40 @@ def _random_element(variant: str, rng: random.Random, position: int = 0) -> str:
     return rng.choice(table)
 
 
+def check_verbs(verbs: Sequence[str] | None, variant: str = "numerals", tokenizer=None) -> tuple[str, ...]:
+    """The verbs of a numeral prompt set (:func:`make_prompts`, ``make_numerals_masked``): ``verbs`` checked against
+    those the variant knows (:data:`VERBS`; only :data:`SHIFT_VERB` for ``verb_shift``), or all of them when
+    ``None``. With a tokenizer, each must also be one known token with a leading space, so that every prompt of the
+    set tokenizes to the same length.
+
+    Raises:
+        ValueError: naming the unknown (or multi-token) verbs and the ones the variant accepts.
+    """
+    known = (SHIFT_VERB,) if variant == "verb_shift" else VERBS
+    if isinstance(verbs, str):
+        raise ValueError(f"verbs is a list of verbs, got the string {verbs!r}: write verbs=[{verbs!r}]")
+    verbs = known if verbs is None else tuple(verbs)
+    if not verbs:
+        raise ValueError(f"verbs is empty: pass some of {known}, or verbs=None for all of them")
+    unknown = [v for v in verbs if v not in known]
+    if unknown and variant == "verb_shift":
+        raise ValueError(f"verbs {unknown} are not allowed in the 'verb_shift' variant: it uses only {SHIFT_VERB!r}, "
+                         f"a verb never seen with the template (the template verbs {VERBS} belong to the other "
+                         "variants). Leave verbs=None.")
+    if unknown:
+        raise ValueError(f"unknown verbs {unknown}: the numeral task knows {known} ('born' takes first names, the "
+                         f"others nouns; the 'verb_shift' variant uses {SHIFT_VERB!r}). Pass some of them, or "
+                         "verbs=None for all.")
+    if tokenizer is not None:
+        ok = single_token_words_with_space(tokenizer, verbs)
+        split = [v for v in verbs if v not in ok]
+        if split:
+            fix = f"pass verbs={ok}" if ok else "use a pair whose tokenizer has them (the 'small' pair)"
+            raise ValueError(f"verbs {split} are not one known token (with a leading space) for this tokenizer, so "
+                             f"the prompts would not stack into one batch: {fix}")
+    return verbs
+
+
 def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokenizer=None,
                  verbs: Sequence[str] | None = None, split: str = "heldout", length: int | None = None) -> PromptSet:
     """Generate ``n`` clean prompts of the study's form and their corrupted twins (all notebooks).
@@ -168,34 +202,26 @@ def make_prompts(n: int = 100, seed: int = 0, variant: str = "numerals", tokeniz
         variant: one of :data:`ALL_VARIANTS`.
         tokenizer: if given, word lists are filtered to single tokens for it and every element and answer is
             checked to be one token.
-        verbs: the verbs to use (default :data:`VERBS`; ``verb_shift`` uses :data:`SHIFT_VERB` and rejects the
-            template verbs).
+        verbs: the verbs to use, some of :data:`VERBS` (default: all; ``verb_shift`` uses only
+            :data:`SHIFT_VERB`); checked by :func:`check_verbs`.
         split: ``"heldout"`` (default) draws (first word, start) combinations the offline pairs never saw in
             training, ``"train"`` only the others, ``"any"`` all.
         length: number of shown elements for the ``"long"`` variant (6, 7 or 8; default 6). Every prompt of a set
             has the same length so that the set stacks into one batch.
 
     Raises:
-        ValueError: on an unknown variant or split, ``n < 1``, a template verb for ``verb_shift``, or an element or
-            answer that is not one token.
+        ValueError: on an unknown variant or split, ``n < 1``, an unknown verb (a template verb for ``verb_shift``),
+            or a verb, element or answer that is not one token.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     check_split(split)
     starts, lengths = _variant_ranges(variant, length)
-    if variant == "verb_shift":
-        verbs = (SHIFT_VERB,) if verbs is None else tuple(verbs)
-        if set(verbs) & set(VERBS):
-            raise ValueError(f"the 'verb_shift' variant uses verbs never seen with the template; {verbs} contains "
-                             f"one of the template verbs {VERBS}. Leave verbs=None (it uses {SHIFT_VERB!r}).")
-    elif verbs is None:
-        verbs = VERBS
+    verbs = check_verbs(verbs, variant, tokenizer)
     nouns, names = list(NOUNS), list(NAMES)
     if tokenizer is not None:
         nouns, names = single_token_words(tokenizer, nouns), single_token_words(tokenizer, names)
         _check_elements(tokenizer, variant, starts, lengths)
-        if variant == "verb_shift":
-            answer_token_ids(tokenizer, [" " + v for v in verbs])
     rng = random.Random(f"{variant}-{seed}")
     clean, corrupted, correct, incorrect, meta = [], [], [], [], []
     for i in range(n):
