@@ -336,7 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     run = args.build / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # SIGINT as Ctrl-C even when the command was started in the background of a non-interactive shell (which starts
+    # it with SIGINT ignored, so that `kill -INT` would otherwise do nothing)
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
         with course_lock(args.build, run, args.wait):
             return _main(args, paths, run)
@@ -344,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return EXIT_LOCKED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(args: argparse.Namespace, paths: list[Path], run: Path) -> int:
