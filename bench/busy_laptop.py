@@ -8,7 +8,7 @@ Times the single-component ablation scan of the default pair's teacher (all 156 
 that node pruning repeats, notebook 02's first heavy cell) in a fresh process per run, so that each run's OpenMP
 runtime starts with its own settings:
 
-* at the thread count the package picks (:func:`dcirc_utils.core.runtime.threads_for`: the cores this process may
+* at the thread count the package picks (:func:`dcirc_utils.core.runtime.default_threads`: the cores this process may
   run on) and at 1 and 2 threads, all with the package's passive OpenMP wait policy;
 * at 2 threads with OpenMP's active (spinning) wait policy, the old behaviour, for comparison;
 
@@ -55,14 +55,14 @@ def _busy(n: int) -> list[subprocess.Popen]:
 
 
 def main(argv=None) -> None:
-    from dcirc_utils.core.runtime import threads_for
+    from dcirc_utils.core.runtime import default_threads
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair", default="small")
     ap.add_argument("--prompts", type=int, default=100)
     ap.add_argument("--busy", type=int, default=2, help="CPU-bound processes running beside the busy runs")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    chosen = threads_for()
+    chosen = default_threads()
     settings = [(chosen, "PASSIVE"), (1, "PASSIVE"), (2, "PASSIVE"), (2, "ACTIVE")]
     settings = list(dict.fromkeys(settings))
     print(f"machine: {chosen} cores; pair {args.pair}, teacher ablation scan, {args.prompts} prompts; "

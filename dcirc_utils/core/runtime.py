@@ -18,15 +18,18 @@ offline pairs (the ``mini`` teacher's scan: 2.1 s at 1 thread, 1.3–2.0 s at 2)
 * :func:`use_passive_openmp` sets ``OMP_WAIT_POLICY=PASSIVE`` for this process (effective only before the OpenMP
   runtime starts, i.e. before torch is imported: ``import dcirc_utils`` calls it first) and for every process it
   starts (notebook kernels), unless the user set a policy;
-* :func:`threads_for` gives every core this process may run on (its CPU affinity, which a container or ``taskset``
-  narrows; ``torch``'s own default counts the machine's physical cores). ``$DCIRC_THREADS`` overrides it in the
-  notebooks' setup cell.
+* :func:`default_threads` gives one thread per physical core this process may use: its CPU affinity (which a
+  container or ``taskset`` narrows), counting hyperthread siblings once, and no more than the container's CPU quota
+  (cgroup ``cpu.max``). ``$DCIRC_THREADS`` overrides it in the notebooks' setup cell.
 """
 from __future__ import annotations
 
 import os
 
-__all__ = ["use_passive_openmp", "threads_for"]
+import math
+from pathlib import Path
+
+__all__ = ["use_passive_openmp", "default_threads"]
 
 
 def use_passive_openmp() -> None:
@@ -35,10 +38,32 @@ def use_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def threads_for() -> int:
-    """Intra-op threads for the course's work: the cores this process may run on (its CPU affinity where the OS
-    reports it, else the CPU count)."""
+def _physical(cpus: set[int]) -> int:
+    """How many physical cores ``cpus`` spans (hyperthread siblings counted once; Linux's sysfs, else ``len``)."""
+    cores = set()
+    for cpu in cpus:
+        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            cores.add(siblings.read_text().strip())
+        except OSError:
+            return len(cpus)
+    return len(cores)
+
+
+def _quota(path: Path = Path("/sys/fs/cgroup/cpu.max")) -> int | None:
+    """The CPUs a cgroup-v2 quota allows (``"200000 100000"`` → 2), ``None`` without one."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:                         # macOS, Windows
+        quota, period = path.read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def default_threads() -> int:
+    """Intra-op threads for the course's work: the physical cores this process may run on, capped by the
+    container's CPU quota."""
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except AttributeError:                         # macOS, Windows: no affinity or sibling count to read
         return max(1, os.cpu_count() or 1)
+    return max(1, min(_physical(cpus), _quota() or len(cpus)))

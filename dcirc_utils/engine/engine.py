@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -140,6 +141,8 @@ class Engine:
         self._prefix: dict[tuple, Tensor] = {}
         self._mids: dict[tuple, tuple[Tensor, Tensor]] = {}
         self._mean_patches: dict[Component, Patch] = {}
+        self._checked: weakref.WeakSet[Patch] = weakref.WeakSet()    # patches check_patch passed (a pruning loop
+        #                                                              # hands the same ones to run thousands of times)
         self.components = all_components(self.n_layers, self.n_heads)
         with torch.inference_mode():
             self.clean_value = float(self.evaluate([[]], progress=False)[0])
@@ -203,6 +206,8 @@ class Engine:
         Raises:
             ValueError: naming the site, the value given and the value expected.
         """
+        if p in self._checked:
+            return p
         if not isinstance(p, Patch):
             raise ValueError(f"a variant is a list of Patch objects, got {type(p).__name__} {p!r:.80}: make patches "
                              "with Patch(site, index, values) or engine.mean_ablation(components)")
@@ -228,6 +233,7 @@ class Engine:
             raise ValueError(f"the patch at {where} has values of shape {got}, but {self.adapter.label!r} takes "
                              f"{want} there on these {self.n_prompts} prompts ({form}, per_prompt={p.per_prompt}): "
                              f"{fix}")
+        self._checked.add(p)
         return p
 
     # ----------------------------------------------------------------------------------------- patches

@@ -105,12 +105,7 @@ def _check_run(which: str, toward: str) -> None:
 
 
 def _components(engine: Engine, components: Iterable[Component] | None) -> list[Component]:
-    comps = list(engine.components if components is None else components)
-    unknown = [c for c in comps if c not in set(engine.components)]
-    if unknown:
-        raise ValueError(f"{unknown[:5]} are not components of {engine.adapter.label!r} ({engine.n_layers} layers × "
-                         f"{engine.n_heads} heads): was the list made for the other model of the pair?")
-    return comps
+    return list(engine.components) if components is None else engine.check_components(components)
 
 
 def _slice(act: Tensor, c: Component) -> Tensor:

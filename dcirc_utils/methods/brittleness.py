@@ -25,16 +25,6 @@ __all__ = ["circuit_score", "circuit_removal_drops", "full_model_drops", "Sensit
            "BackupRow", "BackupResult", "backup_heads", "drops_grid"]
 
 
-def _check_components(engine: Engine, components: Iterable[Component], what: str) -> list[Component]:
-    comps = sorted(set(components))
-    known = set(engine.components)
-    unknown = [c for c in comps if c not in known]
-    if unknown:
-        raise ValueError(f"{what} {unknown[:5]} are not components of this model ({engine.n_layers} layers × "
-                         f"{engine.n_heads} heads): was the circuit found on the other model of the pair?")
-    return comps
-
-
 def circuit_score(engine: Engine, circuit_components: Iterable[Component]) -> float:
     """Score (% of the full model's clean Δl) of a circuit: everything outside it mean-ablated (notebook 05)."""
     return engine.score(engine.evaluate([[]], engine.circuit_base(circuit_components))[0])
@@ -56,8 +46,8 @@ def circuit_removal_drops(engine: Engine, circuit_components: Iterable[Component
     Raises:
         ValueError: if a component is not part of the model, or one to remove is not part of the circuit.
     """
-    circuit = _check_components(engine, circuit_components, "circuit components")
-    targets = circuit if components is None else _check_components(engine, components, "components to remove")
+    circuit = sorted(set(engine.check_components(circuit_components)))
+    targets = circuit if components is None else sorted(set(engine.check_components(components)))
     outside_circuit = [c for c in targets if c not in set(circuit)]
     if outside_circuit:
         raise ValueError(f"{outside_circuit[:5]} are not in the circuit, so they cannot be removed from it; "
@@ -72,7 +62,7 @@ def circuit_removal_drops(engine: Engine, circuit_components: Iterable[Component
 def full_model_drops(engine: Engine, components: Sequence[Component] | None = None) -> dict[Component, float]:
     """Drop of the full model's score when each component alone is mean-ablated: ``score(full − c) − 100``
     (notebook 05; the study's "full-model head ablation")."""
-    comps = None if components is None else _check_components(engine, components, "components")
+    comps = None if components is None else sorted(set(engine.check_components(components)))
     return {c: engine.score(v) - 100.0 for c, v in engine.ablation_scan(comps, desc="full-model drops").items()}
 
 

@@ -15,10 +15,15 @@ from pathlib import Path
 
 from ..core.paths import REPO_ROOT
 
-__all__ = ["DIGESTS_FILE", "file_sha256", "read_digests", "record_digests", "verify_digests", "fix_hint"]
+__all__ = ["IntegrityWarning", "DIGESTS_FILE", "file_sha256", "read_digests", "record_digests", "verify_digests", "fix_hint"]
 
 #: the manifest's file name, in a pair's folder (the parent of its model folders)
 DIGESTS_FILE = "digests.json"
+
+
+class IntegrityWarning(RuntimeWarning):
+    """Weights load unchecked (no digest recorded for them). A RuntimeWarning, so that the notebooks' setup cell,
+    which silences UserWarnings, still shows it."""
 
 
 def file_sha256(path: str | Path) -> str:
@@ -33,7 +38,17 @@ def file_sha256(path: str | Path) -> str:
 def read_digests(pair_dir: str | Path) -> dict[str, str]:
     """The manifest of ``pair_dir`` (relative path → SHA-256); empty when it has none."""
     path = Path(pair_dir) / DIGESTS_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        digests = json.loads(path.read_text())
+    except ValueError as err:
+        digests = err
+    if not isinstance(digests, dict):
+        raise RuntimeError(f"{path} is not a digest manifest (a JSON object of path → SHA-256): {digests}. Fix: "
+                           f"restore it with `git checkout -- {path}` when it is shipped, or delete it and record "
+                           "the digests again with dcirc_utils.models.integrity.record_digests(<model folder>)")
+    return digests
 
 
 def _weights(model_dir: Path) -> list[Path]:
@@ -95,4 +110,4 @@ def verify_digests(model_dirs: dict[Path, str]) -> None:
         warnings.warn(f"no SHA-256 recorded in {', '.join(manifests)} for {', '.join(map(str, unrecorded))}: damage "
                       "to these weights cannot be detected, so they load unchecked (expected for a model trained "
                       "outside the retrain commands). To record them: from dcirc_utils.models.integrity import "
-                      f"record_digests; {record}", UserWarning, stacklevel=2)
+                      f"record_digests; {record}", IntegrityWarning, stacklevel=2)

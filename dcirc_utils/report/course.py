@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import fcntl
 import json
 import os
 import shutil
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT
+from ..models.pairs import DEFAULT_PAIR
+from ..studies.notebook import check_environment
 from .site import build_site, notebook_problem
 
 __all__ = ["run_course", "run_notebook", "select_notebooks", "course_lock", "publish", "prune_runs", "main",
@@ -125,7 +126,7 @@ def _execute(client, env: dict[str, str], stop: threading.Event) -> None:
     except KeyboardInterrupt:
         stop.set()
         _kill_kernel(client)
-        worker.join()
+        worker.join(timeout=20)                      # nbclient notices the dead kernel within seconds; never hang
         raise
     if errors:
         raise errors[0]
@@ -244,6 +245,8 @@ def course_lock(build: str | Path, run: str | Path, wait: bool = False) -> Itera
     Raises:
         CourseLocked: when another process holds it and ``wait`` is false (the message names that run).
     """
+    import fcntl                                   # POSIX only: run_course and the rest import on any OS
+
     Path(build).mkdir(parents=True, exist_ok=True)
     with open(Path(build) / ".course.lock", "a+") as f:
         try:
@@ -273,15 +276,22 @@ def _now() -> str:
 def publish(run: str | Path, build: str | Path) -> None:
     """Make the run folder's :data:`PUBLISHED` files the build folder's: for each, the published one is renamed into
     the run folder and the new one renamed into its place (a reader sees the old or the new, never a half-written
-    folder); then the run folder, holding only the old ones, is deleted. A name the run did not make is removed."""
+    folder); then the run folder, holding only the old ones, is deleted. A name the run did not make is removed.
+    Ctrl-C and SIGTERM wait until the renames are done (an interrupt between two renames would leave ``build``
+    missing pieces)."""
     run, build = Path(run), Path(build)
     old = run / "replaced"
     old.mkdir()
-    for name in PUBLISHED:
-        if (build / name).exists():
-            (build / name).rename(old / name)
-        if (run / name).exists():
-            (run / name).rename(build / name)
+    signals = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        for name in PUBLISHED:
+            if (build / name).exists():
+                (build / name).rename(old / name)
+            if (run / name).exists():
+                (run / name).rename(build / name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     shutil.rmtree(run)
 
 
@@ -290,6 +300,15 @@ def prune_runs(runs: str | Path, keep: int = KEEP_RUNS, current: str | Path | No
     others = sorted(p for p in Path(runs).glob("*") if p.is_dir() and p != Path(current or ""))
     for p in others[:max(len(others) - keep + (current is not None), 0)]:
         shutil.rmtree(p, ignore_errors=True)
+
+
+def _published_settings(build: Path) -> tuple[str, str] | None:
+    """``(pair, prompts)`` of the published run, ``None`` when there is none (or its status cannot be read)."""
+    try:
+        status = json.loads((build / "status.json").read_text())
+        return status["pair"], str(status["prompts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _seed(run: Path, build: Path, paths: list[Path]) -> None:
@@ -332,14 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
         paths = select_notebooks(args.notebooks, args.only)
-    except FileNotFoundError as err:
+        check_environment(args.pair)
+    except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)
         return 2
     run = args.build / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    # SIGINT as Ctrl-C even when the command was started in the background of a non-interactive shell (which starts
-    # it with SIGINT ignored, so that `kill -INT` would otherwise do nothing)
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
-                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with course_lock(args.build, run, args.wait):
             return _main(args, paths, run)
@@ -347,16 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return EXIT_LOCKED
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _main(args: argparse.Namespace, paths: list[Path], run: Path) -> int:
     """One locked run: execute into the run folder, write its status and site, publish it when complete."""
-    run.mkdir(parents=True)
-    prune_runs(run.parent, KEEP_RUNS, run)
-    if args.only:
-        _seed(run, args.build, paths)
     env = {"DCIRC_RESULTS_DIR": str(run / "results")}
     if args.pair:
         env["DCIRC_PAIR"] = args.pair
@@ -364,8 +376,20 @@ def _main(args: argparse.Namespace, paths: list[Path], run: Path) -> int:
         env["DCIRC_PROMPTS"] = str(args.prompts)
     full = kernel_env(env)
     status = {"state": "running", "message": "running", "pid": os.getpid(), "started": _now(), "run": str(run),
-              "pair": full.get("DCIRC_PAIR", "small"), "prompts": full.get("DCIRC_PROMPTS", "100"),
+              "pair": full.get("DCIRC_PAIR") or DEFAULT_PAIR, "prompts": full.get("DCIRC_PROMPTS", "100"),
               "only": args.only, "notebooks": {}}
+    if args.only:
+        published = _published_settings(args.build)
+        if published and published != (status["pair"], status["prompts"]):
+            print(f"--only {' '.join(args.only)} would mix notebooks run on pair {status['pair']!r} with "
+                  f"{status['prompts']} prompts into a published run on pair {published[0]!r} with {published[1]} "
+                  f"prompts: run the whole course (no --only), or pass --pair {published[0]} --prompts "
+                  f"{published[1]}", file=sys.stderr)
+            return 2
+    run.mkdir(parents=True)
+    prune_runs(run.parent, KEEP_RUNS, run)
+    if args.only:
+        _seed(run, args.build, paths)
     (run / "status.json").write_text(json.dumps(status, indent=1) + "\n")
     print(f"pair: {status['pair']}; prompts per set: {status['prompts']}; run folder: {run}", flush=True)
     t0 = time.perf_counter()
@@ -398,5 +422,17 @@ def _main(args: argparse.Namespace, paths: list[Path], run: Path) -> int:
     return code
 
 
+def cli() -> None:
+    """The ``dcirc-course`` / ``python -m dcirc_utils.report.course`` entry point: :func:`main`'s status as the
+    process's. An interrupted run (status and site written) skips the interpreter's teardown, in which a worker
+    thread still waiting on the dead kernel's sockets can abort the process (ZeroMQ's "pfd.revents & POLLIN")."""
+    code = main()
+    if code in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -61,7 +61,7 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
     """
     prompts = make_task(task, n, seed, tokenizer=pair.tokenizer, **task_kwargs)
     key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
-           "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe), "version": 1}
+           "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe)}
 
     def compute() -> dict:
         from ..engine import Engine

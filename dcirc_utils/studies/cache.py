@@ -109,6 +109,12 @@ def _read(path: Path, key_json: Any) -> tuple[bool, Any]:
     return stored.get("key") == key_json, stored["value"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write(path: Path, data: str) -> None:
     """Write ``data`` to ``path`` through this writer's own temporary file and an atomic rename; a folder that
     cannot be written warns once and stores nothing."""
@@ -116,6 +122,7 @@ def _write(path: Path, data: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, 0o666 & ~_umask())           # mkstemp makes 0600: others sharing the cache must read it
             with os.fdopen(fd, "w") as f:
                 f.write(data)
             os.replace(tmp, path)

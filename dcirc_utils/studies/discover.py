@@ -30,8 +30,10 @@ class Discovery:
 
 
 def prompts_digest(prompts) -> str:
-    """A short hash of a prompt set's texts and answers (part of every cache key)."""
-    text = "\n".join(prompts.clean + prompts.corrupted + prompts.correct + prompts.incorrect)
+    """A short hash of a prompt set's task, texts and answers (part of the cache keys of the studies that build their
+    own engines from a task's prompts)."""
+    text = "\n".join([getattr(prompts, "task", "")] + prompts.clean + prompts.corrupted + prompts.correct
+                     + prompts.incorrect)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -80,13 +82,11 @@ def _check_engine(engine: Engine, adapter: ModelAdapter, prompts) -> None:
                          "pass that model's engine (Engine.for_prompts(adapter, prompts)) or leave engine=None")
 
     def same(bos: bool) -> bool:
-        try:
-            return all(torch.equal(prompts.tokens(adapter.tokenizer, kind, bos=bos), engine.tokens[kind].cpu())
-                       for kind in ("clean", "corrupted"))
-        except ValueError:                          # bos asked of a tokenizer without one
-            return False
+        return all(torch.equal(prompts.tokens(adapter.tokenizer, kind, bos=bos), engine.tokens[kind].cpu())
+                   for kind in ("clean", "corrupted"))
 
-    if not (same(False) or same(True)):
+    has_bos = getattr(adapter.tokenizer, "bos_token_id", None) is not None
+    if not (same(False) or has_bos and same(True)):
         raise ValueError(f"discover(adapter, prompts, ..., engine=...): the engine was built on other prompts than "
                          f"`prompts` (digest {prompts_digest(prompts)}); build it with Engine.for_prompts(adapter, "
                          "prompts) or leave engine=None")

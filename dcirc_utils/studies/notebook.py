@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..core.runtime import threads_for
-from ..models.pairs import DEFAULT_PAIR, pick_device
+from ..core.runtime import default_threads
+from ..models.pairs import DEFAULT_PAIR, HF_PREFIX, PAIRS, pick_device
 
-__all__ = ["NotebookConfig", "setup_notebook", "ENCODER_FOR", "encoder_pair_for", "compact_png"]
+__all__ = ["NotebookConfig", "setup_notebook", "check_environment", "ENCODER_FOR", "encoder_pair_for", "compact_png"]
 
 #: The encoder pair notebook 07 sets beside each decoder pair: the real pair beside the real one, random weights beside
 #: random weights, the offline encoder pair beside every offline decoder pair.
@@ -68,6 +68,23 @@ def _env_int(name: str, example: int) -> int | None:
     return _positive(f"${name}", value, example) if value else None
 
 
+def check_environment(pair: str | None = None) -> None:
+    """Check the course's settings before anything runs (the main command calls it, so that a bad value fails once,
+    not in the first cell of every notebook): ``pair`` (else ``$DCIRC_PAIR``) is a known pair or a bring-your-own
+    ``hf:`` name, and ``$DCIRC_THREADS``, ``$DCIRC_PROMPTS`` and ``$DCIRC_DEVICE`` are valid.
+
+    Raises:
+        ValueError: naming the bad value and a fix.
+    """
+    pair = pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
+    if pair not in PAIRS and not pair.startswith(HF_PREFIX):
+        raise ValueError(f"unknown pair {pair!r}; known pairs: {sorted(PAIRS)} (or bring your own: "
+                         f"'{HF_PREFIX}<teacher>,<student>')")
+    _env_int("DCIRC_THREADS", 1)
+    _env_int("DCIRC_PROMPTS", 100)
+    pick_device(os.environ.get("DCIRC_DEVICE") or None, env="DCIRC_DEVICE")
+
+
 def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None = None,
                    n_prompts: int | None = None) -> NotebookConfig:
     """Seed everything, set CPU threads, disable grad, choose device, pair and prompt count (every notebook's first
@@ -76,7 +93,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     Args:
         seed: seed for ``random``, NumPy and torch.
         threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else every core this process may run on
-            (:func:`~dcirc_utils.core.runtime.threads_for`).
+            (:func:`~dcirc_utils.core.runtime.default_threads`).
         pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to :data:`~dcirc_utils.models.pairs.
             DEFAULT_PAIR`.
         n_prompts: prompts per set; ``None`` reads ``$DCIRC_PROMPTS``, else 100.
@@ -91,7 +108,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    threads = threads or threads_for()
+    threads = threads or default_threads()
     torch.set_num_threads(threads)
     n_prompts = n_prompts or 100
     torch.set_grad_enabled(False)

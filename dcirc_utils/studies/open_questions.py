@@ -196,7 +196,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
     """
     prompts = make_task(task, n, seed, tokenizer=pair.tokenizer)
     key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
-           "prompts": prompts_digest(prompts), "version": 1}
+           "prompts": prompts_digest(prompts), "pair": pair.name}
 
     def compute() -> dict:
         out: dict = {"pair": pair.name, "task": task, "student_layers": pair.student.n_layers}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from dcirc_utils.report import course, site
 from dcirc_utils.report.course import CourseInterrupted, course_lock, kernel_env, main, prune_runs, run_course
@@ -131,6 +132,35 @@ def test_only_reruns_some_notebooks_on_top_of_the_published_run(tmp_path, build)
     assert not (build / "site").exists()                          # --no-site: nothing stale is left published
 
 
+def test_only_refuses_to_mix_a_run_on_another_pair_into_the_published_one(tmp_path, build, capsys, monkeypatch):
+    monkeypatch.delenv("DCIRC_PAIR", raising=False)
+    monkeypatch.delenv("DCIRC_PROMPTS", raising=False)
+    nbs = tmp_path / "nbs"
+    _notebook(nbs, "01_a.ipynb", _results_cell("01"))
+    (build / "status.json").write_text(json.dumps({"pair": "small", "prompts": "100"}))
+    before = _published(build)
+    assert main(_args(nbs, build, "--only", "01", "--pair", "small-init", "--no-site")) == 2
+    assert "--pair small --prompts 100" in capsys.readouterr().err
+    assert _published(build) == before and not (build / "runs").exists()
+    assert main(_args(nbs, build, "--only", "01", "--no-site")) == 0          # same settings: fine
+
+
+def test_bad_settings_fail_once_before_any_notebook_runs(tmp_path, build, capsys, monkeypatch):
+    nbs = tmp_path / "nbs"
+    _notebook(nbs, "01_a.ipynb", "a = 1")
+    assert main(_args(nbs, build, "--pair", "smal")) == 2
+    assert "unknown pair 'smal'" in capsys.readouterr().err
+    monkeypatch.setenv("DCIRC_DEVICE", "cuda")
+    if not torch.cuda.is_available():
+        assert main(_args(nbs, build)) == 2
+        assert "DCIRC_DEVICE" in capsys.readouterr().err
+    monkeypatch.setenv("DCIRC_DEVICE", "cpu")
+    monkeypatch.setenv("DCIRC_THREADS", "abc")
+    assert main(_args(nbs, build)) == 2
+    assert "DCIRC_THREADS='abc'" in capsys.readouterr().err
+    assert not (build / "runs").exists()                                     # nothing started
+
+
 def test_an_interrupt_from_a_hook_stops_the_course_and_keeps_the_partial_copy(tmp_path):
     nbs = tmp_path / "nbs"
     _notebook(nbs, "01_a.ipynb", "a = 1")
@@ -158,7 +188,10 @@ def test_a_signal_mid_notebook_kills_the_kernel_and_leaves_the_published_build(t
                                  "time.sleep(120)")
     _notebook(nbs, "02_b.ipynb", "b = 1")
     before = _published(build)
+    # as from a terminal: a shell that starts this test run in the background (CI) hands its children SIGINT
+    # ignored, and the command, rightly, keeps an ignored SIGINT ignored
     proc = subprocess.Popen([sys.executable, "-m", "dcirc_utils.report.course", *_args(nbs, build)],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 120

@@ -74,32 +74,80 @@ def test_bad_thread_and_prompt_counts_name_a_fix_that_works(monkeypatch):
     torch.set_num_threads(threads)
 
 
-def test_threads_are_the_cores_this_process_may_use(monkeypatch):
+def test_threads_are_the_physical_cores_this_process_may_use(monkeypatch, tmp_path):
+    """Hyperthread siblings count once, the CPU affinity and a container's quota narrow the count."""
     import os
 
     import torch
 
-    from dcirc_utils.core.runtime import threads_for
-    assert threads_for() == len(os.sched_getaffinity(0))
+    from dcirc_utils.core import runtime as R
+    siblings = {0: "0,4", 4: "0,4", 1: "1,5", 5: "1,5", 2: "2,6", 3: "3,7"}
+    real_path = R.Path
+
+    class FakeSys(type(real_path())):
+        def read_text(self):
+            if self.name == "thread_siblings_list":
+                return siblings[int(self.parent.parent.name[3:])] + "\n"
+            return super().read_text()
+
+    monkeypatch.setattr(R, "Path", FakeSys)
+    monkeypatch.setattr(R.os, "sched_getaffinity", lambda pid: {0, 4, 1, 5, 2, 3})
+    monkeypatch.setattr(R, "_quota", lambda: None)
+    assert R.default_threads() == 4                                   # 6 CPUs, 4 physical cores
+    monkeypatch.setattr(R.os, "sched_getaffinity", lambda pid: {0, 4})
+    assert R.default_threads() == 1                                   # taskset to one core's two siblings
+    monkeypatch.setattr(R.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(R, "_quota", lambda: 2)
+    assert R.default_threads() == 2                                   # docker --cpus 2
+    monkeypatch.undo()
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")
+    assert R._quota(quota) == 2
+    quota.write_text("max 100000\n")
+    assert R._quota(quota) is None and R._quota(tmp_path / "absent") is None
     threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
     monkeypatch.delenv("DCIRC_THREADS", raising=False)
-    assert N.setup_notebook(pair="small").threads == threads_for()
+    assert N.setup_notebook(pair="small").threads == R.default_threads() <= len(os.sched_getaffinity(0))
     monkeypatch.setenv("DCIRC_THREADS", "1")                         # the variable still overrides
     assert N.setup_notebook(pair="small").threads == 1 and torch.get_num_threads() == 1
     torch.set_grad_enabled(grad)
     torch.set_num_threads(threads)
 
 
-def test_importing_the_package_sets_a_passive_openmp_wait_policy():
-    """Set before torch starts its OpenMP runtime, and inherited by the kernels the course starts; a policy the user
-    chose is kept."""
+def test_importing_the_package_sets_a_passive_openmp_wait_policy_before_torch_loads():
+    """OpenMP reads the policy when torch loads: the package must set it before its first import of torch (and the
+    kernels the course starts inherit it); a policy the user chose is kept."""
     import os
     import subprocess
     import sys
-    code = "import dcirc_utils, os, sys; import torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = ("import builtins, os\n"
+            "seen = []\n"
+            "real = builtins.__import__\n"
+            "def spy(name, *a, **k):\n"
+            "    if name == 'torch' and not seen:\n"
+            "        seen.append(os.environ.get('OMP_WAIT_POLICY'))\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = spy\n"
+            "import dcirc_utils\n"
+            "print(seen[0])\n")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "PASSIVE"
     out = subprocess.run([sys.executable, "-c", code], env=dict(env, OMP_WAIT_POLICY="ACTIVE"), capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "ACTIVE"
+
+
+def test_every_notebook_imports_the_package_before_torch():
+    """Else the policy comes too late in a notebook opened in Jupyter (the course's kernels get it either way)."""
+    import json
+    import re
+
+    from dcirc_utils.core.paths import NOTEBOOKS_DIR
+    for path in sorted(NOTEBOOKS_DIR.glob("**/[0-9][0-9]_*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                         if c["cell_type"] == "code")
+        torch_at = re.search(r"^(import torch|from torch)", code, re.M)
+        ours_at = re.search(r"^(import dcirc_utils|from dcirc_utils)", code, re.M)
+        assert ours_at, path
+        assert torch_at is None or ours_at.start() < torch_at.start(), f"{path.name} imports torch first"

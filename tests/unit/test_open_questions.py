@@ -53,8 +53,9 @@ def test_bootstrap_intervals_do_not_depend_on_float_rounding():
 
     from dcirc_utils.studies.open_questions import correlation_ci, partial_correlation_ci
     rng = np.random.default_rng(1)
-    for _ in range(20):
-        x, y, z = rng.normal(size=(3, 6))
+    tied = [(np.array([1, 1, 1, 2, 2, 3.0]), np.array([0.5, 0.5, 0.7, 0.9, 0.9, 1.0]),
+             np.array([9.0, 9, 9, 11, 11, 12]))]                 # ties and a z collinear with x: degenerate resamples
+    for x, y, z in tied + [tuple(rng.normal(size=(3, 6))) for _ in range(20)]:
         base_p, base_r = partial_correlation_ci(x, y, z, n_boot=500), correlation_ci(x, y, n_boot=500)
         for k in range(3):
             e = np.random.default_rng(k).normal(size=(3, 6)) * 1e-12
