@@ -8,8 +8,8 @@ Times the single-component ablation scan of the default pair's teacher (all 156 
 that node pruning repeats, notebook 02's first heavy cell) in a fresh process per run, so that each run's OpenMP
 runtime starts with its own settings:
 
-* at the thread count the package picks (:func:`dcirc_utils.core.runtime.default_threads`: the physical cores this process may
-  run on) and at 1 and 2 threads, all with the package's passive OpenMP wait policy;
+* at the thread count the package picks (:func:`dcirc_utils.core.runtime.default_threads`: the physical cores this
+  process may run on) and at 1 and 2 threads, all with the package's passive OpenMP wait policy;
 * at 2 threads with OpenMP's active (spinning) wait policy, the old behaviour, for comparison;
 
 each quiet and beside ``--busy`` CPU-bound processes (pure Python loops, like a browser tab or a build). It prints the
