@@ -439,6 +439,82 @@ for _depth in (3, 9):
         lambda device, folder=None, d=_depth: _init_student_pair(f"small-s{d}-init", d, device, folder))
 
 
+# --------------------------------------------------------------------------------------------- small2 (offline)
+#: The capacity-limited family (``data/models/small2``, ``offline.train``): pair name → (teacher folder, student
+#: folder, depth of a student rebuilt from the teacher before distillation or ``None``). Every model is saved in
+#: fp16 and loaded in fp32 (the rounded weights, used as such).
+SMALL2_PAIRS: dict[str, tuple[str, str, int | None]] = {
+    "small2": ("teacher", "student", None),
+    "small2-init": ("teacher", "student", 6),
+    "small2@s1": ("teacher", "student@s1", None),
+    "small2@s2": ("teacher", "student@s2", None),
+    "small2@t1": ("teacher@t1", "student@t1", None),
+    "small2@t1-init": ("teacher@t1", "student@t1", 6),
+    "small2-s3": ("teacher", "student-3", None),
+    "small2-s3-init": ("teacher", "student-3", 3),
+    "small2-s9": ("teacher", "student-9", None),
+    "small2-s9-init": ("teacher", "student-9", 9),
+}
+
+
+def _small2_command(model: str) -> str:
+    """The ``offline.train`` command that writes the model folder ``model`` of the small2 family."""
+    role, _, tags = model.partition("@")
+    base, _, depth = role.partition("-")
+    args = [base] + ([f"--layers {depth}"] if depth else [])
+    for tag in filter(None, tags.split("@")):
+        args.append(("--seed " if tag[0] == "s" or base == "teacher" else "--teacher-seed ") + tag[1:])
+    return "python -m dcirc_utils.offline.train " + " ".join(args)
+
+
+def _small2_loader(name: str, teacher: str, student: str, init_depth: int | None):
+    def load(device: torch.device, folder: Path | None = None) -> ModelPair:
+        from transformers import GPT2LMHeadModel
+
+        from .init import init_student_from_teacher
+        root = MODELS_DIR / "small2" if folder is None else Path(folder)
+        dirs = {d: _small2_command(d.name) for d in (root / teacher, root / student)}
+        need = [root / teacher] if init_depth else list(dirs)
+        for d in need:
+            if not (d / "config.json").exists():
+                raise PairUnavailableError(f"the offline pair {name!r} is missing its folder {d}: restore "
+                                           f"data/models from git or train it with `{dirs[d]}`.")
+        verify_digests({d: dirs[d] for d in need})
+        t_dir = root / teacher
+        tok = _local_tokenizer(t_dir)
+        t_adapter = DecoderAdapter(_bridge(t_dir, device, dtype=torch.float32), tok, f"{name}-teacher")
+        if init_depth:
+            with _quiet():
+                hf_teacher = GPT2LMHeadModel.from_pretrained(str(t_dir), dtype=torch.float32)
+            hf_student = init_student_from_teacher(hf_teacher, init_depth)
+            with tempfile.TemporaryDirectory(prefix="dcirc-init-") as tmp:
+                hf_student.config.save_pretrained(tmp)
+                tok.save_pretrained(tmp)
+                s_bridge = _bridge(tmp, device, hf_model=hf_student, tokenizer=tok, dtype=torch.float32)
+            blocks = ", ".join(str(b) for b in hf_student.config.dcirc_layer_map)
+            what = (f"a control pair: the {teacher} of the capacity-limited family small2 and a {init_depth}-layer "
+                    f"student BEFORE distillation (teacher blocks {blocks} copied, no training)")
+            s_dir = t_dir
+        else:
+            s_dir = root / student
+            s_bridge = _bridge(s_dir, device, dtype=torch.float32)
+            what = (f"the capacity-limited offline family small2: its {teacher} (12 layers x 12 heads, width 192) and "
+                    f"{student}, distilled with the DistilGPT2 recipe in this project (data/models/small2/README.md)")
+        pair = ModelPair(name, t_adapter, DecoderAdapter(s_bridge, tok, f"{name}-student"), tok, what)
+        for role, adapter in pair.models.items():
+            logits = adapter.probe_logits()
+            if not bool(torch.isfinite(logits).all()):
+                d = t_dir if role == "teacher" else s_dir
+                raise RuntimeError(f"{adapter.label} (weights from {d}) gives non-finite logits on a probe prompt: "
+                                   f"its weights are damaged. Fix: " + fix_hint(d, _small2_command(d.name)))
+        return pair
+    return load
+
+
+for _name, (_t, _s, _d) in SMALL2_PAIRS.items():
+    register_pair(_name)(_small2_loader(_name, _t, _s, _d))
+
+
 # --------------------------------------------------------------------------------------------- mini (offline)
 @register_pair("mini")
 def _load_mini(device: torch.device, folder: Path | None = None) -> ModelPair:

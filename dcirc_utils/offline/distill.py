@@ -258,23 +258,29 @@ def pack_documents(docs: Sequence[Sequence[int]], block_size: int, eos_id: int,
 
 
 def make_training_blocks(tokenizer, n_blocks: int, cfg: DistillConfig, seed: int | None = None,
+                         spec: corpus_mod.CorpusSpec | None = None,
                          ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
-    """At least ``n_blocks`` packed blocks of fresh corpus text of ``cfg.corpus`` (seed ``cfg.seed`` unless given;
-    notebook 00).
+    """At least ``n_blocks`` packed blocks of fresh corpus text of ``cfg.corpus`` (or of ``spec`` when given; seed
+    ``cfg.seed`` unless given; notebook 00).
 
     Raises:
-        RuntimeError: if the tokenizer does not know a word of the corpus.
+        RuntimeError: if the tokenizer does not know a word of the corpus (for a spec with a closed vocabulary, such
+            as SMALL2: a word outside its ``prose`` documents, whose rare words are ``[UNK]`` by design).
     """
     seed = cfg.seed if seed is None else seed
-    spec = corpus_mod.get_spec(cfg.corpus)
+    spec = corpus_mod.get_spec(cfg.corpus) if spec is None else spec
     # documents average ~24 (mini) / ~17 (small) tokens with their EOS; a short first draw is extended below
     n_docs = max(64, int(n_blocks * cfg.block_size / spec.tokens_per_doc))
     while True:
-        texts = corpus_mod.generate_corpus(n_docs, seed=seed, mix=cfg.mix, spec=spec)
-        enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        docs = corpus_mod.generate_documents(n_docs, seed=seed, mix=cfg.mix, spec=spec)
+        enc = tokenizer([d.text for d in docs], add_special_tokens=False)["input_ids"]
         ids, labels = pack_documents(enc, cfg.block_size, tokenizer.eos_token_id)
         if len(ids) >= n_blocks:
-            unk = int((ids == tokenizer.unk_token_id).sum())
+            unk_id = tokenizer.unk_token_id
+            if spec.closed_vocabulary is None:
+                unk = int((ids == unk_id).sum())
+            else:
+                unk = sum(e.count(unk_id) for d, e in zip(docs, enc) if d.kind != "prose")
             if unk:
                 raise RuntimeError(f"{unk} unknown tokens in the corpus: build the tokenizer from this corpus's "
                                    "words (corpus.build_tokenizer) so that its vocabulary is closed")

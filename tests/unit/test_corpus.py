@@ -135,10 +135,37 @@ def small_tok():
     return corpus.build_tokenizer(spec="small")
 
 
-@pytest.fixture(scope="module")
-def small_texts():
+#: documents of two seeds per spec (SMALL2's tasks are a minority, so it needs more text for the same counts), how
+#: many of the first ones state every held-out QA person's fact, and how many are searched for the shift words
+_GUARANTEE_DOCS = {"small": (25_000, 5_000, 5_000, 20_000), "small2": (60_000, 10_000, 10_000, 60_000)}
+
+
+def need_wordnet():
+    """Skip when WordNet 3.0 is not on this machine (SMALL2's prose; the retrain command fetches it)."""
+    from dcirc_utils.offline.prose import wordnet_dir
+    try:
+        wordnet_dir(fetch=False)
+    except FileNotFoundError as err:       # a copy that differs from the pinned one fails (RuntimeError), never skips
+        pytest.skip(f"WordNet 3.0 unavailable: {err}")
+
+
+@pytest.fixture(scope="module", params=sorted(_GUARANTEE_DOCS))
+def small_texts(request):
     # tens of thousands of documents from two seeds; the guarantees are checked on the text alone
-    return corpus.generate_corpus(25_000, seed=0, spec="small") + corpus.generate_corpus(5_000, seed=5, spec="small")
+    if request.param == "small2":
+        need_wordnet()
+    n0, n5, _, _ = _GUARANTEE_DOCS[request.param]
+    texts = corpus.generate_corpus(n0, seed=0, spec=request.param) + corpus.generate_corpus(n5, seed=5,
+                                                                                             spec=request.param)
+    return _Texts(texts, request.param)
+
+
+class _Texts(list):
+    """A corpus sample that knows its spec."""
+
+    def __init__(self, texts, spec):
+        super().__init__(texts)
+        self.spec = spec
 
 
 def test_small_corpus_and_tokenizer_are_pinned(small_tok):
@@ -218,7 +245,8 @@ def test_small_ioi_qa_greater_than_guarantees(small_texts):
     assert families == {(k, o) for k in range(7) for o in ("BABA", "ABBA")}
     assert min(ioi, qa_q, qa_f, gt) > 2_000
     # held-out people's facts are stated in prose (the held-out QA set tests retrieval, not memorised answers)
-    stated = {p for t in small_texts[:5000] for p, _ in corpus.qa_items(t)["facts"]}
+    n_facts = _GUARANTEE_DOCS[small_texts.spec][2]
+    stated = {p for t in small_texts[:n_facts] for p, _ in corpus.qa_items(t)["facts"]}
     assert set(tasks.qa_people("heldout")) <= stated
     # the parsers see what they must reject
     assert corpus.ioi_items("Then, John and Mary went to the store. John gave a drink to Mary.")[0]["io"] == "Mary"
@@ -227,7 +255,7 @@ def test_small_ioi_qa_greater_than_guarantees(small_texts):
 
 
 def test_small_filler_knows_shift_words(small_texts):
-    joined = " ".join(small_texts[:20_000])
+    joined = " ".join(small_texts[:_GUARANTEE_DOCS[small_texts.spec][3]])
     assert len(re.findall(r" found \d\d ", joined)) > 100           # the shift verb with large numbers
     assert len(re.findall(r" (?:2[6-9]|3\d|4[0-4]) ", joined)) > 500  # range_shift numbers outside templates
 

@@ -1,0 +1,104 @@
+"""The per-model training command of the capacity-limited family (``offline.train``): resuming, naming, fp16."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from dcirc_utils.models.pairs import PAIRS, SMALL2_PAIRS, _small2_command
+from dcirc_utils.offline import train
+from dcirc_utils.offline.distill import DistillConfig, _causal_ce, state_sha256
+
+
+def _tiny(seed: int = 0) -> GPT2LMHeadModel:
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=2, n_head=2, bos_token_id=0,
+                                      eos_token_id=0, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0))
+
+
+class _Crash(Exception):
+    pass
+
+
+def _fit(tmp_path, crash_at: int | None = None, steps: int = 6):
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(0, 50, (40, 12), generator=g)
+    labels = torch.cat([ids[:, 1:], torch.full((40, 1), -100)], 1)
+    cfg = DistillConfig(batch_size=4)
+    model = _tiny()
+    seen = []
+
+    def step_loss(m, idx):
+        seen.append(idx.tolist())
+        if crash_at is not None and len(seen) == crash_at:
+            raise _Crash
+        loss = _causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
+        return loss, {"loss": loss.detach()}
+
+    evals = []
+    log = train.train_model(model, steps, 1e-2, step_loss, cfg, 7, tmp_path / "ck.pt", len(ids),
+                            evaluate=lambda m: evals.append(1) or {"n": len(evals)}, progress=False, tag="t",
+                            ckpt_every=2, eval_every=3)
+    return model, log, seen
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    straight, log_a, seen_a = _fit(tmp_path / "a")
+    with pytest.raises(_Crash):
+        _fit(tmp_path / "b", crash_at=4)              # dies in step 4: the checkpoint holds steps 1-2
+    resumed, log_b, seen_b = _fit(tmp_path / "b")
+    assert state_sha256(resumed) == state_sha256(straight)
+    assert seen_b == seen_a[2:]                       # resumes at step 3 with the batches the straight run used
+    assert log_b["loss"] == log_a["loss"] and len(log_a["loss"]) == 6
+    assert [e["step"] for e in log_a["evals"]] == [3, 6] and log_b["evals"] == log_a["evals"]
+    assert state_sha256(_tiny()) != state_sha256(straight)
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+    _fit(tmp_path, steps=4)
+    with pytest.raises(RuntimeError, match=r"other settings .*'steps': \(4, 6\)"):
+        _fit(tmp_path, steps=6)
+
+
+def test_the_command_refuses_options_that_do_not_apply(tmp_path):
+    for argv, msg in ((["teacher", "--layers", "3"], "students only"), (["student", "--steps", "0"], "at least 1"),
+                      (["student", "--steps", "5"], "--family"), (["student", "--layers", "13"], "between 1")):
+        with pytest.raises(SystemExit, match=msg):
+            train._check_args(train._parser().parse_args(argv))
+    train._check_args(train._parser().parse_args(["student", "--steps", "5", "--family", str(tmp_path)]))
+
+
+def test_saved_file_is_fp16_and_the_model_uses_the_rounded_weights(tmp_path):
+    from safetensors import safe_open
+    m = _tiny()
+    raw = {k: v.clone() for k, v in m.state_dict().items()}
+
+    class _Tok:
+        def save_pretrained(self, folder):
+            pass
+    train._save(m, _Tok(), tmp_path / "model", {"log": "x"})
+    with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert next(m.parameters()).dtype == torch.float32             # the in-memory model stays fp32 ...
+    assert any(not torch.equal(raw[k], v) for k, v in m.state_dict().items())
+    for k, v in m.state_dict().items():                            # ... holding exactly the fp16-rounded values
+        assert torch.equal(v, raw[k].half().float()), k
+    back = train._load(tmp_path / "model")
+    assert next(back.parameters()).dtype == torch.float32 and state_sha256(back) == state_sha256(m)
+    assert (tmp_path / "digests.json").exists()                    # recorded for load_pair's check
+
+
+def test_model_names_and_the_commands_that_train_them():
+    assert train.model_name("teacher") == "teacher" and train.model_name("teacher", 1) == "teacher@t1"
+    assert train.model_name("student", 2) == "student@s2"
+    assert train.model_name("student", 0, teacher_seed=1) == "student@t1"
+    assert train.model_name("student", layers=3) == "student-3"
+    for name in ("teacher", "teacher@t1", "student", "student@s1", "student@s2", "student@t1", "student-3",
+                 "student-9"):
+        argv = _small2_command(name).split()[3:]
+        args = train._parser().parse_args(argv)
+        assert train.model_name(args.role, args.seed, args.teacher_seed, args.layers) == name, name
+    assert set(SMALL2_PAIRS) <= set(PAIRS)
+    # every pair names folders that the commands write
+    for teacher, student, _ in SMALL2_PAIRS.values():
+        assert teacher in ("teacher", "teacher@t1") and student.startswith("student")
