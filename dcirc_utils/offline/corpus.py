@@ -59,7 +59,7 @@ from ..core.tasks import (GT_CENTURIES, GT_NOUNS, IOI_NAMES, IOI_OBJECTS, IOI_OR
 
 __all__ = [
     "DEFAULT_MIX", "MINI_MIX", "SMALL_MIX", "DAYS", "EOS", "UNK", "CorpusDoc", "CorpusSpec", "MINI", "SMALL",
-    "CORPORA", "get_spec", "generate_documents", "generate_corpus", "template_items", "iter_template_pairs",
+    "CORPORA", "LAZY_CORPORA", "SMALL2_MIX", "prose_pool", "small2_spec", "get_spec", "generate_documents", "generate_corpus", "template_items", "iter_template_pairs",
     "element_value", "element_format", "ioi_items", "qa_items", "greater_than_items", "token_shares",
     "build_tokenizer", "corpus_words", "vocabulary_texts",
 ]
@@ -483,10 +483,38 @@ def _prose_generator(train: Sequence[str]) -> Callable[[random.Random], CorpusDo
 
 
 @lru_cache(maxsize=2)
+def prose_pool(wordnet: str | None = None):
+    """The SMALL2 prose: WordNet's filtered sentences (``prose.candidate_sentences``), the words the vocabulary adds
+    and the train / held-out split, as a ``prose.ProsePool``.
+
+    A sentence stands first in a document or after another one, so both of its forms (``"An"`` and ``"ĠAn"``) count
+    for the vocabulary, which is counted on the training sentences only; a sentence is kept when both forms have at
+    most ``prose.MAX_UNK_SHARE`` unknown pre-tokens.
+    """
+    from . import prose
+    verbs = tuple(VERBS) + (SHIFT_VERB,)
+    sentences = prose.candidate_sentences(wordnet, lambda t: bool(template_items(t, verbs)))
+    pre = _pre_tokenizer(SMALL)
+    forms = [([p for p, _ in pre.pre_tokenize_str(s)], [p for p, _ in pre.pre_tokenize_str(" " + s)])
+             for s in sentences]
+    counts = Counter(p for s, (a, b) in zip(sentences, forms) if not prose.is_heldout(s) for p in a + b)
+    top = sorted(counts, key=lambda w: (-counts[w], w))[:prose.PROSE_WORDS]
+    known = set(top) | set(_default_vocabulary("small"))
+    train, heldout, n_tok, n_unk = [], [], 0, 0
+    for s, (a, b) in zip(sentences, forms):
+        unk = max(sum(p not in known for p in a), sum(p not in known for p in b))
+        if unk > prose.MAX_UNK_SHARE * len(a):
+            continue
+        n_tok, n_unk = n_tok + len(b), n_unk + sum(p not in known for p in b)
+        (heldout if prose.is_heldout(s) else train).append(s)
+    return prose.ProsePool(tuple(train), tuple(heldout), tuple(sorted(top)), n_unk / max(1, n_tok),
+                           f"WordNet 3.0 ({prose.wordnet_dir(wordnet)})")
+
+
+@lru_cache(maxsize=2)
 def small2_spec(wordnet: str | None = None) -> CorpusSpec:
     """The SMALL2 spec: SMALL's generators, SMALL2_MIX and WordNet prose (``offline.prose``; the folder of WordNet's
     data files, or ``None`` to find or fetch it)."""
-    from .prose import prose_pool
     pool = prose_pool(wordnet)
     gens = dict(_SMALL_GENERATORS) | {"prose": _prose_generator(pool.train)}
     vocab = tuple(sorted(set(_default_vocabulary("small")) | set(pool.words)))

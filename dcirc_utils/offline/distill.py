@@ -49,7 +49,7 @@ from ..models.pairs import pick_device
 __all__ = [
     "DistillConfig", "PRESETS", "PRESET_OUT", "preset", "student_layer_map", "init_student_from_teacher",
     "distillation_loss", "distillation_loss_parts", "build_teacher", "model_config", "pack_documents",
-    "make_training_blocks", "train_teacher", "train_student", "evaluate_prompts", "evaluate_pair", "corpus_kl",
+    "make_training_blocks", "optimizer_step", "train_teacher", "train_student", "evaluate_prompts", "evaluate_pair", "corpus_kl",
     "state_sha256", "weight_drift", "run", "main",
 ]
 
@@ -310,6 +310,18 @@ def _optimizer(model, lr: float, steps: int, cfg: DistillConfig):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, cfg))
 
 
+def optimizer_step(model, loss: Tensor, opt, sched, grad_clip: float) -> float:
+    """One optimiser step of every training loop here: backward, gradient clipping at ``grad_clip``, the step and the
+    schedule's step. Returns the learning rate the step used."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    lr = sched.get_last_lr()[0]
+    opt.step()
+    sched.step()
+    return lr
+
+
 def _batches(n_blocks: int, steps: int, batch_size: int, seed: int):
     """Block indices of each step: seeded random permutations, a new one when a pass is used up."""
     g = torch.Generator().manual_seed(seed)
@@ -350,12 +362,7 @@ def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device,
     for idx in bar:
         x, y = ids[idx].to(device), labels[idx].to(device)
         loss = _causal_ce(model(input_ids=x).logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        log["lr"].append(sched.get_last_lr()[0])
-        opt.step()
-        sched.step()
+        log["lr"].append(optimizer_step(model, loss, opt, sched, cfg.grad_clip))
         log["loss"].append(loss.item())
         bar.set_postfix(loss=f"{log['loss'][-1]:.3f}")
     model.eval()
@@ -400,12 +407,7 @@ def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: to
             mask = y != -100
             cos = F.cosine_similarity(s_out.hidden_states[-1][mask], t_out.hidden_states[-1][mask], dim=-1).mean()
             loss = loss + cfg.alpha_cos * (1 - cos)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-        log["lr"].append(sched.get_last_lr()[0])
-        opt.step()
-        sched.step()
+        log["lr"].append(optimizer_step(student, loss, opt, sched, cfg.grad_clip))
         for k, v in (("loss", loss), ("kl", parts["kl"]), ("ce", parts["ce"]), ("cos", cos)):
             log[k].append(float(v.detach()))
         bar.set_postfix(loss=f"{log['loss'][-1]:.3f}", ce=f"{log['ce'][-1]:.3f}")

@@ -42,7 +42,7 @@ from ..core.paths import REPO_ROOT
 from ..models.init import init_distilbert_from_bert
 from ..models.pairs import pick_device
 from . import corpus as corpus_mod
-from .distill import _batches, _machine, _optimizer, _round, _save, _version, state_sha256
+from .distill import _batches, _machine, _optimizer, _round, _save, _version, optimizer_step, state_sha256
 
 __all__ = ["EncoderConfig", "SPECIALS", "build_encoder_tokenizer", "teacher_config", "init_distilbert_from_bert",
            "mask_tokens", "number_tokens", "make_mlm_blocks", "distilbert_loss", "train_teacher", "train_student", "evaluate_encoders",
@@ -266,12 +266,7 @@ def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.devi
             x, y = mask_tokens(ids[idx], tail[idx], model.config.vocab_size, cfg, g, numbers)
             out = model(input_ids=x.to(device), attention_mask=attn[idx].to(device))
             loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.to(device).flatten(), ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            log["lr"].append(sched.get_last_lr()[0])
-            opt.step()
-            sched.step()
+            log["lr"].append(optimizer_step(model, loss, opt, sched, cfg.grad_clip))
             log["loss"].append(loss.item())
             if step % 50 == 49:
                 bar.set_postfix(loss=f"{sum(log['loss'][-50:]) / 50:.3f}", refresh=False)
@@ -297,12 +292,7 @@ def train_student(student, teacher, ids, attn, tail, cfg: EncoderConfig, device:
                 t = teacher(input_ids=x, attention_mask=a, output_hidden_states=True)
             s = student(input_ids=x, attention_mask=a, output_hidden_states=True)
             parts = distilbert_loss(s.logits, t.logits, s.hidden_states[-1], t.hidden_states[-1], y, a, cfg)
-            opt.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-            log["lr"].append(sched.get_last_lr()[0])
-            opt.step()
-            sched.step()
+            log["lr"].append(optimizer_step(student, parts["loss"], opt, sched, cfg.grad_clip))
             for k in ("loss", "kl", "mlm", "cos"):
                 log[k].append(float(parts[k].detach()))
         student.eval()

@@ -7,6 +7,8 @@ copies before distillation rebuilt from each teacher:
   sets of the ``small`` pair's card) for each teacher, student, replica and copy;
 * cross-entropy on held-out general text (WordNet sentences never trained on, ``offline.prose``) for each model, and
   each student's excess over its teacher;
+* each teacher with one block removed at a time, block 0 alone and DistilGPT2's six blocks (:func:`block_removal`):
+  whether the task needs the depth that a student loses;
 * the teacher's circuit on the notebooks' default prompts (``make_prompts(100, seed=0)``): node pruning at 80% (the
   course's rule), its size, the layers its heads sit in, and every single component's mean-ablation cost as a share
   of the clean Δl (the largest head's is the "one-hub" test of issue 22).
@@ -33,7 +35,8 @@ from . import corpus as corpus_mod
 from .distill import evaluate_prompts
 from .train import FAMILY_DIR, SMALL2, _load, prose_ce
 
-__all__ = ["teacher_circuit", "evaluate_family", "main"]
+__all__ = ["teacher_circuit", "keep_blocks", "block_removal", "evaluate_family", "plot_training", "card_tables",
+           "main"]
 
 
 def teacher_circuit(pair_name: str = "small2-init", n_prompts: int = 100, threshold: float = 0.8,
@@ -68,10 +71,47 @@ def teacher_circuit(pair_name: str = "small2-init", n_prompts: int = 100, thresh
     return out
 
 
+def keep_blocks(model, keep: Sequence[int]):
+    """A copy of a ``GPT2LMHeadModel`` that runs only the blocks ``keep`` (in that order; embeddings and the final
+    LayerNorm kept): the copy-before-distillation experiment for any subset of blocks."""
+    import copy
+    n = model.config.n_layer
+    if not keep or any(not 0 <= k < n for k in keep):
+        raise ValueError(f"blocks to keep must be a non-empty subset of 0..{n - 1}, got {list(keep)}")
+    m = copy.deepcopy(model)
+    m.transformer.h = torch.nn.ModuleList([m.transformer.h[k] for k in keep])
+    m.config.n_layer = len(keep)
+    m.config.use_cache = False
+    for i, block in enumerate(m.transformer.h):      # attention layers index the cache by their position
+        block.attn.layer_idx = i
+    return m.eval()
+
+
+@torch.no_grad()
+def block_removal(model, tokenizer, n_prompts: int = 100, seed: int = 0) -> dict:
+    """Top-1 and mean Δl on the default numeral prompts with each single block removed, with only block 0, and with
+    DistilGPT2's six blocks: how much of the task the depth carries (a teacher whose later blocks can all be dropped
+    one at a time without loss computes the task in a shallow path, and its copy before distillation keeps it)."""
+    from ..core import metrics
+    from ..core.components import student_layer_map
+    from .distill import _end_logits
+    ps = tasks.make_prompts(n_prompts, seed=seed, tokenizer=tokenizer)
+    c, i = ps.answer_ids(tokenizer)
+    n = model.config.n_layer
+
+    def score(keep):
+        end = _end_logits(keep_blocks(model, keep), ps, tokenizer, torch.device("cpu"))
+        return {"top1": round(metrics.accuracy(end, c), 4),
+                "logit_diff": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
+    out = {"all": score(list(range(n))), "block0_only": score([0]),
+           "copy_map": score(student_layer_map(n, (n + 1) // 2))}
+    out["drop"] = {str(b): score([k for k in range(n) if k != b]) for b in range(n)}
+    return out
+
+
 def evaluate_family(folder: Path = FAMILY_DIR, n_prose: int = 1000, wordnet: str | None = None) -> dict:
     """Every set of the card for every model in ``folder`` (and each teacher's copy before distillation)."""
-    from .prose import prose_pool
-    pool = prose_pool(wordnet)
+    pool = corpus_mod.prose_pool(wordnet)
     tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions, spec=corpus_mod.small2_spec(wordnet))
     models: dict = {}
     teachers = sorted(d.name for d in folder.iterdir() if d.name.startswith("teacher") and (d / "config.json").exists())
@@ -164,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     folder = Path(args.folder)
     plot_training(folder)
     out = {"circuit": teacher_circuit(folder=None if folder.resolve() == FAMILY_DIR.resolve() else folder)}
+    tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions, spec=corpus_mod.small2_spec(args.wordnet))
+    out["block_removal"] = {d.name: block_removal(_load(d), tokenizer) for d in sorted(folder.iterdir())
+                            if d.name.startswith("teacher") and (d / "config.json").exists()}
     if not args.circuit_only:
         out |= evaluate_family(folder, wordnet=args.wordnet)
     path = folder / ("circuit.json" if args.circuit_only else "eval.json")

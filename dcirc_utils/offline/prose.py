@@ -16,12 +16,12 @@ unpacked under ``~/.cache/dcirc/wordnet`` by ``apt-get download wordnet-base`` a
 Debian package client, no root needed). The four data files are checked against the SHA-256 digests of version
 1:3.0-37 (:data:`WORDNET_SHA256`), so a model card's corpus is exactly this text.
 
-What is kept (:func:`prose_pool`): ASCII sentences of 4–40 words with no digit (no numeral, year or template value
-can leak in), no name of any task (numerals, IOI, QA), no template-shaped sentence, then a closed word-level
-vocabulary: the ``small`` vocabulary plus the :data:`PROSE_WORDS` most frequent pre-tokens of these sentences; a
-sentence is kept when at most :data:`MAX_UNK_SHARE` of its pre-tokens fall outside the vocabulary (they become
-``[UNK]``). One sentence in :data:`HELDOUT_EVERY` (by a hash of its text) is held out of training, for the
-general-text cross-entropy of the model cards.
+What is kept (:func:`candidate_sentences`): ASCII sentences of 4–40 words with no digit (no numeral, year or template
+value can leak in), no name of any task (numerals, IOI, QA) as a whole word, no quotation mark and no template-shaped
+sentence. ``corpus.prose_pool`` then builds a closed word-level vocabulary (the ``small`` vocabulary plus the
+:data:`PROSE_WORDS` most frequent pre-tokens of the training sentences), keeps a sentence when at most
+:data:`MAX_UNK_SHARE` of its pre-tokens fall outside it (they become ``[UNK]``) and holds out one sentence in
+:data:`HELDOUT_EVERY` (:func:`is_heldout`, by a hash of its text) for the general-text cross-entropy of the cards.
 """
 from __future__ import annotations
 
@@ -31,13 +31,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["WORDNET_SHA256", "WORDNET_DEB", "PROSE_WORDS", "heldout_sample", "task_names_pattern", "MAX_UNK_SHARE", "HELDOUT_EVERY", "ProsePool", "wordnet_dir",
-           "wordnet_sentences", "prose_pool"]
+           "wordnet_sentences", "candidate_sentences", "is_heldout"]
 
 #: SHA-256 of WordNet 3.0's data files as Debian's ``wordnet-base`` 1:3.0-37 ships them.
 WORDNET_SHA256: dict[str, str] = {
@@ -200,40 +198,17 @@ def _forms(pre, sentence: str) -> tuple[list[str], list[str]]:
     return [p for p, _ in pre.pre_tokenize_str(sentence)], [p for p, _ in pre.pre_tokenize_str(" " + sentence)]
 
 
-def _is_heldout(sentence: str) -> bool:
+def is_heldout(sentence: str) -> bool:
+    """Whether a prose sentence is held out of training (one in :data:`HELDOUT_EVERY`, by the SHA-1 of its text)."""
     return int(hashlib.sha1(sentence.encode()).hexdigest(), 16) % HELDOUT_EVERY == 0
 
 
-@lru_cache(maxsize=2)
-def prose_pool(folder: str | None = None) -> ProsePool:
-    """The filtered WordNet sentences, their vocabulary and the train / held-out split (module docstring).
-
-    A sentence stands first in a document or after another one, so both of its forms (``"An"`` and ``"ĠAn"``) count
-    for the vocabulary, which is counted on the training sentences only; a sentence is kept when both forms have at
-    most :data:`MAX_UNK_SHARE` unknown pre-tokens.
-    """
-    from ..core import tasks
-    from . import corpus as corpus_mod
-
-    source = wordnet_dir(folder)
+def candidate_sentences(folder: str | Path | None = None, template=None) -> list[str]:
+    """WordNet's sentences after the filters (module docstring), sorted and without repeats; ``template(text)`` is
+    true for a template-shaped sentence (``corpus.template_items`` with every template verb)."""
     names = task_names_pattern()
-    verbs = tuple(tasks.VERBS) + (tasks.SHIFT_VERB,)
-    pre = corpus_mod._pre_tokenizer(corpus_mod.SMALL)
-    sentences = sorted(set(s for s in wordnet_sentences(source)
-                           if not _excluded(s, names, lambda t: corpus_mod.template_items(t, verbs))))
-    forms = [_forms(pre, s) for s in sentences]
-    counts = Counter(p for s, (a, b) in zip(sentences, forms) if not _is_heldout(s) for p in a + b)
-    top = sorted(counts, key=lambda w: (-counts[w], w))[:PROSE_WORDS]
-    known = set(top) | set(corpus_mod._default_vocabulary("small"))
-    train, heldout, n_tok, n_unk = [], [], 0, 0
-    for s, (a, b) in zip(sentences, forms):
-        unk = max(sum(p not in known for p in a), sum(p not in known for p in b))
-        if unk > MAX_UNK_SHARE * len(a):
-            continue
-        n_tok, n_unk = n_tok + len(b), n_unk + sum(p not in known for p in b)
-        (heldout if _is_heldout(s) else train).append(s)
-    return ProsePool(tuple(train), tuple(heldout), tuple(sorted(top)), n_unk / max(1, n_tok),
-                     f"WordNet 3.0 ({source})")
+    return sorted(set(s for s in wordnet_sentences(wordnet_dir(folder))
+                      if not _excluded(s, names, template or (lambda t: False))))
 
 
 def heldout_sample(pool: ProsePool, n: int) -> list[str]:

@@ -37,9 +37,10 @@ from ..core.paths import MODELS_DIR, REPO_ROOT
 from ..core.runtime import default_threads
 from ..models.init import init_student_from_teacher
 from ..models.integrity import record_digests
+from ..models.pairs import pick_device
 from . import corpus as corpus_mod
 from .distill import (DistillConfig, _batches, _causal_ce, _machine, _optimizer, _version, build_teacher,
-                      distillation_loss_parts, make_training_blocks, pack_documents, state_sha256)
+                      distillation_loss_parts, make_training_blocks, optimizer_step, pack_documents, state_sha256)
 
 __all__ = ["SMALL2", "CKPT_EVERY", "EVAL_EVERY", "model_name", "train_model", "quick_eval", "prose_ce", "main"]
 
@@ -172,12 +173,7 @@ def train_model(model, steps: int, lr: float, step_loss: Callable, cfg: DistillC
     with torch.enable_grad():
         for step, idx in enumerate(bar, start=start):
             loss, parts = step_loss(model, idx)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            log["lr"].append(sched.get_last_lr()[0])
-            opt.step()
-            sched.step()
+            log["lr"].append(optimizer_step(model, loss, opt, sched, cfg.grad_clip))
             for k, v in parts.items():
                 log.setdefault(k, []).append(round(float(v), 5))
             bar.set_postfix({k: f"{log[k][-1]:.3f}" for k in parts}, refresh=False)
@@ -230,9 +226,9 @@ def _run(args) -> dict:
         cfg = replace(cfg, **{f"{args.role}_steps": args.steps})
     cfg.validate()
     torch.set_num_threads(args.threads or default_threads())
+    device = pick_device(None if args.device == "auto" else args.device)
     spec = corpus_mod.small2_spec(args.wordnet)
-    from .prose import prose_pool
-    pool = prose_pool(args.wordnet)
+    pool = corpus_mod.prose_pool(args.wordnet)
     tokenizer = corpus_mod.build_tokenizer(model_max_length=cfg.n_positions, spec=spec)
     family = Path(args.family)
     name = model_name(args.role, args.seed, args.teacher_seed, args.layers)
@@ -241,12 +237,13 @@ def _run(args) -> dict:
     t0 = time.perf_counter()
     steps = cfg.teacher_steps if args.role == "teacher" else cfg.student_steps
     ids, labels = make_training_blocks(tokenizer, steps * cfg.batch_size, cfg, seed=cfg.seed, spec=spec)
+    ids, labels = ids.to(device), labels.to(device)
     t_data = time.perf_counter() - t0
 
     def evaluate(m) -> dict:
-        return quick_eval(m, tokenizer, pool)
+        return quick_eval(m, tokenizer, pool, device=device)
 
-    info: dict = {"model": name, "role": args.role, "seed": args.seed, "torch": torch.__version__,
+    info: dict = {"model": name, "role": args.role, "seed": args.seed, "torch": torch.__version__, "device": str(device),
                   "transformers": _version("transformers"), "machine": _machine(), "threads": torch.get_num_threads(),
                   "corpus": {"spec": spec.name, "seed": cfg.seed, "prose": pool.source,
                              "prose_unk_share": round(pool.unk_share, 4)},
@@ -255,6 +252,7 @@ def _run(args) -> dict:
     if args.role == "teacher":
         model = build_teacher(tokenizer, cfg)
         info["init_sha256"] = state_sha256(model)
+        model.to(device)
 
         def step_loss(m, idx):
             loss = _causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
@@ -265,7 +263,7 @@ def _run(args) -> dict:
         if not (teacher_dir / "config.json").exists():
             raise SystemExit(f"no teacher at {teacher_dir}: train it first with "
                              f"python -m dcirc_utils.offline.train teacher --seed {args.teacher_seed}")
-        teacher = _load(teacher_dir)
+        teacher = _load(teacher_dir).to(device)
         model = init_student_from_teacher(teacher, args.layers)
         info["layer_map"] = student_layer_map(cfg.n_layer, args.layers)
         info["teacher"] = teacher_dir.name
@@ -285,8 +283,8 @@ def _run(args) -> dict:
                       extra_settings=extra)
     info.update(settings={"steps": steps, "lr": lr, "batch_seed": batch_seed, "config": asdict(cfg)},
                 data_seconds=round(t_data, 1), train_seconds=round(log["seconds"], 1), log=log)
-    _save(model, tokenizer, out, info)
-    info["final"] = quick_eval(_load(out), tokenizer, pool)
+    _save(model.cpu(), tokenizer, out, info)
+    info["final"] = quick_eval(_load(out).to(device), tokenizer, pool, device=device)
     (out / "training.json").write_text(json.dumps(info) + "\n")
     print(f"{name}: {json.dumps(info['final'])}; training {log['seconds']:.0f} s -> {out}", flush=True)
     return info
@@ -303,6 +301,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--family", default=str(FAMILY_DIR), help="the family's folder (default data/models/small2)")
     p.add_argument("--ckpt-dir", default=str(CKPT_DIR), help="checkpoints (default build/train)")
     p.add_argument("--wordnet", default=None, help="folder of WordNet 3.0's data files (default: find or fetch)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps or auto; a GPU run is not "
+                   "bit-identical to a CPU run (say which in the model card)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -102,3 +102,25 @@ def test_model_names_and_the_commands_that_train_them():
     # every pair names folders that the commands write
     for teacher, student, _ in SMALL2_PAIRS.values():
         assert teacher in ("teacher", "teacher@t1") and student.startswith("student")
+
+
+def test_keep_blocks_runs_exactly_the_blocks_kept():
+    from dcirc_utils.models.init import init_student_from_teacher
+    from dcirc_utils.offline.family_eval import keep_blocks
+    torch.manual_seed(1)
+    m = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=4, n_head=2, bos_token_id=0,
+                                   eos_token_id=0, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)).eval()
+    x = torch.randint(0, 50, (3, 10))
+    with torch.no_grad():
+        assert torch.equal(keep_blocks(m, [0, 1, 2, 3])(input_ids=x).logits, m(input_ids=x).logits)
+        # DistilGPT2's map, built independently by the student initialisation, gives the same function
+        student = init_student_from_teacher(m, 2).eval()
+        kept = keep_blocks(m, student.config.dcirc_layer_map)
+        assert torch.allclose(kept(input_ids=x).logits, student(input_ids=x).logits, atol=1e-6)
+        # a block whose output projections are zero is the identity: removing it changes nothing
+        for lin in (m.transformer.h[2].attn.c_proj, m.transformer.h[2].mlp.c_proj):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        assert torch.allclose(keep_blocks(m, [0, 1, 3])(input_ids=x).logits, m(input_ids=x).logits, atol=1e-6)
+    with pytest.raises(ValueError, match="subset of 0..3"):
+        keep_blocks(m, [4])

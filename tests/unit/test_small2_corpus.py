@@ -18,7 +18,7 @@ from .test_corpus import _all_task_sets, need_wordnet
 @pytest.fixture(scope="module")
 def pool():
     need_wordnet()
-    return prose.prose_pool()
+    return corpus.prose_pool()
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,7 @@ def test_prose_pool_is_filtered_and_split(pool, tok2):
         assert not set(word.findall(s)) & names, s              # also "John's", "(Mary)"
         assert not corpus.template_items(s, verbs=verbs), s
         held = int(hashlib.sha1(s.encode()).hexdigest(), 16) % prose.HELDOUT_EVERY == 0
+        assert held == prose.is_heldout(s)
         assert held == (s in heldout), s                        # the split is by the sentence's hash alone
     # each kept sentence has at most MAX_UNK_SHARE unknown pre-tokens
     for s in pool.train[::50]:
@@ -131,3 +132,11 @@ def test_wordnet_dir_names_what_is_missing_or_different(tmp_path):
         (tmp_path / name).write_text("not wordnet\n")
     with pytest.raises(RuntimeError, match="differ from Debian's wordnet-base"):
         prose.wordnet_dir(tmp_path)
+
+
+def test_small2_corpus_and_vocabulary_are_pinned(tok2):
+    # the recipe of the model card (pilot 2 was trained on exactly this text): a change must be deliberate
+    text = "\n".join(corpus.generate_corpus(3000, seed=0, spec="small2"))
+    assert hashlib.sha256(text.encode()).hexdigest() == \
+        "811ab7c267a8c80c09eacb6f65b8dc079232f1c5792087f41f8b66baab01cea5"
+    assert len(tok2) == 3098
