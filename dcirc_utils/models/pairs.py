@@ -339,6 +339,9 @@ _RETRAIN = {"small": ("distill --pair small", "--out"), "mini": ("distill --pair
 
 def _retrain_command(pair: str, model_dir: Path) -> str:
     """The command that rewrites ``model_dir`` (a model folder of the offline pair ``pair``)."""
+    if pair == "small2":
+        cmd, folder = _small2_command(model_dir.name), model_dir.parent
+        return cmd if folder.resolve() == (MODELS_DIR / pair).resolve() else f"{cmd} --family {folder}"
     module, option = ("sweep", "--folder") if model_dir.name.startswith("student-") else _RETRAIN[pair]
     cmd, folder = f"python -m dcirc_utils.offline.{module}", model_dir.parent
     return cmd if folder.resolve() == (MODELS_DIR / pair).resolve() else f"{cmd} {option} {folder}"
@@ -473,7 +476,7 @@ def _small2_loader(name: str, teacher: str, student: str, init_depth: int | None
 
         from .init import init_student_from_teacher
         root = MODELS_DIR / "small2" if folder is None else Path(folder)
-        dirs = {d: _small2_command(d.name) for d in (root / teacher, root / student)}
+        dirs = {d: _retrain_command("small2", d) for d in (root / teacher, root / student)}
         need = [root / teacher] if init_depth else list(dirs)
         for d in need:
             if not (d / "config.json").exists():
@@ -500,14 +503,8 @@ def _small2_loader(name: str, teacher: str, student: str, init_depth: int | None
             s_bridge = _bridge(s_dir, device, dtype=torch.float32)
             what = (f"the capacity-limited offline family small2: its {teacher} (12 layers x 12 heads, width 192) and "
                     f"{student}, distilled with the DistilGPT2 recipe in this project (data/models/small2/README.md)")
-        pair = ModelPair(name, t_adapter, DecoderAdapter(s_bridge, tok, f"{name}-student"), tok, what)
-        for role, adapter in pair.models.items():
-            logits = adapter.probe_logits()
-            if not bool(torch.isfinite(logits).all()):
-                d = t_dir if role == "teacher" else s_dir
-                raise RuntimeError(f"{adapter.label} (weights from {d}) gives non-finite logits on a probe prompt: "
-                                   f"its weights are damaged. Fix: " + fix_hint(d, _small2_command(d.name)))
-        return pair
+        return _probed(ModelPair(name, t_adapter, DecoderAdapter(s_bridge, tok, f"{name}-student"), tok, what),
+                       "small2", {"teacher": t_dir, "student": s_dir})
     return load
 
 

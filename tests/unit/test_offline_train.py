@@ -124,3 +124,9 @@ def test_keep_blocks_runs_exactly_the_blocks_kept():
         assert torch.allclose(keep_blocks(m, [0, 1, 3])(input_ids=x).logits, m(input_ids=x).logits, atol=1e-6)
     with pytest.raises(ValueError, match="subset of 0..3"):
         keep_blocks(m, [4])
+
+
+def test_the_shipped_folder_gets_the_plain_command():
+    from dcirc_utils.models.pairs import MODELS_DIR, _retrain_command
+    assert _retrain_command("small2", MODELS_DIR / "small2" / "student@s1") == \
+        "python -m dcirc_utils.offline.train student --seed 1"
