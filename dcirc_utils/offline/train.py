@@ -11,7 +11,7 @@ schedule, step and log, written atomically) and resumes from its checkpoint when
     python -m dcirc_utils.offline.train student --teacher-seed 1      # data/models/small2/student@t1
     python -m dcirc_utils.offline.train student --layers 3            # data/models/small2/student-3 (the sweep)
 
-The recipe is :mod:`dcirc_utils.offline.distill`'s (the preset ``small2``): a GPT-2-shaped teacher trained with
+The recipe (:data:`SMALL2`) uses :mod:`dcirc_utils.offline.distill`'s pieces: a GPT-2-shaped teacher trained with
 next-token cross-entropy, then a student whose blocks are copies of teacher blocks ``student_layer_map(12, k)``
 (DistilGPT2's initialisation) distilled with DistilGPT2's loss. Weights are rounded to fp16 once, when a model is
 saved, and used as such (the saved file is fp16; every evaluation, and every student's initialisation, reads the
