@@ -126,7 +126,9 @@ def evaluate_family(folder: Path = FAMILY_DIR, n_prose: int = 1000, wordnet: str
     t0 = time.perf_counter()
     prompts = evaluate_prompts(models, tokenizer, cfg, torch.device("cpu"))
     ce = {name: round(prose_ce(m, tokenizer, pool, n=n_prose), 4) for name, m in models.items()}
+    removal = {t: block_removal(models[t], tokenizer) for t in teachers}      # the teachers loaded above
     return {"models": sorted(models), "prompts": prompts, "prose_ce": ce, "prose_sentences": n_prose,
+            "block_removal": removal,
             "eval_prompts": cfg.eval_prompts, "eval_seed": cfg.eval_seed, "seconds": round(time.perf_counter() - t0)}
 
 
@@ -204,10 +206,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     folder = Path(args.folder)
     plot_training(folder)
     out = {"circuit": teacher_circuit(folder=None if folder.resolve() == FAMILY_DIR.resolve() else folder)}
-    tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions, spec=corpus_mod.small2_spec(args.wordnet))
-    out["block_removal"] = {d.name: block_removal(_load(d), tokenizer) for d in sorted(folder.iterdir())
-                            if d.name.startswith("teacher") and (d / "config.json").exists()}
-    if not args.circuit_only:
+    if args.circuit_only:
+        tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
+                                               spec=corpus_mod.small2_spec(args.wordnet))
+        out["block_removal"] = {d.name: block_removal(_load(d), tokenizer) for d in sorted(folder.iterdir())
+                                if d.name.startswith("teacher") and (d / "config.json").exists()}
+    else:   # loads each model once, and the block-removal check reuses its teachers
         out |= evaluate_family(folder, wordnet=args.wordnet)
     path = folder / ("circuit.json" if args.circuit_only else "eval.json")
     path.write_text(json.dumps(out, indent=1) + "\n")
