@@ -45,7 +45,7 @@ from .integrity import fix_hint, verify_digests
 
 __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
            "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local", "register_hf_pair",
-           "TokenizerMismatchError", "HF_PREFIX"]
+           "TokenizerMismatchError", "HF_PREFIX", "STUDY_PAIRS", "is_stand_in"]
 
 from ..core.paths import MODELS_DIR  # noqa: E402
 DEFAULT_PAIR = "small"
@@ -88,6 +88,14 @@ class ModelPair:
 
 
 PAIRS: dict[str, Callable[[torch.device], ModelPair]] = {}
+#: The pairs the study itself measured (pretrained weights from the hub); every other pair is a stand-in.
+STUDY_PAIRS = ("gpt2", "bert")
+
+
+def is_stand_in(name: str) -> bool:
+    """Whether the pair ``name`` is a stand-in for the study's pairs (offline, random-initialised or brought by a
+    user) rather than one the study measured (:data:`STUDY_PAIRS`)."""
+    return name not in STUDY_PAIRS
 
 
 def register_pair(name: str):

@@ -13,6 +13,11 @@ words, the study's figure and its source, this run's figure and a verdict comput
 :class:`Results` gathers a notebook's findings and measured values and writes them to
 ``$DCIRC_RESULTS_DIR/<notebook>.json`` (default ``build/results/``), which ``report.site`` merges into
 ``build/results.json``.
+
+A finding is of one of two kinds (:data:`KINDS`): a claim **of the study** (its figures or its words,
+``paper-results.md``/``study-spec.md``), or **the course's own check** (a control the study did not run, a property
+of the offline pairs, a further question a reader proposed). Each notebook ends with :meth:`Results.summary`: the
+study's claims in one table, the course's checks in another.
 """
 from __future__ import annotations
 
@@ -27,9 +32,27 @@ import pandas as pd
 
 from ..core.paths import REPO_ROOT
 
-__all__ = ["Finding", "Results", "VERDICTS", "results_dir"]
+__all__ = ["Finding", "Results", "VERDICTS", "KINDS", "claim_kind", "results_dir"]
 
 VERDICTS = ("reproduced", "differs", "not computable")
+#: A finding's kind: a claim of the study, or the course's own check.
+KINDS = ("study", "course")
+
+#: Words in a finding's source that mark it as the course's own check although the source names the study's files.
+_COURSE_SOURCES = ("not in the study", "not measured by the study", "not the study's", "further check",
+                   "the definition of", "data/models/", "tests/", "sweep.json")
+_STUDY_SOURCES = ("paper-results.md", "study-spec.md", "the study")
+
+
+def claim_kind(source: str) -> str:
+    """The kind of a finding from its ``source`` when :meth:`Results.check` is not told: ``"study"`` when the source
+    cites the study (``paper-results.md``, ``study-spec.md``, "the study's ...") and does not say that the study did
+    not make the claim; ``"course"`` otherwise (no source, the offline pairs' cards, the tests, a reader's further
+    check)."""
+    s = (source or "").lower()
+    if not s or any(w in s for w in _COURSE_SOURCES):
+        return "course"
+    return "study" if any(w in s for w in _STUDY_SOURCES) else "course"
 
 
 def results_dir() -> Path:
@@ -62,6 +85,7 @@ class Finding:
         source: where the study's figure comes from (a file of ``data/reference`` and its section).
         note: how the test was made or why it cannot be (printed next to the verdict).
         section: the notebook section that computes it (a link target on the report site).
+        kind: ``"study"`` for a claim of the study, ``"course"`` for the course's own check (:data:`KINDS`).
     """
 
     id: str
@@ -72,6 +96,7 @@ class Finding:
     source: str = ""
     note: str = ""
     section: str = ""
+    kind: str = "study"
 
     def sentence(self) -> str:
         """The finding as one line, e.g. ``"reproduced — the student's circuit ... (study: 0.17; this run: 0.25)"``."""
@@ -107,19 +132,23 @@ class Results:
         return value
 
     def check(self, id: str, claim: str, holds: bool | None, ours: Any = None, study: Any = None, source: str = "",
-              note: str = "", section: str = "", why_not: str = "") -> Finding:
+              note: str = "", section: str = "", why_not: str = "", kind: str | None = None) -> Finding:
         """Record a finding whose verdict is ``holds`` (``None`` with ``why_not`` when this pair cannot answer).
+        ``kind`` is ``"study"`` or ``"course"``; ``None`` takes it from ``source`` (:func:`claim_kind`).
 
         Raises:
-            ValueError: if ``holds`` is ``None`` without a reason, or the id is used twice.
+            ValueError: if ``holds`` is ``None`` without a reason, the id is used twice, or ``kind`` is unknown.
         """
+        kind = claim_kind(source) if kind is None else kind
+        if kind not in KINDS:
+            raise ValueError(f"finding {id!r}: kind {kind!r} is not one of {KINDS}")
         if holds is None and not why_not:
             raise ValueError(f"finding {id!r}: say why it is not computable on this pair (why_not=...)")
         if any(f.id == id for f in self.findings):
             raise ValueError(f"finding {id!r} is recorded twice in notebook {self.notebook}")
         verdict = "not computable" if holds is None else ("reproduced" if bool(holds) else "differs")
         f = Finding(id, claim, _plain(study), _plain(ours), verdict, source, why_not if holds is None else note,
-                    section)
+                    section, kind)
         self.findings.append(f)
         return f
 
@@ -138,10 +167,27 @@ class Results:
         fig.savefig(path, dpi=100, bbox_inches="tight")
         return path
 
-    def table(self) -> pd.DataFrame:
-        """The findings as a DataFrame (claim, study, this run, verdict)."""
+    def table(self, kind: str | None = None) -> pd.DataFrame:
+        """The findings (all, or those of one ``kind``) as a DataFrame (claim, study, this run, verdict)."""
+        rows = [f for f in self.findings if kind is None or f.kind == kind]
         return pd.DataFrame([{"claim": f.claim, "study": _fmt(f.study), "this run": _fmt(f.ours),
-                              "verdict": f.verdict} for f in self.findings], index=[f.id for f in self.findings])
+                              "verdict": f.verdict} for f in rows], index=[f.id for f in rows],
+                            columns=["claim", "study", "this run", "verdict"])
+
+    def summary(self) -> None:
+        """Display the notebook's closing tables: the study's claims tested on this pair, then the course's own
+        checks apart, each with its verdict counts; the heading says whether the pair is a stand-in."""
+        from IPython.display import display
+
+        from ..models.pairs import is_stand_in
+        what = " (a stand-in, not the study's pair)" if is_stand_in(self.pair) else " (the study's own pair)"
+        for kind, title in (("study", f"The study's claims, tested on {self.pair}{what}"),
+                            ("course", "The course's own checks (controls and properties the study did not test)")):
+            rows = [f for f in self.findings if f.kind == kind]
+            counts = ", ".join(f"{sum(f.verdict == v for f in rows)} {v}" for v in VERDICTS)
+            print(f"{title}: {len(rows)} findings — {counts}")
+            if rows:
+                display(self.table(kind)[["verdict", "this run", "study"]])
 
     def save(self, folder: str | Path | None = None) -> Path:
         """Write ``<folder>/<notebook>.json`` (default :func:`results_dir`) and return its path."""
@@ -157,4 +203,5 @@ class Results:
     def load(cls, path: str | Path) -> "Results":
         """Read a file written by :meth:`save`."""
         d = json.loads(Path(path).read_text())
-        return cls(d["notebook"], d["pair"], [Finding(**f) for f in d["findings"]], d.get("values", {}))
+        return cls(d["notebook"], d["pair"], [Finding(**{"kind": claim_kind(f.get("source", "")), **f})
+                                              for f in d["findings"]], d.get("values", {}))

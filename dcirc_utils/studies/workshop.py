@@ -2,10 +2,13 @@
 them in ``notebooks/participant/`` (the workshop).
 
 An exercise is a code cell tagged ``exercise`` whose solution lines sit between ``# BEGIN SOLUTION`` and
-``# END SOLUTION``. The participant rendering replaces each such block by one line that raises
-``NotImplementedError`` with the exercise's name ("your code here"), keeps everything else of the cell (the function
-signature, the checker call), clears every output, and keeps markdown (objectives, hints) as it is. A solution may
-name its exercise with ``# BEGIN SOLUTION: <short task>``.
+``# END SOLUTION``, with its level (:data:`LEVELS`) and minutes in the cell's metadata (``{"exercise": {"level":
+"core", "minutes": 10}}``), repeated in the heading of the markdown cell before it. The participant rendering
+replaces each solution block by one line that raises ``NotImplementedError`` with the exercise's name ("your code
+here"), keeps everything else of the cell (the function signature, the checker call), clears every output, and keeps
+markdown (objectives, hints) as it is, but for the note on which rendering the reader holds. A solution may name its
+exercise with ``# BEGIN SOLUTION: <short task>``. A checker handed a blank function prints "not attempted" and the
+notebook runs on (:mod:`dcirc_utils.studies.exercises`), so Run All reaches the end of a participant notebook.
 
 Every notebook's second cell (tagged ``colab``) installs the course when the notebook runs on Google Colab and does
 nothing elsewhere: it clones the course's repository and installs it in editable mode *without* the CPU pins of
@@ -25,16 +28,25 @@ import ast
 import copy
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..core.paths import NOTEBOOKS_DIR
+from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT
 
-__all__ = ["EXERCISE_TAG", "COLAB_TAG", "PLACEHOLDER_REPO", "colab_cell_source", "colab_repo", "set_colab_cells",
-           "render_participant", "exercise_cells", "exercise_isolation_problems", "participant_path",
-           "regenerate", "main"]
+__all__ = ["EXERCISE_TAG", "COLAB_TAG", "PLACEHOLDER_REPO", "LEVELS", "Exercise", "colab_cell_source", "colab_repo",
+           "set_colab_cells", "render_participant", "exercise_cells", "exercises", "exercise_problems",
+           "exercise_table", "exercise_table_markdown", "sync_guide_table", "WORKSHOP_GUIDE", "exercise_isolation_problems", "participant_path", "regenerate", "main"]
 
 EXERCISE_TAG = "exercise"
+#: An exercise's level, easiest first: within a notebook the levels never go down (a ramp).
+LEVELS = ("warm-up", "core", "stretch")
+#: The note that says which rendering a reader holds: the solutions notebooks' wording and the participant one's.
+SOLUTIONS_NOTE = re.compile(r"\(This notebook holds (?:a|the) solutions?;.*?blank\.\)", re.S)
+PARTICIPANT_NOTE = ("(This is the workshop's participant version: each exercise is blank until you write it; a blank "
+                    "one reports \"not attempted\" and the notebook runs on with the package's reference. The solutions "
+                    "are in `notebooks/`.)")
+_HEADING = re.compile(r"^###\s+Exercise\s+(\d+)\.(\d+)\s+·\s+([\w-]+)\s+·\s+(\d+)\s+min\s*:\s*(.+)$", re.M)
 _BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?\s*$")
 _END = re.compile(r"^\s*# END SOLUTION\s*$")
 _ANY_BEGIN = re.compile(r"^\s*# BEGIN SOLUTION", re.M)
@@ -136,6 +148,106 @@ def _blank(source: str, where: str) -> str:
     return "\n".join(out)
 
 
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a notebook, as its cell metadata and heading state it."""
+
+    notebook: str          #: the notebook's file name
+    number: str            #: "<notebook number>.<k>", e.g. "02.1"
+    title: str             #: the heading's words after the level and minutes
+    level: str             #: one of :data:`LEVELS`
+    minutes: int           #: the time a participant needs for it, reading the hint included
+    cell: int              #: the code cell's index
+
+
+def exercises(nb, name: str = "notebook") -> list[Exercise]:
+    """The exercises of ``nb``, in order.
+
+    Raises:
+        ValueError: when an exercise cell has no level/minutes metadata or no heading before it.
+    """
+    out = []
+    for i in exercise_cells(nb):
+        meta = nb["cells"][i].get("metadata", {}).get("exercise")
+        if not isinstance(meta, dict) or meta.get("level") not in LEVELS or not isinstance(meta.get("minutes"), int):
+            raise ValueError(f"{name} cell {i}: an exercise cell needs metadata "
+                             f'{{"exercise": {{"level": one of {LEVELS}, "minutes": int}}}}')
+        heading = next((m for j in range(i - 1, -1, -1) if nb["cells"][j]["cell_type"] == "markdown"
+                        for m in [_HEADING.search(_source(nb["cells"][j]))] if m), None)
+        if heading is None:
+            raise ValueError(f"{name} cell {i}: no markdown heading '### Exercise N.k · level · M min: title' before it")
+        out.append(Exercise(name, f"{heading.group(1)}.{heading.group(2)}", heading.group(5).strip(), meta["level"],
+                            meta["minutes"], i))
+    return out
+
+
+def exercise_problems(nb, name: str = "notebook") -> list[str]:
+    """What is wrong with the notebook's exercises as a workshop sees them: a heading that disagrees with the cell's
+    metadata, numbers out of order, a level lower than the one before (no ramp), a heading far from its cell."""
+    try:
+        found = exercises(nb, name)
+    except ValueError as e:
+        return [str(e)]
+    problems, number = [], int(name[:2]) if name[:2].isdigit() else name[:2]
+    for k, ex in enumerate(found, 1):
+        head = next(_HEADING.search(_source(nb["cells"][j])) for j in range(ex.cell - 1, -1, -1)
+                    if nb["cells"][j]["cell_type"] == "markdown" and _HEADING.search(_source(nb["cells"][j])))
+        if head.group(3) != ex.level or int(head.group(4)) != ex.minutes:
+            problems.append(f"{name} exercise {ex.number}: heading says {head.group(3)}, {head.group(4)} min; the "
+                            f"cell's metadata {ex.level}, {ex.minutes} min")
+        if ex.number != f"{number}.{k}":
+            problems.append(f"{name}: exercise {k} is numbered {ex.number}, expected {number}.{k}")
+        if k > 1 and LEVELS.index(ex.level) < LEVELS.index(found[k - 2].level):
+            problems.append(f"{name}: exercise {ex.number} ({ex.level}) comes after a {found[k - 2].level} one")
+    return problems
+
+
+def exercise_table(paths: Sequence[Path] | None = None) -> list[Exercise]:
+    """Every exercise of the course's notebooks, in course order (the workshop guide's table)."""
+    import nbformat
+    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")) if paths is None else list(paths)
+    return [ex for p in paths for ex in exercises(nbformat.read(p, as_version=4), p.name)]
+
+
+def exercise_table_markdown(rows: Sequence[Exercise] | None = None) -> str:
+    """The exercise table as Markdown (notebook, exercise, level, minutes), with each notebook's total and the
+    course's; ``docs/workshop.md`` carries it between ``<!-- exercise-table -->`` markers."""
+    rows = exercise_table() if rows is None else list(rows)
+    lines = ["| notebook | exercise | level | minutes |", "|---|---|---|---:|"]
+    for ex in rows:
+        lines.append(f"| `{ex.notebook.removesuffix('.ipynb')}` | {ex.number} {ex.title} | {ex.level} | {ex.minutes} |")
+    total = sum(ex.minutes for ex in rows)
+    by_level = ", ".join(f"{sum(ex.minutes for ex in rows if ex.level == lv)} {lv}" for lv in LEVELS)
+    lines.append(f"| **all** | {len(rows)} exercises | {by_level} | **{total}** |")
+    return "\n".join(lines)
+
+
+#: The workshop guide, whose exercise table sits between these two markers.
+WORKSHOP_GUIDE = REPO_ROOT / "docs" / "workshop.md"
+_TABLE_MARKERS = ("<!-- exercise-table -->", "<!-- /exercise-table -->")
+
+
+def sync_guide_table(path: Path = WORKSHOP_GUIDE, check: bool = False) -> bool:
+    """Write :func:`exercise_table_markdown` between the markers of the workshop guide (``check``: only compare).
+
+    Returns:
+        whether the guide's table was (or, with ``check``, would be) changed.
+
+    Raises:
+        ValueError: when the guide lacks the markers.
+    """
+    text = path.read_text()
+    start, end = _TABLE_MARKERS
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no exercise table markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{exercise_table_markdown()}\n{end}{tail}"
+    if new != text and not check:
+        path.write_text(new)
+    return new != text
+
+
 def render_participant(nb, name: str = "notebook"):
     """The participant version of a solutions notebook (a new ``nbformat`` notebook; ``nb`` is not changed).
 
@@ -147,6 +259,8 @@ def render_participant(nb, name: str = "notebook"):
         out["cells"][i]["source"] = _blank(_source(out["cells"][i]), f"{name} cell {i}")
     for cell in out["cells"]:
         cell.get("metadata", {}).pop("execution", None)        # the solutions run's timestamps mean nothing here
+        if cell["cell_type"] == "markdown":
+            cell["source"] = SOLUTIONS_NOTE.sub(PARTICIPANT_NOTE, _source(cell))
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
@@ -231,7 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dcirc_utils.studies.workshop", description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="only report notebooks whose participant file is stale")
     ap.add_argument("--repo", help="the course's git URL, written into every notebook's Colab cell")
+    ap.add_argument("--table", action="store_true", help="print the exercise table (Markdown) and stop")
     args = ap.parse_args(argv)
+    if args.table:
+        print(exercise_table_markdown())
+        return 0
     if args.check:
         missing = [p.name for p in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
                    if colab_repo(__import__("nbformat").read(p, as_version=4)) is None]
@@ -244,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if colab:
             print("Colab cell written: " + ", ".join(colab))
     changed = regenerate(check=args.check)
+    if sync_guide_table(check=args.check):
+        changed.append(WORKSHOP_GUIDE.name)
     if args.check and changed:
         print("participant notebooks out of sync: " + ", ".join(changed) +
               "; run python -m dcirc_utils.studies.workshop", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The workshop renderings (dcirc_utils.studies.workshop): participant cells raise at the solution, nothing else
-changes, isolation is checked, and the committed participant notebooks are in sync with the solutions."""
+changes, isolation is checked, the committed participant notebooks are in sync with the solutions, every exercise
+has a level and minutes on a ramp, and the solutions notebooks' stored runs report every exercise correct."""
 from __future__ import annotations
 
 import nbformat
@@ -55,8 +56,56 @@ def test_isolation_check_finds_leaks():
     assert W.exercise_isolation_problems(leak) == ["cell 1 uses ['answer'], defined only in exercise cell 0"]
 
 
+def _headed(src, level="core", minutes=10, heading="### Exercise 1.1 · core · 10 min: double x"):
+    c = _ex(src)
+    c.metadata["exercise"] = {"level": level, "minutes": minutes}
+    return [nbformat.v4.new_markdown_cell(heading + "\nWrite f."), c]
+
+
+def test_exercise_levels_and_minutes_are_read_and_checked():
+    src = "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\ncheck(f)"
+    nb = _nb(_headed(src, "warm-up", 5, "### Exercise 1.1 · warm-up · 5 min: double x")
+             + _headed(src, "stretch", 20, "### Exercise 1.2 · stretch · 20 min: double it again"))
+    assert [(e.number, e.title, e.level, e.minutes) for e in W.exercises(nb, "01_x.ipynb")] == [
+        ("1.1", "double x", "warm-up", 5), ("1.2", "double it again", "stretch", 20)]
+    assert W.exercise_problems(nb, "01_x.ipynb") == []
+    # a ramp that goes down, a heading that disagrees with the metadata, a number out of order
+    down = _nb(_headed(src, "stretch", 20, "### Exercise 1.1 · stretch · 20 min: a")
+               + _headed(src, "core", 5, "### Exercise 1.2 · core · 5 min: b"))
+    assert W.exercise_problems(down, "01_x.ipynb") == ["01_x.ipynb: exercise 1.2 (core) comes after a stretch one"]
+    wrong = _nb(_headed(src, "core", 10, "### Exercise 1.1 · core · 15 min: a"))
+    assert "heading says core, 15 min" in W.exercise_problems(wrong, "01_x.ipynb")[0]
+    order = _nb(_headed(src, "core", 10, "### Exercise 1.2 · core · 10 min: a"))
+    assert "expected 1.1" in W.exercise_problems(order, "01_x.ipynb")[0]
+    with pytest.raises(ValueError, match="needs metadata"):
+        W.exercises(_nb([nbformat.v4.new_markdown_cell("### Exercise 1.1 · core · 10 min: a"), _ex(src)]))
+    assert "| **all** | 2 exercises | 5 warm-up, 0 core, 20 stretch | **25** |" in W.exercise_table_markdown(
+        W.exercises(nb, "01_x.ipynb"))
+
+
+def test_participant_rendering_says_which_version_it_is():
+    nb = _nb([nbformat.v4.new_markdown_cell("## Exercises\n(This notebook holds the solutions; the workshop's\n"
+                                            "`notebooks/participant/` version leaves them blank.)")])
+    out = W.render_participant(nb)
+    assert "holds the solutions" not in out.cells[0].source and "participant version" in out.cells[0].source
+
+
+def test_every_course_exercise_is_graded_and_the_solutions_report_correct():
+    rows = W.exercise_table()
+    assert len(rows) >= 16
+    for path in sorted(W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert W.exercise_problems(nb, path.name) == [], path.name
+        for ex in W.exercises(nb, path.name):
+            text = "".join(o.get("text", "") for o in nb.cells[ex.cell].outputs if o.output_type == "stream")
+            assert ": correct — " in text and "not attempted" not in text, (path.name, ex.number, text[-300:])
+        participant = nbformat.read(W.participant_path(path), as_version=4)
+        assert not any("holds the solution" in c.source for c in participant.cells), path.name
+
+
 def test_committed_participant_notebooks_are_in_sync():
     assert W.regenerate(check=True) == [], "run: python -m dcirc_utils.studies.workshop"
+    assert not W.sync_guide_table(check=True), "docs/workshop.md's exercise table: run python -m dcirc_utils.studies.workshop"
     for path in sorted(W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         assert W.exercise_isolation_problems(nb) == [], path.name
