@@ -1,7 +1,7 @@
 """Training text and tokenizers of the offline teacher/student pairs (``data/models``, built by
 ``dcirc_utils.offline.distill``).
 
-Notebook 00 (the offline pair) shows a sample of a corpus; every other notebook only uses the pairs trained on them.
+Notebook 09 (the appendix on the offline pairs) shows a sample of a corpus; every other notebook only uses the pairs trained on them.
 
 A corpus is a seeded, deterministic stream of short documents of several *kinds*, described by a
 :class:`CorpusSpec`. Two specs exist:
@@ -526,7 +526,7 @@ LAZY_CORPORA["small2"] = small2_spec
 
 
 def get_spec(spec: str | CorpusSpec) -> CorpusSpec:
-    """A :class:`CorpusSpec` by name (``"mini"``, ``"small"``) or as given (``offline.distill``, notebook 00).
+    """A :class:`CorpusSpec` by name (``"mini"``, ``"small"``) or as given (``offline.distill``, notebook 09).
 
     Raises:
         ValueError: for an unknown name.
@@ -557,7 +557,7 @@ def _check_mix(mix: Mapping[str, float], generators: Mapping[str, Callable]) -> 
 
 def generate_documents(n: int, seed: int = 0, mix: Mapping[str, float] | None = None,
                        spec: str | CorpusSpec = "mini") -> list[CorpusDoc]:
-    """``n`` documents drawn from ``mix`` (notebook 00; ``offline.distill`` trains on their texts).
+    """``n`` documents drawn from ``mix`` (notebook 09; ``offline.distill`` trains on their texts).
 
     Deterministic: the same ``(n, seed, mix, spec)`` gives the same documents, and the first ``m`` documents of a
     longer call equal those of ``generate_documents(m, seed, mix, spec)``. ``spec="mini"`` (the default) is the
@@ -587,7 +587,7 @@ def generate_documents(n: int, seed: int = 0, mix: Mapping[str, float] | None = 
 
 def generate_corpus(n: int, seed: int = 0, mix: Mapping[str, float] | None = None,
                     spec: str | CorpusSpec = "mini") -> list[str]:
-    """The texts of :func:`generate_documents` (``offline.distill``, notebook 00)."""
+    """The texts of :func:`generate_documents` (``offline.distill``, notebook 09)."""
     return [d.text for d in generate_documents(n, seed, mix, spec)]
 
 
@@ -606,7 +606,7 @@ def template_items(text: str, verbs: Sequence[str] = VERBS) -> list[list[tuple[s
     """The template items of a text, each as its list of (word, element) pairs, parsed from the text alone.
 
     An item is a maximal run of consecutive sentences ``"{word} {verb} in {element}."`` with one verb. Used by
-    the tests (and notebook 00) to check the held-out guarantees without trusting the generator's own bookkeeping.
+    the tests (and notebook 09) to check the held-out guarantees without trusting the generator's own bookkeeping.
 
     Args:
         text: a document.
@@ -627,7 +627,7 @@ def template_items(text: str, verbs: Sequence[str] = VERBS) -> list[list[tuple[s
 
 def element_value(elem: str) -> int | None:
     """The numeric value of a template element: the numeral, or the 1-based index of a number word or month
-    (tests, notebook 00)."""
+    (tests, notebook 09)."""
     if elem.isdigit():
         return int(elem)
     for table in (NUMBER_WORDS, MONTHS):
@@ -637,7 +637,7 @@ def element_value(elem: str) -> int | None:
 
 
 def element_format(elem: str) -> str:
-    """``"numeral"``, ``"number_word"``, ``"month"`` or ``"other"``: the format of a template element (notebook 00
+    """``"numeral"``, ``"number_word"``, ``"month"`` or ``"other"``: the format of a template element (notebook 09
     and the tests check that no SMALL template item mixes formats; the ``mixed`` shift variant does)."""
     if elem.isdigit():
         return "numeral"
@@ -649,7 +649,7 @@ def element_format(elem: str) -> str:
 
 
 def iter_template_pairs(texts: Iterable[str]) -> Iterator[tuple[str, int, int]]:
-    """Every (word, value, position in its item) of every template item in ``texts`` (tests, notebook 00)."""
+    """Every (word, value, position in its item) of every template item in ``texts`` (tests, notebook 09)."""
     for text in texts:
         for item in template_items(text):
             for pos, (word, elem) in enumerate(item):
@@ -671,7 +671,7 @@ _IOI_REGEXES = [(i, _ioi_regex(i)) for i in range(len(IOI_TEMPLATES))]
 
 def ioi_items(text: str) -> list[dict]:
     """Every IOI sentence of a text (any of the 7 families, ending with a name and ``"."``), as ``{"template",
-    "order", "io", "s1", "s2", "end", "place", "object"}`` (tests, notebook 00).
+    "order", "io", "s1", "s2", "end", "place", "object"}`` (tests, notebook 09).
 
     The order is read from the text: ``"BABA"`` when the first name of the first clause is the second clause's
     subject, ``"ABBA"`` when the second one is, ``None`` (and ``io``/``s1`` the first clause's names in order)
@@ -697,7 +697,7 @@ _QA_FACT_RXS = [re.compile(re.escape(f).replace(re.escape("{p}"), r"(?P<p>\w+)")
 
 def qa_items(text: str) -> dict[str, list[tuple[str, str]]]:
     """The QA questions ``[(person, answer)]`` and fact statements ``[(person, city)]`` of a text (tests,
-    notebook 00)."""
+    notebook 09)."""
     facts = [(m.group("p"), m.group("c")) for rx in _QA_FACT_RXS for m in rx.finditer(text)]
     return {"questions": _QA_QUESTION_RX.findall(text), "facts": facts}
 
@@ -758,7 +758,7 @@ def _byte_level():
 
 def corpus_words(texts: Iterable[str], spec: str | CorpusSpec = "mini") -> set[str]:
     """The pre-tokens (``"Van"``, ``"Ġ5"``, ``"."`` ...) of ``texts``: the corpus part of the vocabulary
-    (``build_tokenizer``; notebook 00)."""
+    (``build_tokenizer``; notebook 09)."""
     pre = _pre_tokenizer(get_spec(spec))
     words: set[str] = set()
     for t in texts:
@@ -796,7 +796,7 @@ def _default_vocabulary(name: str) -> tuple[str, ...]:
 
 
 def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 128, spec: str | CorpusSpec = "mini"):
-    """A word-level tokenizer that splits text as GPT-2's regex does (``offline.distill``; notebook 00).
+    """A word-level tokenizer that splits text as GPT-2's regex does (``offline.distill``; notebook 09).
 
     Every word, number and punctuation mark becomes one token: ``"Van"``, ``" Van"``, ``" 5"`` and ``"."`` are
     each a single token, so the task's prompts tokenize like GPT-2's (whose vocabulary has these too) and no
@@ -840,7 +840,7 @@ def build_tokenizer(texts: Iterable[str] | None = None, model_max_length: int = 
 
 
 def token_shares(docs: Sequence[CorpusDoc], tokenizer) -> dict[str, dict[str, float]]:
-    """Tokens per document kind, each document counted with its end-of-text token (model cards, notebook 00).
+    """Tokens per document kind, each document counted with its end-of-text token (model cards, notebook 09).
 
     Returns:
         ``{kind: {"docs", "tokens", "doc_share", "token_share"}}`` plus ``"template_family"``: the three template

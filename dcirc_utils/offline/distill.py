@@ -2,7 +2,7 @@
 
 ``python -m dcirc_utils.offline.distill --pair mini`` rebuilds the pair that ``load_pair("mini")`` loads
 (``data/models``), ``--pair small`` the GPT-2-shaped pair in ``data/models/small`` (12 → 6 layers, 12 heads; see its
-``README.md``). Notebook 00 explains the recipe; every notebook uses the result. Steps:
+``README.md``). Notebook 09 explains the recipe; every notebook uses the result. Steps:
 
 1. a word-level tokenizer and a seeded training corpus (:mod:`dcirc_utils.offline.corpus`, spec ``cfg.corpus``);
 2. the teacher: a small ``GPT2LMHeadModel`` trained from scratch with next-token cross-entropy;
@@ -109,7 +109,7 @@ class DistillConfig:
     threads: int = 1
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad setting and how to fix it (the command line; notebook 00)."""
+        """Raise ``ValueError`` naming the first bad setting and how to fix it (the command line; notebook 09)."""
         if self.n_layer < 1 or not 1 <= self.student_layers <= self.n_layer:
             raise ValueError(f"need 1 <= student_layers <= n_layer, got student_layers={self.student_layers}, "
                              f"n_layer={self.n_layer}: the student copies a subset of the teacher's blocks")
@@ -139,7 +139,7 @@ PRESET_OUT: dict[str, str] = {"mini": "data/models/mini", "small": "data/models/
 
 
 def preset(name: str, **overrides) -> DistillConfig:
-    """A copy of a preset config with ``overrides`` (the command line's ``--pair``; notebook 00).
+    """A copy of a preset config with ``overrides`` (the command line's ``--pair``; notebook 09).
 
     Raises:
         ValueError: for an unknown preset or setting.
@@ -156,7 +156,7 @@ def preset(name: str, **overrides) -> DistillConfig:
 # --------------------------------------------------------------------------------------------- the recipe
 def model_config(vocab_size: int, n_layer: int, cfg: DistillConfig, tokenizer=None):
     """The ``GPT2Config`` of the teacher (``n_layer = cfg.n_layer``) or student; dropout off (fresh data each step;
-    notebook 00)."""
+    notebook 09)."""
     from transformers import GPT2Config
     eos = tokenizer.eos_token_id if tokenizer is not None else None
     return GPT2Config(vocab_size=vocab_size, n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=n_layer,
@@ -166,7 +166,7 @@ def model_config(vocab_size: int, n_layer: int, cfg: DistillConfig, tokenizer=No
 
 
 def build_teacher(tokenizer, cfg: DistillConfig):
-    """A freshly initialised teacher; the same ``cfg.seed`` gives the same weights (notebook 00)."""
+    """A freshly initialised teacher; the same ``cfg.seed`` gives the same weights (notebook 09)."""
     from transformers import GPT2LMHeadModel
     torch.manual_seed(cfg.seed)
     return GPT2LMHeadModel(model_config(len(tokenizer), cfg.n_layer, cfg, tokenizer))
@@ -176,7 +176,7 @@ def distillation_loss_parts(student_logits: Float[Tensor, "batch pos d_vocab"],
                             teacher_logits: Float[Tensor, "batch pos d_vocab"], labels: Int[Tensor, "batch pos"],
                             temperature: float = 2.0, alpha_ce: float = 0.5,
                             alpha_clm: float = 0.5) -> dict[str, Float[Tensor, ""]]:
-    """:func:`distillation_loss` and its two terms: ``{"loss", "kl", "ce"}`` (``kl`` without ``τ²``; notebook 00).
+    """:func:`distillation_loss` and its two terms: ``{"loss", "kl", "ce"}`` (``kl`` without ``τ²``; notebook 09).
 
     Raises:
         ValueError: as :func:`distillation_loss`.
@@ -206,7 +206,7 @@ def distillation_loss_parts(student_logits: Float[Tensor, "batch pos d_vocab"],
 def distillation_loss(student_logits: Float[Tensor, "batch pos d_vocab"],
                       teacher_logits: Float[Tensor, "batch pos d_vocab"], labels: Int[Tensor, "batch pos"],
                       temperature: float = 2.0, alpha_ce: float = 0.5, alpha_clm: float = 0.5) -> Float[Tensor, ""]:
-    """DistilGPT2's loss ``α_ce·τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) + α_clm·CE(s, labels)`` (notebook 00).
+    """DistilGPT2's loss ``α_ce·τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) + α_clm·CE(s, labels)`` (notebook 09).
 
     A pure function. ``labels[b, p]`` is the target of the logits at ``[b, p]`` (already shifted: the next
     token), ``-100`` where there is none (padding); both terms average over the other positions, the KL summed
@@ -228,7 +228,7 @@ def distillation_loss(student_logits: Float[Tensor, "batch pos d_vocab"],
 # --------------------------------------------------------------------------------------------- data
 def pack_documents(docs: Sequence[Sequence[int]], block_size: int, eos_id: int,
                    ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
-    """Greedily pack tokenised documents into blocks that each start at a document's first token (notebook 00).
+    """Greedily pack tokenised documents into blocks that each start at a document's first token (notebook 09).
 
     Each document is followed by ``eos_id``; a block takes whole documents while they fit and is padded with
     ``eos_id``. ``labels[:, p]`` is the token at ``p + 1`` and ``-100`` on padding and at a block's last real
@@ -261,7 +261,7 @@ def make_training_blocks(tokenizer, n_blocks: int, cfg: DistillConfig, seed: int
                          spec: corpus_mod.CorpusSpec | None = None,
                          ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
     """At least ``n_blocks`` packed blocks of fresh corpus text of ``cfg.corpus`` (or of ``spec`` when given; seed
-    ``cfg.seed`` unless given; notebook 00).
+    ``cfg.seed`` unless given; notebook 09).
 
     Raises:
         RuntimeError: if the tokenizer does not know a word of the corpus (for a spec with a closed vocabulary, such
@@ -341,7 +341,7 @@ def _causal_ce(logits: Tensor, labels: Tensor) -> Tensor:
 
 def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n block"], cfg: DistillConfig,
                   device: torch.device, progress: bool = True) -> dict[str, list[float]]:
-    """Train ``model`` in place with next-token cross-entropy for ``cfg.teacher_steps`` steps (notebook 00).
+    """Train ``model`` in place with next-token cross-entropy for ``cfg.teacher_steps`` steps (notebook 09).
 
     Returns:
         ``{"loss": [...], "lr": [...]}`` per step.
@@ -371,7 +371,7 @@ def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device,
 
 def train_student(student, teacher, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n block"],
                   cfg: DistillConfig, device: torch.device, progress: bool = True) -> dict[str, list[float]]:
-    """Distil ``teacher`` into ``student`` (in place) for ``cfg.student_steps`` steps (notebook 00).
+    """Distil ``teacher`` into ``student`` (in place) for ``cfg.student_steps`` steps (notebook 09).
 
     Loss per step: :func:`distillation_loss` with ``cfg.temperature``, ``cfg.alpha_ce``, ``cfg.alpha_clm``, plus
     ``cfg.alpha_cos · (1 − cos)`` between the two models' final hidden states when ``alpha_cos > 0``.
@@ -454,7 +454,7 @@ def _make_set(task: str, kwargs: dict, tokenizer, cfg: DistillConfig) -> tasks.P
 
 def evaluate_prompts(models: dict, tokenizer, cfg: DistillConfig, device: torch.device) -> dict:
     """Top-1 accuracy and the task metric of each model on ``cfg.eval_prompts`` held-out prompts of every set
-    (notebook 00; ``eval.json``).
+    (notebook 09; ``eval.json``).
 
     Sets (``cfg.eval_suite``): every variant of ``tasks.VARIANTS`` with ``make_prompts``' defaults, and the
     ``"long"`` variant with 7 and 8 shown elements (keys ``"long@7"``, ``"long@8"``); with ``"all"`` also the shift
@@ -494,7 +494,7 @@ def evaluate_prompts(models: dict, tokenizer, cfg: DistillConfig, device: torch.
 @torch.no_grad()
 def corpus_kl(student, teacher, tokenizer, cfg: DistillConfig, device: torch.device, seed: int) -> dict:
     """Mean per-token KL(teacher ‖ student) at τ = 1, and each model's cross-entropy, on fresh corpus text
-    (notebook 00; ``eval.json``)."""
+    (notebook 09; ``eval.json``)."""
     texts = corpus_mod.generate_corpus(cfg.kl_docs, seed=seed, mix=cfg.mix, spec=cfg.corpus)
     enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
     ids, labels = pack_documents(enc, cfg.block_size, tokenizer.eos_token_id)
@@ -515,7 +515,7 @@ def corpus_kl(student, teacher, tokenizer, cfg: DistillConfig, device: torch.dev
 
 def state_sha256(model) -> str:
     """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): equal hashes mean
-    bit-identical weights (``training_log.json``; notebook 00 and the tests compare reruns and rebuilt student
+    bit-identical weights (``training_log.json``; notebook 09 and the tests compare reruns and rebuilt student
     inits)."""
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
@@ -529,7 +529,7 @@ def state_sha256(model) -> str:
 def weight_drift(student, init_state: dict[str, Tensor]) -> dict:
     """How far the student moved from its initialisation: ‖W − W₀‖ / ‖W₀‖ (Frobenius, over all parameters of the
     part) per student block (also its attention and MLP separately) and for the embeddings and the final LayerNorm
-    (notebook 00; ``training_log.json``).
+    (notebook 09; ``training_log.json``).
 
     Args:
         student: the trained student (a ``GPT2LMHeadModel``).
@@ -562,7 +562,7 @@ def weight_drift(student, init_state: dict[str, Tensor]) -> dict:
 def evaluate_pair(teacher, student, tokenizer, cfg: DistillConfig, device: torch.device,
                   student_init=None) -> dict:
     """Everything in ``eval.json``: per-set accuracy and metric of both models (and of ``student_init`` when
-    given), and each student's KL to the teacher on fresh corpus text (notebook 00)."""
+    given), and each student's KL to the teacher on fresh corpus text (notebook 09)."""
     teacher.to(device).eval()
     student.to(device).eval()
     models = {"teacher": teacher, "student": student}
@@ -584,7 +584,7 @@ def _round(xs: Sequence[float], nd: int = 5) -> list[float | None]:
 
 
 def plot_losses(log: dict, path: Path) -> Path:
-    """The loss curves of both phases as a PNG (matplotlib's Agg backend; the model cards and notebook 00 show
+    """The loss curves of both phases as a PNG (matplotlib's Agg backend; the model cards and notebook 09 show
     it)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -656,7 +656,7 @@ def _save(model, tokenizer, folder: Path) -> None:
 
 
 def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
-    """Train, distil, evaluate and save the pair to ``out`` (the module's command line calls this; notebook 00).
+    """Train, distil, evaluate and save the pair to ``out`` (the module's command line calls this; notebook 09).
 
     Writes ``out/teacher`` and ``out/student`` (``save_pretrained`` + tokenizer), their weights' SHA-256 in
     ``digests.json``, ``training_log.json``, ``loss_curves.png`` and ``eval.json``. The log also records the SHA-256
@@ -747,7 +747,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Command line: ``python -m dcirc_utils.offline.distill --pair small [--out DIR] [--teacher-steps N ...]``
-    (notebook 00 shows it); unset options take the preset's values."""
+    (notebook 09 shows it); unset options take the preset's values."""
     parser = _parser()
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("out", "quiet", "pair") and v is not None}

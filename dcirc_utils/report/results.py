@@ -99,9 +99,11 @@ class Finding:
     kind: str = "study"
 
     def sentence(self) -> str:
-        """The finding as one line, e.g. ``"reproduced — the student's circuit ... (study: 0.17; this run: 0.25)"``."""
+        """The finding as one line, its kind first, e.g. ``"[study claim]   REPRODUCED — the student's circuit ...
+        (study: 0.17; this run: 0.25)"``; the course's own checks read ``[course check]``."""
         figures = f" (study: {_fmt(self.study)}; this run: {_fmt(self.ours)})"
-        return f"{self.verdict.upper():>15s} — {self.claim}{figures}" + (f". {self.note}" if self.note else "")
+        tag = "[study claim] " if self.kind == "study" else "[course check]"
+        return f"{tag} {self.verdict.upper():>14s} — {self.claim}{figures}" + (f". {self.note}" if self.note else "")
 
 
 def _fmt(v: Any) -> str:

@@ -141,15 +141,22 @@ figure {{ display: inline-block; margin: 0.5em; max-width: 46%; vertical-align: 
 figure img {{ max-width: 100%; border: 1px solid #eee; }}
 </style></head><body>
 {banner}<h1>Distilled Circuits: the study's claims on {pairs}</h1>
-<p>Every row is a claim of the study (arXiv 2505.10822), its figure and source, the figure this run computed and a
-verdict computed by the notebook that tested it: <span class="reproduced">reproduced</span>,
-<span class="differs">differs</span> or <span class="not-computable">not computable</span> on this pair.
-Counts: {counts}. Machine-readable: <a href="results.json">results.json</a>.</p>
+<p>The first table holds the claims of the study (arXiv 2505.10822), the second the course's own checks (controls
+and properties the study did not test, never counted as reproductions). Each row gives the study's figure and source,
+the figure this run computed, the pair that produced it and a verdict computed by the notebook that tested it:
+<span class="reproduced">reproduced</span>, <span class="differs">differs</span> or
+<span class="not-computable">not computable</span> on this pair.
+Counts (study claims): {counts}. Machine-readable: <a href="results.json">results.json</a>.</p>
 <h2>Notebooks</h2><ul>{notebook_links}</ul>
-<h2>Claims</h2>
+<h2>The study's claims</h2>
 <table><thead><tr><th>notebook</th><th>claim</th><th>study</th><th>this run</th><th>pair</th><th>verdict</th>
 <th>note</th></tr></thead><tbody>
 {rows}
+</tbody></table>
+<h2>The course's own checks</h2>
+<table><thead><tr><th>notebook</th><th>check</th><th>study</th><th>this run</th><th>pair</th><th>verdict</th>
+<th>note</th></tr></thead><tbody>
+{course_rows}
 </tbody></table>
 <h2>Figures</h2>
 {figures}
@@ -206,22 +213,25 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
         figs.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(name)}">'
                     f'<figcaption>{html.escape(name[:-4])}</figcaption></figure>')
     stems = {p.stem[:2]: p.stem for p in paths}
-    rows = []
+    rows, course_rows = [], []
     for f in data["findings"]:
         nb = stems.get(f["notebook"], "")
         link = f'<a href="notebooks/{nb}.html">{f["notebook"]}</a>' if nb else f["notebook"]
         cls = f["verdict"].replace(" ", "-")
-        rows.append(f"<tr><td>{link}</td><td>{html.escape(f['claim'])}</td><td>{html.escape(_fmt(f['study']))}"
-                    f"<br><small>{html.escape(f['source'])}</small></td><td>{html.escape(_fmt(f['ours']))}</td>"
-                    f"<td>{html.escape(f['pair'])}</td><td class=\"{cls}\">{f['verdict']}</td>"
-                    f"<td><small>{html.escape(f['note'])}</small></td></tr>")
-    counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items())
+        (rows if f.get("kind", "study") == "study" else course_rows).append(
+            f"<tr><td>{link}</td><td>{html.escape(f['claim'])}</td><td>{html.escape(_fmt(f['study']))}"
+            f"<br><small>{html.escape(f['source'])}</small></td><td>{html.escape(_fmt(f['ours']))}</td>"
+            f"<td>{html.escape(f['pair'])}</td><td class=\"{cls}\">{f['verdict']}</td>"
+            f"<td><small>{html.escape(f['note'])}</small></td></tr>")
+    study = [f for f in data["findings"] if f.get("kind", "study") == "study"]
+    counts = ", ".join(f"{v} {sum(1 for f in study if f['verdict'] == v)}" for v in VERDICTS)
     index = out / "index.html"
     banner = ""
     if status is not None and status.get("state") != "complete":
         banner = _banner("\n".join([f"This run is {status['message']}."] + [t for t in problems.values() if t]))
     index.write_text(_PAGE.format(banner=banner, pairs=html.escape(", ".join(data["pairs"]) or "no pair"),
                                   counts=counts, notebook_links="".join(links), rows="\n".join(rows),
+                                  course_rows="\n".join(course_rows),
                                   figures="".join(figs) or "<p>No figure was saved.</p>"))
     return index
 

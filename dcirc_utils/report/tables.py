@@ -115,7 +115,7 @@ def top_components(values: Mapping[Component, float], k: int = 5, largest: bool 
     return frame([{"component": c, name: values[c]} for c in order], index="component", digits=digits)
 
 
-# --------------------------------------------------------------------------------------------- notebooks 00, 02
+# --------------------------------------------------------------------------------------------- notebooks 02, 09
 def _value_of(entry: Mapping[str, Any]) -> float:
     """The metric of one model's ``eval.json`` entry: Δl, or greater-than's probability difference."""
     for key in ("logit_diff", "prob_diff", "value"):
@@ -128,7 +128,7 @@ def offline_eval_table(prompts: Mapping[str, Mapping[str, Any]], models: Mapping
         "teacher", "student", "student_init"), digits: int = 2, example: bool = False) -> pd.DataFrame:
     """An offline pair's held-out evaluation (``eval.json``'s ``"prompts"``, or a sweep student's) as one row per
     prompt set: top-1 accuracy (%) and the task metric (Δl; greater-than: P(later) − P(earlier or same)) of each
-    model (notebook 00).
+    model (notebook 09).
 
     Args:
         prompts: ``{set: {"n", "example", "metric"?, model: {"top1", "logit_diff" | "prob_diff", ...}}}`` as
@@ -162,7 +162,7 @@ def offline_eval_table(prompts: Mapping[str, Mapping[str, Any]], models: Mapping
 
 def token_share_table(shares: Mapping[str, Mapping[str, float]], digits: int = 1) -> pd.DataFrame:
     """Documents and tokens per corpus kind, largest token share first, with the three template kinds together as
-    the last row (notebook 00; input: ``offline.corpus.token_shares`` or ``training_log.json``'s
+    the last row (notebook 09; input: ``offline.corpus.token_shares`` or ``training_log.json``'s
     ``corpus.token_shares_first_20000_docs``).
 
     Raises:
@@ -185,7 +185,7 @@ def token_share_table(shares: Mapping[str, Mapping[str, float]], digits: int = 1
 def sweep_table(students: Mapping[str, Mapping[str, Any]], sets: Sequence[str] = ("numerals",),
                 digits: int = 3) -> pd.DataFrame:
     """Students of several depths, one row each: layers, the teacher blocks they copy, parameters, KL to the
-    teacher before and after distillation, and top-1 (%) and metric on ``sets`` after and at init (notebook 00;
+    teacher before and after distillation, and top-1 (%) and metric on ``sets`` after and at init (notebook 09;
     input: ``sweep.json``'s ``"students"``, optionally with the shipped student added under its depth).
 
     Args:

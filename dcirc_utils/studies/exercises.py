@@ -61,8 +61,9 @@ def _guarded(fn: Callable) -> Callable:
 
 
 def exercise(checker: Callable[..., str]) -> Callable[..., None]:
-    """Make ``checker(fn, *args) -> confirmation`` a notebook checker: it prints ``"<name>: correct — <confirmation>"``,
-    or ``"<name>: not attempted — …"`` when ``fn`` is still blank, and returns ``None``.
+    """Make ``checker(fn, *args) -> confirmation`` a notebook checker: it prints
+    ``"<name>: correct — <confirmation>"``, or ``"<name>: not attempted — …"`` when ``fn`` is still blank, and
+    returns ``None``.
 
     Raises:
         TypeError: when the first argument is not a function (e.g. its result was passed instead).
@@ -92,10 +93,10 @@ def _close(got, want, atol: float = 1e-5) -> bool:
     return got.shape == want.shape and bool(torch.allclose(got, want, atol=atol, rtol=1e-5))
 
 
-# --------------------------------------------------------------------------------------------- notebook 00
+# --------------------------------------------------------------------------------------------- notebook 09
 @exercise
 def check_layer_map(fn: Callable[[int, int], Sequence[int]]) -> str:
-    """Notebook 00: ``fn(n_teacher, n_student)`` must give the teacher block each student block copies (evenly
+    """Notebook 09: ``fn(n_teacher, n_student)`` must give the teacher block each student block copies (evenly
     spread, first and last kept): :func:`dcirc_utils.core.components.student_layer_map`."""
     for t, s in [(12, 6), (6, 3), (12, 3), (12, 9), (8, 2), (5, 1)]:
         want, got = student_layer_map(t, s), [int(x) for x in fn(t, s)]
@@ -112,7 +113,7 @@ def check_layer_map(fn: Callable[[int, int], Sequence[int]]) -> str:
 @exercise
 def check_kl_divergence(fn: Callable, teacher_logits: torch.Tensor, student_logits: torch.Tensor,
                         temperature: float = 2.0) -> str:
-    """Notebook 00: ``fn(teacher_logits, student_logits, temperature)`` [tokens, vocab] must return the mean over
+    """Notebook 09: ``fn(teacher_logits, student_logits, temperature)`` [tokens, vocab] must return the mean over
     tokens of KL(softmax(t/τ) ‖ softmax(s/τ)), the soft term of the DistilGPT2 loss (before its τ² factor)."""
     t, s = teacher_logits.double(), student_logits.double()
     lt, ls = torch.log_softmax(t / temperature, -1), torch.log_softmax(s / temperature, -1)

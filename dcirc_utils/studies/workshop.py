@@ -16,10 +16,11 @@ nothing elsewhere: it clones the course's repository and installs it in editable
 repository's address is written into that cell by ``python -m dcirc_utils.studies.workshop --repo URL`` (a teacher
 does this once in their copy of the course); until then the cell stops on Colab with an error that says so.
 
-Run ``python -m dcirc_utils.studies.workshop`` to regenerate the participant notebooks (``--check`` only reports
-whether they are in sync, and whether every notebook has the Colab cell; the test suite runs that check). :func:`exercise_isolation_problems` checks that no later
-cell uses a name that only an exercise cell defines, so that a participant notebook fails in its exercise cells and
-nowhere else.
+Run ``python -m dcirc_utils.studies.workshop`` to regenerate the participant notebooks and the exercise table of
+``docs/workshop.md`` (``--check`` only reports whether they are in sync, and whether every notebook has the Colab
+cell; the test suite runs that check; ``--table`` prints the table). :func:`exercise_isolation_problems` checks that
+no later cell uses a name that only an exercise cell defines, so that no cell after an exercise depends on the
+participant's code.
 """
 from __future__ import annotations
 
@@ -36,16 +37,17 @@ from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 __all__ = ["EXERCISE_TAG", "COLAB_TAG", "PLACEHOLDER_REPO", "LEVELS", "Exercise", "colab_cell_source", "colab_repo",
            "set_colab_cells", "render_participant", "exercise_cells", "exercises", "exercise_problems",
-           "exercise_table", "exercise_table_markdown", "sync_guide_table", "WORKSHOP_GUIDE", "exercise_isolation_problems", "participant_path", "regenerate", "main"]
+           "exercise_table", "exercise_table_markdown", "sync_guide_table", "WORKSHOP_GUIDE",
+           "exercise_isolation_problems", "participant_path", "regenerate", "main"]
 
 EXERCISE_TAG = "exercise"
 #: An exercise's level, easiest first: within a notebook the levels never go down (a ramp).
 LEVELS = ("warm-up", "core", "stretch")
 #: The note that says which rendering a reader holds: the solutions notebooks' wording and the participant one's.
 SOLUTIONS_NOTE = re.compile(r"\(This notebook holds (?:a|the) solutions?;.*?blank\.\)", re.S)
-PARTICIPANT_NOTE = ("(This is the workshop's participant version: each exercise is blank until you write it; a blank "
-                    "one reports \"not attempted\" and the notebook runs on with the package's reference. The solutions "
-                    "are in `notebooks/`.)")
+PARTICIPANT_NOTE = ("(This is the workshop's participant version: each exercise is blank until you write it; a "
+                    "blank one reports \"not attempted\" and the notebook runs on with the package's reference. The "
+                    "solutions are in `notebooks/`.)")
 _HEADING = re.compile(r"^###\s+Exercise\s+(\d+)\.(\d+)\s+·\s+([\w-]+)\s+·\s+(\d+)\s+min\s*:\s*(.+)$", re.M)
 _BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?::\s*(.*))?\s*$")
 _END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -175,7 +177,8 @@ def exercises(nb, name: str = "notebook") -> list[Exercise]:
         heading = next((m for j in range(i - 1, -1, -1) if nb["cells"][j]["cell_type"] == "markdown"
                         for m in [_HEADING.search(_source(nb["cells"][j]))] if m), None)
         if heading is None:
-            raise ValueError(f"{name} cell {i}: no markdown heading '### Exercise N.k · level · M min: title' before it")
+            raise ValueError(f"{name} cell {i}: no markdown heading '### Exercise N.k · level · M min: title' "
+                             "before it")
         out.append(Exercise(name, f"{heading.group(1)}.{heading.group(2)}", heading.group(5).strip(), meta["level"],
                             meta["minutes"], i))
     return out

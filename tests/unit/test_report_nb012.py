@@ -1,4 +1,4 @@
-"""The report helpers added for notebooks 00-02: offline-pair tables, circuit differences and projector figures."""
+"""The report helpers added for notebooks 01, 02 and 09: offline-pair tables, circuit differences and projector figures."""
 import math
 
 import numpy as np

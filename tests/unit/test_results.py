@@ -24,3 +24,27 @@ def test_verdicts_come_from_the_test(tmp_path):
         r.check("02.d", "claim", None)
     with pytest.raises(ValueError, match="twice"):
         r.check("02.a", "again", True)
+
+
+def test_the_study_claims_and_the_course_checks_are_kept_apart(capsys):
+    from dcirc_utils.report.results import claim_kind
+    assert claim_kind("data/reference/paper-results.md, Circuit discovery") == "study"
+    assert claim_kind("paper-results.md, 'Ablation brittleness'") == "study"
+    assert claim_kind("") == "course"
+    assert claim_kind("not in the study (it has no copy control)") == "course"
+    assert claim_kind("paper-results.md (a further check a reader proposed, not the study's own question)") == "course"
+    assert claim_kind("data/models/small/README.md") == "course"
+    r = Results("05", "small")
+    r.check("05.a", "the student is more brittle", True, ours=2.6, study=2.64, source="paper-results.md")
+    r.check("05.b", "the copy is already brittle", False, source="not in the study")
+    r.check("05.c", "told explicitly", None, why_not="no copy", source="paper-results.md", kind="course")
+    with pytest.raises(ValueError, match="kind"):
+        r.check("05.d", "x", True, kind="reader")
+    assert [f.kind for f in r.findings] == ["study", "course", "course"]
+    assert list(r.table("study").index) == ["05.a"] and list(r.table("course").index) == ["05.b", "05.c"]
+    assert r.findings[0].sentence().startswith("[study claim]") and r.findings[1].sentence().startswith("[course check]")
+    r.summary()
+    out = capsys.readouterr().out
+    assert "The study's claims, tested on small (a stand-in, not the study's pair): 1 findings — 1 reproduced" in out
+    assert "The course's own checks" in out and "0 reproduced, 1 differs, 1 not computable" in out
+    assert "the study's own pair" in (Results("02", "gpt2").summary() or capsys.readouterr().out)

@@ -430,7 +430,7 @@ def token_strings(tokenizer, text: str) -> list[str]:
 
 
 def end_values(metric: Metric, logits_end: Float[Tensor, "batch d_vocab"]) -> Float[Tensor, "batch"]:
-    """A metric object's per-prompt values from full final-position logits (notebook 00, ``offline.distill``'s
+    """A metric object's per-prompt values from full final-position logits (notebook 09, ``offline.distill``'s
     evaluation).
 
     Args:

@@ -52,7 +52,7 @@ def gt_is_heldout(noun: str, yy: int) -> bool:
 
 def gt_years(century: int) -> list[int]:
     """The task's YY values (02–98) for a century, without :data:`GPT2_UNSPLIT_YEARS` (this module and
-    ``offline.corpus``; notebooks 00, 01)."""
+    ``offline.corpus``; notebooks 01, 09)."""
     return [yy for yy in GT_YY if century * 100 + yy not in GPT2_UNSPLIT_YEARS]
 
 

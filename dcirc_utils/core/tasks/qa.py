@@ -61,7 +61,7 @@ def qa_is_heldout(person: str) -> bool:
 
 def qa_people(split: str = "any") -> list[str]:
     """The world's people of a split, in :data:`QA_WORLD`'s order (this module and ``offline.corpus``;
-    notebooks 00, 01)."""
+    notebooks 01, 09)."""
     check_split(split)
     return [p for p in QA_WORLD if split == "any" or qa_is_heldout(p) == (split == "heldout")]
 
