@@ -22,7 +22,8 @@ from ..engine import Engine
 from .matching import normalise_matches
 
 __all__ = ["circuit_score", "circuit_removal_drops", "full_model_drops", "SensitivityRow", "sensitivity_ratios",
-           "BackupRow", "BackupResult", "backup_heads", "drops_grid"]
+           "BackupRow", "BackupResult", "backup_heads", "drops_grid", "SUBSTANTIVE_DROP_PP",
+           "is_substantive"]
 
 
 def circuit_score(engine: Engine, circuit_components: Iterable[Component]) -> float:
@@ -115,6 +116,17 @@ def sensitivity_ratios(student_drops: Mapping[Component, float], teacher_drops: 
             ratio = abs(s) / abs(t)
         rows.append(SensitivityRow(m.student, m.teacher, s, t, ratio, bool(ratio > threshold)))
     return sorted(rows, key=lambda r: (-r.ratio if not math.isnan(r.ratio) else math.inf, r.student))
+
+
+#: A sensitivity ratio counts only when the student's drop is at least this large (percentage points of the clean
+#: Δl): a ratio of two tiny drops means nothing (notebook 05's ``SUBSTANTIVE_PP``, notebook 08's capacity rows).
+SUBSTANTIVE_DROP_PP = 5.0
+
+
+def is_substantive(row: SensitivityRow, min_drop: float = SUBSTANTIVE_DROP_PP) -> bool:
+    """Whether a row's ratio counts: a finite ratio and a student drop of at least ``min_drop`` in size (notebook 05
+    lists, and :func:`dcirc_utils.report.plots.sensitivity_scatter` flags, only flagged rows that are substantive)."""
+    return math.isfinite(row.ratio) and abs(row.student_drop) >= min_drop
 
 
 # --------------------------------------------------------------------------------------------- backup heads

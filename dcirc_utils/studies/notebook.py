@@ -22,7 +22,13 @@ import torch
 from ..core.runtime import default_threads
 from ..models.pairs import DEFAULT_PAIR, HF_PREFIX, PAIRS, pick_device
 
-__all__ = ["NotebookConfig", "setup_notebook", "check_environment", "ENCODER_FOR", "encoder_pair_for", "compact_png"]
+__all__ = ["NotebookConfig", "setup_notebook", "check_environment", "ENCODER_FOR", "encoder_pair_for", "compact_png",
+           "NOTEBOOK_RC"]
+
+#: The rcParams every notebook's setup cell applies: 100 dpi, fonts sized for a projector (the figure-readability
+#: checks of ``report.readability`` apply the same).
+NOTEBOOK_RC = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
+               "legend.fontsize": 10, "xtick.labelsize": 10, "ytick.labelsize": 10}
 
 #: The encoder pair notebook 07 sets beside each decoder pair: the real pair beside the real one, random weights beside
 #: random weights, the offline encoder pair beside every offline decoder pair.
@@ -116,9 +122,7 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import matplotlib
-    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12,
-                                "axes.labelsize": 11, "legend.fontsize": 10, "xtick.labelsize": 10,
-                                "ytick.labelsize": 10})
+    matplotlib.rcParams.update(NOTEBOOK_RC)
     _register_compact_png()
     import pandas as pd
     pd.set_option("display.precision", 3)          # tables print rounded, so nbval compares stable text

@@ -224,7 +224,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
         head_m, mlp_m = study_matches(pair.teacher, pair.student, prompts.tokens(pair.tokenizer, bos=True),
                                       mlp_similarity="principal")
         ratios = br.sensitivity_ratios(full["student"], full["teacher"], head_m + mlp_m)
-        substantive = [r.ratio for r in ratios if math.isfinite(r.ratio) and abs(r.student_drop) >= 5.0]
+        substantive = [r.ratio for r in ratios if br.is_substantive(r)]
         out["ratio_max_substantive"] = max(substantive) if substantive else math.nan
         out["ratio_median"] = float(np.median([r.ratio for r in ratios if math.isfinite(r.ratio)]))
         out["flagged_substantive"] = len([x for x in substantive if x > 2.0])
@@ -400,7 +400,8 @@ def shift_rows(oq: dict, pair: str) -> list[dict]:
 
 def robustness_points(oq: dict) -> list[dict]:
     """One point per (pair, task) profile for question 4: A under both recipes, plain performance (the student's
-    clean metric and accuracy) and three robustness measures: the share of the clean metric kept under weight noise
+    clean metric and accuracy), the student's depth (``student_layers``, what section 4's figure colours by) and three
+    robustness measures: the share of the clean metric kept under weight noise
     (``noise_retained``), the worst single-component full-model drop (``worst_drop``, points of % clean; less
     negative is more robust) and, on the numeral task, the mean accuracy lost under the unseen variants
     (``shift_loss``, points; from the shift rows, student, averaged over seeds and variants).
@@ -417,6 +418,7 @@ def robustness_points(oq: dict) -> list[dict]:
         if p.get("error") or p.get("A_course") is None:
             continue
         points.append({"pair": p["pair"], "task": p["task"], "distilled": not p["pair"].endswith("-init"),
+                       "student_layers": p.get("student_layers"),
                        "A_course": p["A_course"], "A_study": p.get("A_study"), "student_value": p["student_value"],
                        "student_accuracy": p["student_accuracy"], "noise_retained": p["noise_retained"],
                        "worst_drop": p["student_worst_drop"],
