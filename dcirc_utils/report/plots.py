@@ -27,8 +27,10 @@ FIT_WIDTH_IN = DISPLAY_WIDTH_IN - 0.3
 
 def clipped_limit(values, percentile: float = 95.0) -> float:
     """The symmetric colour limit that clips ``values`` at the ``percentile``-th percentile of their magnitudes
-    (finite values only; 1.0 when there are none or all are 0). Pass ``±`` it as ``vmin``/``vmax`` to put several
-    figures on one clipped scale; :func:`layer_head_heatmaps` writes the value of every clipped cell in it."""
+    (finite values only; 1.0 when there are none or all are 0). When that percentile is 0 but some value is not (most
+    values are 0), it returns the largest magnitude: nothing is clipped then, and a caller that says "clipped"
+    should check ``limit < max |value|`` first. Pass ``±`` it as ``vmin``/``vmax`` to put several figures on one
+    clipped scale; :func:`layer_head_heatmaps` writes the value of every clipped cell in it."""
     v = np.abs(np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float).ravel())
     v = v[np.isfinite(v)]
     lim = float(np.percentile(v, percentile)) if v.size else 0.0
@@ -47,14 +49,23 @@ def _annotate_beyond(ax, values, vmin: float, vmax: float, im, fmt: str | None =
                      column: int | None = None) -> int:
     """Write its value in every cell of ``values`` (rows = y, columns = x, as drawn by ``imshow``) that lies beyond the
     colour limits, in black or white by the cell's colour; ``column`` draws a 1-D ``values`` as one column. ``fmt``
-    defaults to whole numbers from 10 up and one decimal below. Returns how many cells were written."""
+    defaults to two significant digits (no decimal from 10 up, one from 1, two from 0.1, ...), with more decimals
+    where the rounded value would read as 0 or as one inside the limits. Returns how many cells were written."""
     v = np.asarray(values, dtype=float)
     if v.ndim == 1:
         v = v[:, None]
     n = 0
     for (r, c), x in np.ndenumerate(v):
         if np.isfinite(x) and (x < vmin or x > vmax):
-            text = (fmt or ("{:.0f}" if abs(x) >= 10 else "{:.1f}")).format(x)
+            if fmt is None:
+                decimals = max(0, 1 - int(math.floor(math.log10(max(abs(x), 1e-12)))))
+                edge = vmax if x > vmax else vmin
+                while decimals < 8 and (round(x, decimals) == 0 or (x > vmax and round(x, decimals) <= edge)
+                                        or (x < vmin and round(x, decimals) >= edge)):
+                    decimals += 1
+                text = f"{x:.{decimals}f}"
+            else:
+                text = fmt.format(x)
             ax.text(c if column is None else column, r, text.replace("-", "−"), ha="center", va="center",
                     fontsize=fontsize, fontweight="bold", color=text_colour_on(im.cmap(im.norm(x))))
             n += 1
@@ -593,7 +604,9 @@ def sensitivity_scatter(rows: Sequence, threshold: float = 2.0, title: str = "Re
         return fig
     t = np.array([abs(r.teacher_drop) for r in pts])
     s = np.array([abs(r.student_drop) for r in pts])
-    flagged = np.array([bool(r.flagged) and is_substantive(r, min_drop) for r in pts])
+    # the rule drawn is the rule flagged: above this figure's threshold line and substantive
+    flagged = np.array([bool(math.isfinite(r.ratio) and r.ratio > threshold) and is_substantive(r, min_drop)
+                        for r in pts])
     xmax = float(max(t.max(), 1e-9)) * 1.08
     ymax = float(max(s.max(), min_drop, 1e-9)) * 1.08
     ax.set_xlim(0, xmax)
@@ -874,7 +887,8 @@ def layer_head_heatmaps(grids: Mapping[str, tuple], title: str = "", label: str 
     if vmin is None or vmax is None:
         if clip_percentile is not None:
             lim = clipped_limit(finite, clip_percentile)
-            if finite.size and lim < float(np.abs(finite).max()):
+            # the label says "±lim" only when both ends come from the clip (a given vmin or vmax is not symmetric)
+            if finite.size and lim < float(np.abs(finite).max()) and vmin is None and vmax is None:
                 label = (f"{label}\n" if label else "") + (f"colour clipped at ±{lim:.3g}, the "
                                                             f"{_ordinal(clip_percentile)} percentile of |value|")
         else:

@@ -32,11 +32,14 @@ import pandas as pd
 
 from ..core.paths import REPO_ROOT
 
-__all__ = ["Finding", "Results", "VERDICTS", "KINDS", "claim_kind", "results_dir"]
+__all__ = ["Finding", "Results", "VERDICTS", "KINDS", "COURSE_WORDS", "claim_kind", "results_dir"]
 
 VERDICTS = ("reproduced", "differs", "not computable")
 #: A finding's kind: a claim of the study, or the course's own check.
 KINDS = ("study", "course")
+#: How a verdict reads for the course's own checks: there is nothing of the study's to reproduce, so a check holds
+#: or does not (the stored verdict stays one of :data:`VERDICTS`; only the words shown change).
+COURSE_WORDS = {"reproduced": "holds", "differs": "does not hold", "not computable": "not computable"}
 
 #: Words in a finding's source that mark it as the course's own check although the source names the study's files.
 _COURSE_SOURCES = ("not in the study", "not measured by the study", "not the study's", "further check",
@@ -103,7 +106,14 @@ class Finding:
         (study: 0.17; this run: 0.25)"``; the course's own checks read ``[course check]``."""
         figures = f" (study: {_fmt(self.study)}; this run: {_fmt(self.ours)})"
         tag = "[study claim] " if self.kind == "study" else "[course check]"
-        return f"{tag} {self.verdict.upper():>14s} — {self.claim}{figures}" + (f". {self.note}" if self.note else "")
+        return f"{tag} {self.shown_verdict.upper():>14s} — {self.claim}{figures}" + (f". {self.note}" if self.note
+                                                                                    else "")
+
+    @property
+    def shown_verdict(self) -> str:
+        """The verdict in the words of its kind: ``reproduced``/``differs`` for a claim of the study,
+        ``holds``/``does not hold`` for the course's own check (:data:`COURSE_WORDS`)."""
+        return self.verdict if self.kind == "study" else COURSE_WORDS[self.verdict]
 
 
 def _fmt(v: Any) -> str:
@@ -173,7 +183,7 @@ class Results:
         """The findings (all, or those of one ``kind``) as a DataFrame (claim, study, this run, verdict)."""
         rows = [f for f in self.findings if kind is None or f.kind == kind]
         return pd.DataFrame([{"claim": f.claim, "study": _fmt(f.study), "this run": _fmt(f.ours),
-                              "verdict": f.verdict} for f in rows], index=[f.id for f in rows],
+                              "verdict": f.shown_verdict} for f in rows], index=[f.id for f in rows],
                             columns=["claim", "study", "this run", "verdict"])
 
     def summary(self) -> None:
@@ -186,7 +196,8 @@ class Results:
         for kind, title in (("study", f"The study's claims, tested on {self.pair}{what}"),
                             ("course", "The course's own checks (controls and properties the study did not test)")):
             rows = [f for f in self.findings if f.kind == kind]
-            counts = ", ".join(f"{sum(f.verdict == v for f in rows)} {v}" for v in VERDICTS)
+            words = VERDICTS if kind == "study" else [COURSE_WORDS[v] for v in VERDICTS]
+            counts = ", ".join(f"{sum(f.verdict == v for f in rows)} {w}" for v, w in zip(VERDICTS, words))
             print(f"{title}: {len(rows)} findings — {counts}")
             if rows:
                 display(self.table(kind)[["verdict", "this run", "study"]])

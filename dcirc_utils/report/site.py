@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.paths import REPO_ROOT
-from .results import VERDICTS, Results, results_dir
+from .results import COURSE_WORDS, VERDICTS, Results, results_dir
 
 __all__ = ["collect_results", "render_notebook", "build_site", "notebook_problem"]
 
@@ -145,7 +145,8 @@ figure img {{ max-width: 100%; border: 1px solid #eee; }}
 and properties the study did not test, never counted as reproductions). Each row gives the study's figure and source,
 the figure this run computed, the pair that produced it and a verdict computed by the notebook that tested it:
 <span class="reproduced">reproduced</span>, <span class="differs">differs</span> or
-<span class="not-computable">not computable</span> on this pair.
+<span class="not-computable">not computable</span> on this pair (a course check reads
+<span class="reproduced">holds</span> or <span class="differs">does not hold</span>).
 Counts (study claims): {counts}. Machine-readable: <a href="results.json">results.json</a>.</p>
 <h2>Notebooks</h2><ul>{notebook_links}</ul>
 <h2>The study's claims</h2>
@@ -218,10 +219,11 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
         nb = stems.get(f["notebook"], "")
         link = f'<a href="notebooks/{nb}.html">{f["notebook"]}</a>' if nb else f["notebook"]
         cls = f["verdict"].replace(" ", "-")
+        shown = f["verdict"] if f.get("kind", "study") == "study" else COURSE_WORDS[f["verdict"]]
         (rows if f.get("kind", "study") == "study" else course_rows).append(
             f"<tr><td>{link}</td><td>{html.escape(f['claim'])}</td><td>{html.escape(_fmt(f['study']))}"
             f"<br><small>{html.escape(f['source'])}</small></td><td>{html.escape(_fmt(f['ours']))}</td>"
-            f"<td>{html.escape(f['pair'])}</td><td class=\"{cls}\">{f['verdict']}</td>"
+            f"<td>{html.escape(f['pair'])}</td><td class=\"{cls}\">{shown}</td>"
             f"<td><small>{html.escape(f['note'])}</small></td></tr>")
     study = [f for f in data["findings"] if f.get("kind", "study") == "study"]
     counts = ", ".join(f"{v} {sum(1 for f in study if f['verdict'] == v)}" for v in VERDICTS)

@@ -155,7 +155,7 @@ class Exercise:
     """One exercise of a notebook, as its cell metadata and heading state it."""
 
     notebook: str          #: the notebook's file name
-    number: str            #: "<notebook number>.<k>", e.g. "02.1"
+    number: str            #: "<notebook number>.<k>", e.g. "2.1"
     title: str             #: the heading's words after the level and minutes
     level: str             #: one of :data:`LEVELS`
     minutes: int           #: the time a participant needs for it, reading the hint included
@@ -185,8 +185,8 @@ def exercises(nb, name: str = "notebook") -> list[Exercise]:
 
 
 def exercise_problems(nb, name: str = "notebook") -> list[str]:
-    """What is wrong with the notebook's exercises as a workshop sees them: a heading that disagrees with the cell's
-    metadata, numbers out of order, a level lower than the one before (no ramp), a heading far from its cell."""
+    """What is wrong with the notebook's exercises as a workshop sees them: missing metadata or heading, a heading
+    that disagrees with the cell's metadata, numbers out of order, a level lower than the one before (no ramp)."""
     try:
         found = exercises(nb, name)
     except ValueError as e:
@@ -213,8 +213,8 @@ def exercise_table(paths: Sequence[Path] | None = None) -> list[Exercise]:
 
 
 def exercise_table_markdown(rows: Sequence[Exercise] | None = None) -> str:
-    """The exercise table as Markdown (notebook, exercise, level, minutes), with each notebook's total and the
-    course's; ``docs/workshop.md`` carries it between ``<!-- exercise-table -->`` markers."""
+    """The exercise table as Markdown (notebook, exercise, level, minutes), with the course's total minutes by level;
+    ``docs/workshop.md`` carries it between ``<!-- exercise-table -->`` markers."""
     rows = exercise_table() if rows is None else list(rows)
     lines = ["| notebook | exercise | level | minutes |", "|---|---|---|---:|"]
     for ex in rows:
@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if colab:
             print("Colab cell written: " + ", ".join(colab))
     changed = regenerate(check=args.check)
-    if sync_guide_table(check=args.check):
+    if WORKSHOP_GUIDE.exists() and sync_guide_table(check=args.check):      # the guide ships with a clone only
         changed.append(WORKSHOP_GUIDE.name)
     if args.check and changed:
         print("participant notebooks out of sync: " + ", ".join(changed) +

@@ -584,3 +584,19 @@ def test_robustness_points_carry_the_student_depth_the_figure_colours_by():
                "student_value": 4.0, "student_accuracy": 1.0, "noise_retained": 0.7, "student_worst_drop": -90.0}
     [p] = robustness_points({"profiles": [profile], "shift": []})
     assert p["student_layers"] == 3 and p["task"] == "qa" and math.isnan(p["shift_loss"])
+
+
+def test_clipped_cells_show_a_value_beyond_the_limits_at_any_scale():
+    import matplotlib
+    matplotlib.use("Agg")
+    from dcirc_utils.report import plots
+    with matplotlib.rc_context(plots.NOTEBOOK_RC):
+        # small scales (random-weight runs): the written value keeps its digits, never "0.0"
+        fig = plots.layer_head_heatmaps({"a": ([[.01, .02, .03], [.01, .02, .04]], [.01, -.045])}, clip_percentile=80)
+        written = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert written and all(w not in ("0.0", "−0.0", "0", "−0") for w in written), written
+        # a value just beyond the limit keeps the decimal that shows it: 12.4 beyond ±12.2 is "12.4", not "12"
+        fig2 = plots.layer_head_heatmaps({"b": ([[12.4, 1.0], [0.5, -1.0]], None)}, vmin=-12.2, vmax=12.2)
+        assert [t.get_text() for ax in fig2.axes for t in ax.texts] == ["12.4"]
+    import matplotlib.pyplot as plt
+    plt.close("all")

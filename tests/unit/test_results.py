@@ -10,7 +10,7 @@ from dcirc_utils.report.results import Results
 
 def test_verdicts_come_from_the_test(tmp_path):
     r = Results("02", "mini")
-    a = r.check("02.a", "the student keeps a larger share", 0.4 > 0.2, ours=0.4, study=0.17, source="paper")
+    a = r.check("02.a", "the student keeps a larger share", 0.4 > 0.2, ours=0.4, study=0.17, source="paper-results.md")
     b = r.check("02.b", "scores sit just above the threshold", False, ours=84.4, study=81.0)
     c = r.check("02.c", "head 7.11 moves numbers", None, why_not="this teacher has 6 layers")
     assert (a.verdict, b.verdict, c.verdict) == ("reproduced", "differs", "not computable")
@@ -19,7 +19,9 @@ def test_verdicts_come_from_the_test(tmp_path):
     path = r.save(tmp_path)
     back = Results.load(path)
     assert [f.verdict for f in back.findings] == ["reproduced", "differs", "not computable"]
-    assert list(back.table()["verdict"]) == ["reproduced", "differs", "not computable"]
+    # the first cites the study's figures, the other two no source: the course's own checks, which hold or do not
+    assert [f.kind for f in back.findings] == ["study", "course", "course"]
+    assert list(back.table()["verdict"]) == ["reproduced", "does not hold", "not computable"]
     with pytest.raises(ValueError, match="why it is not computable"):
         r.check("02.d", "claim", None)
     with pytest.raises(ValueError, match="twice"):
@@ -46,5 +48,6 @@ def test_the_study_claims_and_the_course_checks_are_kept_apart(capsys):
     r.summary()
     out = capsys.readouterr().out
     assert "The study's claims, tested on small (a stand-in, not the study's pair): 1 findings — 1 reproduced" in out
-    assert "The course's own checks" in out and "0 reproduced, 1 differs, 1 not computable" in out
+    assert "The course's own checks" in out and "0 holds, 1 does not hold, 1 not computable" in out
+    assert "DOES NOT HOLD" in r.findings[1].sentence() and "REPRODUCED" in r.findings[0].sentence()
     assert "the study's own pair" in (Results("02", "gpt2").summary() or capsys.readouterr().out)
