@@ -45,7 +45,8 @@ from .matching import Match, mlp_similarity_table
 
 __all__ = ["Recipe", "COURSE", "STUDY_SEQUENCE", "STUDY_IOI", "STUDY_QA", "STUDY_RECIPES", "study_recipe_for",
            "influence_scores", "argmax_tie", "rescale_mlp_similarities", "recipe_alignment_from_parts",
-           "RecipeResult", "recipe_alignment", "SimilarityInputs", "similarity_inputs"]
+           "RecipeResult", "recipe_alignment", "SimilarityInputs", "similarity_inputs", "AlignmentParts",
+           "alignment_parts", "random_matching_alignment"]
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,8 @@ def _normalise(infl: dict[Component, float], over: Sequence[Component]) -> dict[
 
 def recipe_alignment_from_parts(recipe: Recipe, head_sim: Float[Tensor, "sh th"], mlp_table: Float[Tensor, "t s"],
                                 student_influence: dict[Component, float], teacher_influence: dict[Component, float],
-                                n_student_heads: int, n_teacher_heads: int) -> RecipeResult:
+                                n_student_heads: int, n_teacher_heads: int,
+                                random_seed: int | None = None) -> RecipeResult:
     """A from its ingredients under ``recipe`` (a pure function; :func:`recipe_alignment` computes the ingredients).
 
     Args:
@@ -211,18 +213,24 @@ def recipe_alignment_from_parts(recipe: Recipe, head_sim: Float[Tensor, "sh th"]
             the study's recipes, principal angles for the course's).
         student_influence, teacher_influence: unnormalised influences of every component (:func:`influence_scores`).
         n_student_heads, n_teacher_heads: heads per layer.
+        random_seed: ``None`` matches each student component to its most similar teacher component (the recipe's
+            rule); a seed matches each to a teacher component of its kind drawn uniformly at random instead (A's
+            control: what A gives when the matching means nothing), everything else as the recipe says.
     """
     head_sim = torch.as_tensor(head_sim)
+    gen = torch.Generator().manual_seed(random_seed) if random_seed is not None else None
     table = torch.as_tensor(mlp_table)
     if recipe.mlp_similarity == "study_rescaled":
         table = rescale_mlp_similarities(table, head_sim)
     pairs: list[tuple[str, Match]] = []
     for i in range(head_sim.shape[0]):
-        j = argmax_tie(head_sim[i], recipe.tie)
+        j = (argmax_tie(head_sim[i], recipe.tie) if gen is None
+             else int(torch.randint(head_sim.shape[1], (1,), generator=gen)))
         pairs.append(("head", Match(Component(i // n_student_heads, i % n_student_heads),
                                     Component(j // n_teacher_heads, j % n_teacher_heads), float(head_sim[i, j]))))
     for s in range(table.shape[1]):
-        t = int(table[:, s].argmax())  # strict > in every run of the study
+        # strict > in every run of the study
+        t = int(table[:, s].argmax()) if gen is None else int(torch.randint(table.shape[0], (1,), generator=gen))
         pairs.append(("mlp", Match(Component(s), Component(t), float(table[t, s]))))
     n_dup = 0
     if recipe.duplicate_below is not None:
@@ -250,6 +258,61 @@ def recipe_alignment_from_parts(recipe: Recipe, head_sim: Float[Tensor, "sh th"]
     return RecipeResult(float(terms.mean()), mean_of("head"), mean_of("mlp"), rows, recipe, n_dup, float(np.mean(S)))
 
 
+@dataclass
+class AlignmentParts:
+    """A's ingredients for one teacher/student pair (:func:`alignment_parts`): head similarities, the MLP similarity
+    table in the recipe's measure, both models' unnormalised influences and their heads per layer."""
+
+    head_sim: Tensor
+    mlp_table: Tensor
+    student_influence: dict[Component, float]
+    teacher_influence: dict[Component, float]
+    n_student_heads: int
+    n_teacher_heads: int
+    student_clean: float = math.nan
+
+    def alignment(self, recipe: Recipe, random_seed: int | None = None) -> RecipeResult:
+        """A from these parts (:func:`recipe_alignment_from_parts`)."""
+        return recipe_alignment_from_parts(recipe, self.head_sim, self.mlp_table, self.student_influence,
+                                           self.teacher_influence, self.n_student_heads, self.n_teacher_heads,
+                                           random_seed)
+
+
+def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recipe: Recipe,
+                    similarity_prompts=None, teacher_parts: tuple | None = None,
+                    engines: dict[str, Engine] | None = None) -> AlignmentParts:
+    """A's ingredients under ``recipe`` (arguments as :func:`recipe_alignment`)."""
+    engines = dict(engines or {})
+    sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
+    # an encoder's prompts open with [CLS], its first token in every position's attention; it takes no BOS
+    bos = recipe.bos and teacher.family != "encoder"
+    measure = "principal" if recipe.mlp_similarity == "principal" else "study"
+    if teacher_parts is None:
+        eng_t = engines.get("teacher") or Engine.for_prompts(teacher, prompts, progress=False)
+        teacher_parts = (similarity_inputs(teacher, sim_prompts, bos), influence_scores(eng_t, recipe,
+                                                                                               "teacher"))
+    t_in, t_infl = teacher_parts
+    s_in = similarity_inputs(student, sim_prompts, bos)
+    eng_s = engines.get("student") or Engine.for_prompts(student, prompts, progress=False, check_baseline=False)
+    s_infl = influence_scores(eng_s, recipe, "student")
+    head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)
+    table = mlp_similarity_table(t_in.mlp_out, s_in.mlp_out, measure)
+    return AlignmentParts(head_sim, table, s_infl, t_infl, student.n_heads, teacher.n_heads, eng_s.clean_value)
+
+
+def random_matching_alignment(parts: AlignmentParts, recipe: Recipe, draws: int = 20, seed: int = 0) -> float:
+    """A's control: the mean of A over ``draws`` random matchings of the same components (each student component
+    matched to a teacher component of its kind drawn at random; seeds ``seed … seed + draws − 1``). A measured A
+    means something only as far as it exceeds this.
+
+    Raises:
+        ValueError: if ``draws`` is not a positive integer.
+    """
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, not {draws!r}")
+    return float(np.mean([parts.alignment(recipe, random_seed=seed + k).value for k in range(draws)]))
+
+
 def recipe_alignment(teacher: ModelAdapter, student: ModelAdapter, prompts, recipe: Recipe,
                      similarity_prompts=None, teacher_parts: tuple | None = None,
                      engines: dict[str, Engine] | None = None) -> RecipeResult:
@@ -269,19 +332,5 @@ def recipe_alignment(teacher: ModelAdapter, student: ModelAdapter, prompts, reci
     Raises:
         ValueError: if the two models have different widths (MLP subspaces need a shared residual space).
     """
-    engines = dict(engines or {})
-    sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
-    # an encoder's prompts open with [CLS], its first token in every position's attention; it takes no BOS
-    bos = recipe.bos and teacher.family != "encoder"
-    measure = "principal" if recipe.mlp_similarity == "principal" else "study"
-    if teacher_parts is None:
-        eng_t = engines.get("teacher") or Engine.for_prompts(teacher, prompts, progress=False)
-        teacher_parts = (similarity_inputs(teacher, sim_prompts, bos), influence_scores(eng_t, recipe,
-                                                                                               "teacher"))
-    t_in, t_infl = teacher_parts
-    s_in = similarity_inputs(student, sim_prompts, bos)
-    eng_s = engines.get("student") or Engine.for_prompts(student, prompts, progress=False, check_baseline=False)
-    s_infl = influence_scores(eng_s, recipe, "student")
-    head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)
-    table = mlp_similarity_table(t_in.mlp_out, s_in.mlp_out, measure)
-    return recipe_alignment_from_parts(recipe, head_sim, table, s_infl, t_infl, student.n_heads, teacher.n_heads)
+    return alignment_parts(teacher, student, prompts, recipe, similarity_prompts, teacher_parts,
+                           engines).alignment(recipe)

@@ -45,7 +45,7 @@ from .integrity import fix_hint, verify_digests
 
 __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
            "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local", "register_hf_pair",
-           "TokenizerMismatchError", "HF_PREFIX", "STUDY_PAIRS", "is_stand_in"]
+           "TokenizerMismatchError", "HF_PREFIX", "STUDY_PAIRS", "is_stand_in", "copy_control_name"]
 
 from ..core.paths import MODELS_DIR  # noqa: E402
 DEFAULT_PAIR = "small"
@@ -96,6 +96,15 @@ def is_stand_in(name: str) -> bool:
     """Whether the pair ``name`` is a stand-in for the study's pairs (offline, random-initialised or brought by a
     user) rather than one the study measured (:data:`STUDY_PAIRS`)."""
     return name not in STUDY_PAIRS
+
+
+def copy_control_name(name: str) -> str | None:
+    """The pair whose student is ``name``'s student *before distillation* (the copied blocks): the control for any
+    claim about what distillation does. ``"<name>-init"`` where the course registers one; a pair that is itself a
+    copy (``"…-init"``) is its own control (its student is the copy, so it can never beat it); ``None`` otherwise."""
+    if name.endswith("-init") and name in PAIRS:
+        return name
+    return f"{name}-init" if f"{name}-init" in PAIRS else None
 
 
 def register_pair(name: str):

@@ -2,8 +2,10 @@
 beside the study (``build/results.json``, ``build/site/index.html``; the README's main command builds them).
 
 * ``results.json`` merges the notebooks' :class:`~dcirc_utils.report.results.Results` files: one record per finding
-  (notebook, pair, id, the study's claim, the study's figure and its source, this run's figure, the verdict) and the
-  values each notebook recorded.
+  (notebook, pair, id, kind, the study's claim, the study's figure and its source, this run's figure, its spread over
+  prompt sets, the control, the rule, the verdict and its reason) and the values each notebook recorded; ``counts``
+  counts the study's claims per verdict (the course's checks in ``counts_course``, the sanity checks, never part of
+  the reproduction, in ``counts_sanity``).
 * ``site/index.html`` is the one hand-written page (a summary table and the study-vs-ours figures the notebooks
   saved); every executed notebook is rendered by nbconvert's ``lab`` template into ``site/notebooks/NN_*.html``.
 * The site works offline: formulas are typeset by a local copy of MathJax 3 (its one-file TeX → SVG bundle, from
@@ -66,9 +68,12 @@ def collect_results(folder: str | Path | None = None) -> dict:
     """Merge every ``<notebook>.json`` of :func:`~dcirc_utils.report.results.results_dir` into one record.
 
     Returns:
-        ``{"findings": [...], "values": {notebook: {...}}, "pairs": [...], "counts": {verdict: n}}``; each finding
-        has its ``notebook`` and ``pair``.
+        ``{"findings": [...], "values": {notebook: {...}}, "pairs": [...], "counts": {verdict: n},
+        "counts_course": {verdict: n}, "counts_sanity": {verdict: n}, "figures": [...]}``; each finding has its
+        ``notebook`` and ``pair``. ``counts`` counts the study's claims only (kind ``"study"``): the course's own
+        checks are counted apart and the sanity checks (true by construction) are never part of the reproduction.
     """
+    from ..models.pairs import is_stand_in
     folder = Path(folder) if folder else results_dir()
     findings, values, pairs = [], {}, set()
     for path in sorted(folder.glob("[0-9][0-9].json")):
@@ -76,10 +81,22 @@ def collect_results(folder: str | Path | None = None) -> dict:
         pairs.add(r.pair)
         values[r.notebook] = r.values
         for f in r.findings:
-            findings.append({"notebook": r.notebook, "pair": r.pair, **f.__dict__})
-    counts = {v: sum(1 for f in findings if f["verdict"] == v) for v in VERDICTS}
-    return {"findings": findings, "values": values, "pairs": sorted(pairs), "counts": counts,
+            # a file written before findings named their pair: the notebook's pair, and whether it is a stand-in
+            pair = f.pair or r.pair
+            stand_in = is_stand_in(pair) if f.stand_in is None else f.stand_in
+            findings.append({**f.__dict__, "notebook": r.notebook, "pair": pair, "stand_in": bool(stand_in)})
+    return {"findings": findings, "values": values, "pairs": sorted(pairs), "counts": _counts(findings, "study"),
+            "counts_course": _counts(findings, "course"), "counts_sanity": _counts(findings, "sanity"),
             "figures": sorted(p.name for p in folder.glob("*.png"))}
+
+
+def _kind(f: dict) -> str:
+    return f.get("kind") or "study"
+
+
+def _counts(findings: list[dict], kind: str) -> dict:
+    """How many findings of ``kind`` have each verdict (every one of :data:`VERDICTS`, zeros included)."""
+    return {v: sum(1 for f in findings if _kind(f) == kind and f.get("verdict") == v) for v in VERDICTS}
 
 
 def render_notebook(path: str | Path, mathjax_src: str | None = None, banner: str = "") -> str:
@@ -131,34 +148,40 @@ def notebook_problem(name: str, record: dict) -> str:
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Distilled Circuits: report</title><link rel="icon" href="data:,">
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 0.92em; }}
+body {{ font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 0.9em; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 0.35em 0.5em; text-align: left; vertical-align: top; }}
 th {{ background: #f4f4f4; }}
 .reproduced {{ color: #1b7f3b; font-weight: 600; }} .differs {{ color: #b3261e; font-weight: 600; }}
-.not-computable {{ color: #777; font-weight: 600; }}
+.inconclusive {{ color: #a86800; font-weight: 600; }} .not-computable {{ color: #777; font-weight: 600; }}
+td small.reason {{ display: block; color: #444; font-weight: normal; margin-top: 0.2em; }}
 figure {{ display: inline-block; margin: 0.5em; max-width: 46%; vertical-align: top; }}
 figure img {{ max-width: 100%; border: 1px solid #eee; }}
 </style></head><body>
 {banner}<h1>Distilled Circuits: the study's claims on {pairs}</h1>
 <p>The first table holds the claims of the study (arXiv 2505.10822), the second the course's own checks (controls
-and properties the study did not test, never counted as reproductions). Each row gives the study's figure and source,
-the figure this run computed, the pair that produced it and a verdict computed by the notebook that tested it:
-<span class="reproduced">reproduced</span>, <span class="differs">differs</span> or
-<span class="not-computable">not computable</span> on this pair (a course check reads
-<span class="reproduced">holds</span> or <span class="differs">does not hold</span>).
+and properties the study did not test, never counted as reproductions), the third the sanity checks (true by
+construction: they test the code, not the science; never counted). Each row gives the study's figure and source, the
+figure this run computed, its spread over disjoint prompt sets, the control it must beat, the rule that tests it, the
+pair that produced it and a verdict computed by the notebook that tested it, with its reason:
+<span class="reproduced">reproduced</span> (the rule holds on every prompt set and the claim beats its control),
+<span class="differs">differs</span>, <span class="inconclusive">inconclusive</span> (the spread straddles the rule
+or the control, or there is no spread or control yet) or <span class="not-computable">not computable</span> on this
+pair (a course check reads <span class="reproduced">holds</span> or <span class="differs">does not hold</span>).
 Counts (study claims): {counts}. Machine-readable: <a href="results.json">results.json</a>.</p>
 <h2>Notebooks</h2><ul>{notebook_links}</ul>
-<h2>The study's claims</h2>
-<table><thead><tr><th>notebook</th><th>claim</th><th>study</th><th>this run</th><th>pair</th><th>verdict</th>
-<th>note</th></tr></thead><tbody>
+<h2>The study's claims ({n_study}: {counts})</h2>
+<table><thead><tr><th>notebook</th><th>claim</th><th>study</th><th>this run</th><th>spread</th><th>control</th>
+<th>rule</th><th>pair</th><th>verdict</th><th>note</th></tr></thead><tbody>
 {rows}
 </tbody></table>
-<h2>The course's own checks</h2>
-<table><thead><tr><th>notebook</th><th>check</th><th>study</th><th>this run</th><th>pair</th><th>verdict</th>
-<th>note</th></tr></thead><tbody>
+<h2>The course's own checks ({n_course}: {counts_course}; not counted as reproductions)</h2>
+<table><thead><tr><th>notebook</th><th>check</th><th>study</th><th>this run</th><th>spread</th><th>control</th>
+<th>rule</th><th>pair</th><th>verdict</th><th>note</th></tr></thead><tbody>
 {course_rows}
 </tbody></table>
+<h2>Sanity checks ({n_sanity}; true by construction, never counted)</h2>
+{sanity}
 <h2>Figures</h2>
 {figures}
 </body></html>
@@ -167,8 +190,71 @@ Counts (study claims): {counts}. Machine-readable: <a href="results.json">result
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
     return "—" if v is None else str(v)
+
+
+def _spread_cell(spread: dict | None) -> str:
+    """``low…high over n sets`` (escaped), or ``—`` when the finding has no spread."""
+    if not spread or not spread.get("n_sets"):
+        return "—"
+    text = f"{_fmt(spread.get('low'))}…{_fmt(spread.get('high'))} over {spread['n_sets']} sets"
+    what = f"<br><small>{html.escape(str(spread['what']))}</small>" if spread.get("what") else ""
+    return html.escape(text) + what
+
+
+def _control_cell(control: dict | list | None) -> str:
+    """Each control the claim must beat (one per line, escaped): its name with its figure and its range over the
+    sets, ``<name>: none on this pair: <why>`` when the pair has none; ``—`` when the claim has no control. Takes
+    a finding's list of :meth:`~dcirc_utils.report.results.Control.as_dict` (or one such dict)."""
+    controls = [control] if isinstance(control, dict) else list(control or [])
+    parts = []
+    for c in controls:
+        what = c.get("what") or "control"
+        if c.get("value") is None:
+            parts.append(f"{what}: none on this pair: {c.get('missing') or 'no reason given'}")
+            continue
+        text = f"{what}: {_fmt(c['value'])}"
+        if c.get("low") is not None and c.get("high") is not None:
+            text += f" ({_fmt(c['low'])}…{_fmt(c['high'])})"
+        if c.get("beat") in ("above", "below"):
+            text += f"; the claim must be {c['beat']} it"
+        parts.append(text)
+    return "<br>".join(html.escape(t) for t in parts) or "—"
+
+
+def _pair_cell(f: dict) -> str:
+    return html.escape(f.get("pair") or "—") + (" (stand-in)" if f.get("stand_in") else "")
+
+
+def _verdict_cell(f: dict) -> str:
+    """The verdict (in the words of the finding's kind, coloured by its CSS class) with its reason in small text."""
+    verdict = f.get("verdict", "")
+    shown = verdict if _kind(f) == "study" else COURSE_WORDS.get(verdict, verdict)
+    reason = f.get("reason") or ""
+    small = f'<small class="reason">{html.escape(reason)}</small>' if reason else ""
+    return f'<td class="{html.escape(verdict.replace(" ", "-"))}">{html.escape(shown)}{small}</td>'
+
+
+def _finding_row(f: dict, link: str) -> str:
+    """A row of the study's claims or of the course's checks."""
+    return (f"<tr><td>{link}</td><td>{html.escape(str(f.get('claim', '')))}</td>"
+            f"<td>{html.escape(_fmt(f.get('study')))}<br><small>{html.escape(f.get('source') or '')}</small></td>"
+            f"<td>{html.escape(_fmt(f.get('ours')))}</td><td>{_spread_cell(f.get('spread'))}</td>"
+            f"<td>{_control_cell(f.get('control'))}</td><td>{html.escape(f.get('rule') or '—')}</td>"
+            f"<td>{_pair_cell(f)}</td>{_verdict_cell(f)}"
+            f"<td><small>{html.escape(f.get('note') or '')}</small></td></tr>")
+
+
+def _sanity_row(f: dict, link: str) -> str:
+    """A row of the sanity checks (no study figure, spread or control to show)."""
+    return (f"<tr><td>{link}</td><td>{html.escape(str(f.get('claim', '')))}</td>"
+            f"<td>{html.escape(_fmt(f.get('ours')))}</td><td>{_pair_cell(f)}</td>{_verdict_cell(f)}"
+            f"<td><small>{html.escape(f.get('note') or '')}</small></td></tr>")
+
+
+def _count_text(counts: dict, words: dict | None = None) -> str:
+    return ", ".join(f"{(words or {}).get(v, v)} {counts.get(v, 0)}" for v in VERDICTS)
 
 
 def build_site(notebooks: str | Path | None = None, results: str | Path | None = None,
@@ -214,27 +300,26 @@ def build_site(notebooks: str | Path | None = None, results: str | Path | None =
         figs.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(name)}">'
                     f'<figcaption>{html.escape(name[:-4])}</figcaption></figure>')
     stems = {p.stem[:2]: p.stem for p in paths}
-    rows, course_rows = [], []
+    rows = {kind: [] for kind in ("study", "course", "sanity")}
     for f in data["findings"]:
         nb = stems.get(f["notebook"], "")
-        link = f'<a href="notebooks/{nb}.html">{f["notebook"]}</a>' if nb else f["notebook"]
-        cls = f["verdict"].replace(" ", "-")
-        shown = f["verdict"] if f.get("kind", "study") == "study" else COURSE_WORDS[f["verdict"]]
-        (rows if f.get("kind", "study") == "study" else course_rows).append(
-            f"<tr><td>{link}</td><td>{html.escape(f['claim'])}</td><td>{html.escape(_fmt(f['study']))}"
-            f"<br><small>{html.escape(f['source'])}</small></td><td>{html.escape(_fmt(f['ours']))}</td>"
-            f"<td>{html.escape(f['pair'])}</td><td class=\"{cls}\">{shown}</td>"
-            f"<td><small>{html.escape(f['note'])}</small></td></tr>")
-    study = [f for f in data["findings"] if f.get("kind", "study") == "study"]
-    counts = ", ".join(f"{v} {sum(1 for f in study if f['verdict'] == v)}" for v in VERDICTS)
+        link = f'<a href="notebooks/{nb}.html">{html.escape(f["notebook"])}</a>' if nb else html.escape(f["notebook"])
+        kind = _kind(f) if _kind(f) in rows else "study"
+        rows[kind].append((_sanity_row if kind == "sanity" else _finding_row)(f, link))
+    counts = _count_text(data["counts"])
+    sanity = ("<table><thead><tr><th>notebook</th><th>check</th><th>this run</th><th>pair</th><th>verdict</th>"
+              "<th>note</th></tr></thead><tbody>\n" + "\n".join(rows["sanity"]) + "\n</tbody></table>"
+              if rows["sanity"] else "<p>No sanity check was recorded.</p>")
     index = out / "index.html"
     banner = ""
     if status is not None and status.get("state") != "complete":
         banner = _banner("\n".join([f"This run is {status['message']}."] + [t for t in problems.values() if t]))
     index.write_text(_PAGE.format(banner=banner, pairs=html.escape(", ".join(data["pairs"]) or "no pair"),
-                                  counts=counts, notebook_links="".join(links), rows="\n".join(rows),
-                                  course_rows="\n".join(course_rows),
-                                  figures="".join(figs) or "<p>No figure was saved.</p>"))
+                                  counts=counts, counts_course=_count_text(data["counts_course"], COURSE_WORDS),
+                                  n_study=len(rows["study"]), n_course=len(rows["course"]),
+                                  n_sanity=len(rows["sanity"]), notebook_links="".join(links),
+                                  rows="\n".join(rows["study"]), course_rows="\n".join(rows["course"]),
+                                  sanity=sanity, figures="".join(figs) or "<p>No figure was saved.</p>"))
     return index
 
 

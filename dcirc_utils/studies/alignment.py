@@ -14,8 +14,8 @@ from typing import Sequence
 
 from ..core.paths import DATA_DIR
 from ..core.tasks import make_task
-from ..methods.recipes import (COURSE, Recipe, influence_scores, recipe_alignment, similarity_inputs,
-                               study_recipe_for)
+from ..methods.recipes import (COURSE, Recipe, alignment_parts, influence_scores, random_matching_alignment,
+                               similarity_inputs, study_recipe_for)
 from .cache import cached, model_fingerprint
 from .discover import prompts_digest
 
@@ -49,17 +49,26 @@ def _recipe_key(recipe: Recipe) -> dict:
 
 
 def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, refresh: bool = False,
-                   **task_kwargs) -> dict:
-    """A of ``pair`` on ``task`` under ``recipe``, cached on disk (notebooks 06 and 08).
+                   part: tuple[int, int] | None = None, **task_kwargs) -> dict:
+    """A of ``pair`` on ``task`` under ``recipe``, cached on disk (notebooks 06 and 08), with its control: A under
+    random matchings of the same components (:func:`~dcirc_utils.methods.recipes.random_matching_alignment`).
+
+    Args:
+        part: ``(k, n_sets)`` measures on the ``k``-th of ``n_sets`` disjoint parts of the ``n`` prompts
+            (:func:`~dcirc_utils.studies.spread.disjoint_sets`; a spread), ``None`` on all of them.
 
     Returns:
-        ``{"task", "pair", "recipe", "A", "A_heads", "A_mlps", "n_pairs", "n_duplicates", "mean_similarity",
-        "teacher_clean", "student_clean"}``.
+        ``{"task", "pair", "recipe", "A", "A_heads", "A_mlps", "A_random", "n_pairs", "n_duplicates",
+        "mean_similarity", "teacher_clean", "student_clean"}``.
 
     Raises:
         ValueError: if the pair's tokenizer cannot make the task (``make_task``'s message says which word).
     """
     prompts = make_task(task, n, seed, tokenizer=pair.tokenizer, **task_kwargs)
+    if part is not None:
+        from .spread import disjoint_sets
+        k, n_sets = part
+        prompts = disjoint_sets(prompts, n_sets)[k]
     key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
            "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe)}
 
@@ -70,13 +79,13 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
             eng_t = Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False)
             _TEACHER_PARTS[t_key] = ((similarity_inputs(pair.teacher, prompts, recipe.bos),
                                       influence_scores(eng_t, recipe, "teacher")), eng_t.clean_value)
-        parts, t_clean = _TEACHER_PARTS[t_key]
-        eng_s = Engine.for_prompts(pair.student, prompts, progress=False, check_baseline=False)
-        res = recipe_alignment(pair.teacher, pair.student, prompts, recipe, teacher_parts=parts,
-                               engines={"student": eng_s})
-        return {"A": res.value, "A_heads": res.value_heads, "A_mlps": res.value_mlps, "n_pairs": res.n_matched,
+        t_parts, t_clean = _TEACHER_PARTS[t_key]
+        parts = alignment_parts(pair.teacher, pair.student, prompts, recipe, teacher_parts=t_parts)
+        res = parts.alignment(recipe)
+        return {"A": res.value, "A_heads": res.value_heads, "A_mlps": res.value_mlps,
+                "A_random": random_matching_alignment(parts, recipe), "n_pairs": res.n_matched,
                 "n_duplicates": res.n_duplicates, "mean_similarity": res.mean_similarity,
-                "teacher_clean": t_clean, "student_clean": eng_s.clean_value}
+                "teacher_clean": t_clean, "student_clean": parts.student_clean}
 
     out = cached("alignment", key, compute, refresh=refresh)
     return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
@@ -118,3 +127,23 @@ def load_reference() -> dict:
 
 
 __all__ += ["load_reference"]
+
+
+def alignment_by_set(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
+                     n_sets: int | None = None) -> list[dict]:
+    """:func:`task_alignment` on each of ``n_sets`` disjoint parts of the same ``n`` prompts (a spread for A and its
+    random-matching control; :data:`~dcirc_utils.studies.spread.N_SETS` by default). A part that a model cannot be
+    measured on (e.g. every influence zero) gives a row with ``A = None`` and the reason."""
+    from .spread import N_SETS
+    n_sets = N_SETS if n_sets is None else n_sets
+    rows = []
+    for k in range(min(n_sets, n)):
+        try:
+            rows.append(task_alignment(pair, task, recipe, n, seed, part=(k, n_sets)))
+        except ValueError as err:
+            rows.append({"task": task, "pair": pair.name, "recipe": recipe.name, "A": None, "A_random": None,
+                         "note": str(err)})
+    return rows
+
+
+__all__ += ["alignment_by_set"]

@@ -3,7 +3,7 @@ attempted" (the checker skips it and the notebook goes on with the package's ref
 in the solutions notebook. This is what a workshop participant does first; the solutions notebooks' own "correct"
 lines are checked in tests/unit/test_workshop.py and their outputs by nbval.
 
-The notebooks run on the default pair with 20 prompts per set (``DCIRC_PARTICIPANT_PROMPTS`` overrides) and one cache
+The notebooks run on the default pair with 10 prompts per set (``DCIRC_PARTICIPANT_PROMPTS`` overrides) and one cache
 folder of their own, shared in course order as on a participant's laptop: whether Run All reaches the end does not
 depend on the prompt count, and nbval already runs the solutions at the course's 100 prompts."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted(
     nb = nbformat.read(W.participant_path(W.NOTEBOOKS_DIR / f"{name}.ipynb"), as_version=4)
     exercises = W.exercise_cells(nb)
     assert len(exercises) >= 2, f"{name}: a participant notebook without its exercises"
-    monkeypatch.setenv("DCIRC_PROMPTS", os.environ.get("DCIRC_PARTICIPANT_PROMPTS", "20"))
+    monkeypatch.setenv("DCIRC_PROMPTS", os.environ.get("DCIRC_PARTICIPANT_PROMPTS", "10"))
     monkeypatch.setenv("DCIRC_CACHE", str(participant_cache / "cache"))
     monkeypatch.setenv("DCIRC_RESULTS_DIR", str(participant_cache / "results"))     # not the course's build/results
     monkeypatch.delenv("DCIRC_PAIR", raising=False)

@@ -35,3 +35,10 @@ def test_every_notebook_runs_on_gpt2_random(gpt2_tok):
     assert sorted(times) == notebooks
     results = sorted(p.name for p in (OUT / "results").glob("*.json"))
     assert results, "the notebooks wrote no findings on gpt2-random"
+    # the negative control (issue 21): random weights have no learned structure, so no claim of the study may read
+    # "reproduced" on them
+    findings = [f for p in (OUT / "results").glob("[0-9][0-9].json") for f in json.loads(p.read_text())["findings"]]
+    study = [f for f in findings if f.get("kind") == "study"]
+    assert study, "no claim of the study was recorded on gpt2-random"
+    wrong = [(f["id"], f.get("reason") or f.get("note")) for f in study if f["verdict"] == "reproduced"]
+    assert not wrong, f"claims of the study reproduced by random weights: {wrong}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dcirc_utils.core.paths import NOTEBOOKS_DIR, REPO_ROOT
-from dcirc_utils.report.results import results_dir
+from dcirc_utils.report.results import VERDICTS, results_dir
 from dcirc_utils.report.site import build_site, collect_results
 
 BUILD = REPO_ROOT / "build"
@@ -53,8 +53,7 @@ def test_results_json_has_every_notebook_and_a_verdict_per_claim(site):
     data = collect_results()
     notebooks = {p.name[:2] for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
     assert {f["notebook"] for f in data["findings"]} <= notebooks
-    assert data["findings"] and all(f["verdict"] in ("reproduced", "differs", "not computable")
-                                    for f in data["findings"])
+    assert data["findings"] and all(f["verdict"] in VERDICTS for f in data["findings"])
     assert (site.parent / "results.json").exists()
 
 

@@ -12,7 +12,7 @@ import sys
 from dcirc_utils.core.paths import REPO_ROOT
 
 BUILD = REPO_ROOT / "build" / "small-init"
-PROMPTS = int(os.environ.get("DCIRC_CONTROL_PROMPTS", "20"))
+PROMPTS = int(os.environ.get("DCIRC_CONTROL_PROMPTS", "10"))
 
 
 def test_the_main_command_runs_to_the_end_on_small_init(small_pair):
@@ -26,3 +26,16 @@ def test_the_main_command_runs_to_the_end_on_small_init(small_pair):
     assert sorted(status["notebooks"]) == notebooks
     assert all(r["status"] == "ok" for r in status["notebooks"].values())
     assert (BUILD / "site" / "index.html").exists() and (BUILD / "results.json").exists()
+    # the negative control (issue 21): on small-init the student IS the copy before distillation, so no claim of the
+    # study whose control is that copy can read "reproduced"; and there must be such claims, with figures
+    findings = json.loads((BUILD / "results.json").read_text())["findings"]
+    copy_controlled = [f for f in findings if f.get("kind") == "study"
+                       and any("copy before distillation" in c["what"] for c in (f.get("control") or []))]
+    measured = [f for f in copy_controlled if f["verdict"] != "not computable"]
+    assert len(measured) >= 4, [(f["id"], f["verdict"], f.get("note")) for f in copy_controlled]
+    wrong = [(f["id"], f["reason"]) for f in copy_controlled if f["verdict"] == "reproduced"]
+    assert not wrong, f"claims about distillation reproduced by the copy itself: {wrong}"
+    # every finding names the pair that produced it (02 also runs `mini`, 07 the encoder pair, 08 and 09 the offline
+    # sweep), all of them stand-ins; the notebooks on the main pair name it
+    assert all(f.get("pair") and f.get("stand_in") is True for f in findings)
+    assert {f["pair"] for f in findings if f["notebook"] in ("01", "03", "04", "05", "06")} == {"small-init"}

@@ -1,0 +1,123 @@
+"""Figures measured again on disjoint prompt sets: the spread that a verdict needs (issue 21; notebooks 05 and 06).
+
+A claim of the study is reproduced only when its rule holds on every one of several disjoint prompt sets and it
+beats its control on each of them (:func:`dcirc_utils.report.results.decide`). The sets here are the notebook's own
+prompts split into :data:`N_SETS` disjoint parts (:func:`disjoint_sets`): their union is the notebook's set, so the
+spread costs about one more pass over the prompts, not five. Each part is measured on its own (its own mean
+ablation, its own clean Δl), as a fresh prompt set would be. A figure on a fifth of the prompts varies more than on
+all of them, so the spread is wider than the notebook's own uncertainty: verdicts from it are conservative.
+
+Circuits and matches are held fixed at the notebook's (found on all its prompts): the spread is that of the
+measurement, not of circuit discovery (notebook 02 shows how circuits move with the prompt set).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..core.components import Component, parse_component
+from ..engine import Engine
+from ..methods import brittleness as br
+from ..models.adapters import ModelAdapter
+from .cache import cached, model_fingerprint
+from .discover import prompts_digest
+
+__all__ = ["N_SETS", "set_indices", "disjoint_sets", "sets_description", "drops_by_set", "clipped_mean_head_drop",
+           "mean_circuit_head_drop", "largest_head_ratio", "ratio"]
+
+#: Disjoint prompt sets per spread (the least a verdict takes: ``report.results.MIN_SETS``).
+N_SETS = 5
+
+
+def set_indices(n: int, n_sets: int = N_SETS) -> list[list[int]]:
+    """The positions ``0 … n − 1`` split into ``n_sets`` contiguous parts whose sizes differ by at most one (fewer
+    when ``n < n_sets``): the parts :func:`disjoint_sets` takes, for figures that are means over prompts.
+
+    Raises:
+        ValueError: if ``n_sets`` is not a positive integer or ``n`` is not positive.
+    """
+    if not isinstance(n_sets, int) or n_sets < 1:
+        raise ValueError(f"n_sets must be a positive integer, not {n_sets!r}")
+    if n < 1:
+        raise ValueError("the prompt set is empty: there is nothing to split")
+    return [[int(i) for i in part] for part in np.array_split(np.arange(n), n_sets) if len(part)]
+
+
+def disjoint_sets(prompts, n_sets: int = N_SETS) -> list:
+    """The prompts split into ``n_sets`` disjoint, contiguous parts whose sizes differ by at most one (fewer parts
+    when there are fewer prompts than ``n_sets``: a verdict then reads "inconclusive").
+
+    Raises:
+        ValueError: if ``n_sets`` is not a positive integer or the prompt set is empty.
+    """
+    return [prompts.subset(part) for part in set_indices(len(prompts), n_sets)]
+
+
+def sets_description(prompts, sets: Sequence) -> str:
+    """The sets in words, e.g. ``"5 disjoint sets of 20 of the notebook's 100 prompts"``."""
+    sizes = sorted({len(s) for s in sets})
+    size = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
+    return f"{len(sets)} disjoint sets of {size} of the notebook's {len(prompts)} prompts"
+
+
+def _drops_to_json(rows: list[dict]) -> list[dict]:
+    return [{k: {str(c): v for c, v in d.items()} for k, d in row.items()} for row in rows]
+
+
+def _drops_from_json(rows: list[dict]) -> list[dict]:
+    return [{k: {parse_component(c): v for c, v in d.items()} for k, d in row.items()} for row in rows]
+
+
+def drops_by_set(adapter: ModelAdapter, prompts, circuit: Sequence[Component], n_sets: int = N_SETS,
+                 refresh: bool = False) -> list[dict[str, dict[Component, float]]]:
+    """Full-model and circuit-removal drops of every component on each disjoint prompt set, cached on disk.
+
+    Returns:
+        One ``{"full": {component: drop}, "circuit": {circuit component: drop}}`` per set
+        (:func:`~dcirc_utils.methods.brittleness.full_model_drops`,
+        :func:`~dcirc_utils.methods.brittleness.circuit_removal_drops` with ``circuit`` held fixed; ``"circuit"`` is
+        empty when the circuit is).
+    """
+    circuit = sorted(set(circuit))
+    key = {"model": model_fingerprint(adapter.model), "prompts": prompts_digest(prompts), "n_sets": n_sets,
+           "circuit": [str(c) for c in circuit]}
+
+    def compute() -> list[dict]:
+        rows = []
+        for part in disjoint_sets(prompts, n_sets):
+            engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
+            rows.append({"full": br.full_model_drops(engine),
+                         "circuit": br.circuit_removal_drops(engine, circuit) if circuit else {}})
+        return rows
+
+    return cached("drops-by-set", key, compute, _drops_to_json, _drops_from_json, refresh=refresh)
+
+
+def clipped_mean_head_drop(full: dict[Component, float]) -> float:
+    """The study's mean full-model head drop: every head's drop clipped with ``min(0, ·)``, then averaged."""
+    heads = [min(0.0, float(v)) for c, v in full.items() if not c.is_mlp]
+    return float(np.mean(heads)) if heads else math.nan
+
+
+def mean_circuit_head_drop(circuit: dict[Component, float]) -> float:
+    """The mean removal drop of the circuit's heads (``nan`` when the circuit has no head)."""
+    heads = [float(v) for c, v in circuit.items() if not c.is_mlp]
+    return float(np.mean(heads)) if heads else math.nan
+
+
+def ratio(num: float, den: float) -> float:
+    """``num / den``, ``nan`` when either is not finite or ``den`` is 0."""
+    if not (math.isfinite(num) and math.isfinite(den)) or den == 0:
+        return math.nan
+    return num / den
+
+
+def largest_head_ratio(student_drops: dict[Component, float], teacher_drops: dict[Component, float], matches,
+                       min_drop: float = br.SUBSTANTIVE_DROP_PP) -> float:
+    """The largest substantive sensitivity ratio among matched *heads* (student drop ≥ ``min_drop`` pp, counterpart
+    in the teacher's circuit): the study's headline compares head 2.4 with head 4.4. ``nan`` when there is none."""
+    rows = [r for r in br.sensitivity_ratios(student_drops, teacher_drops, matches)
+            if not r.student.is_mlp and not r.teacher.is_mlp and br.is_substantive(r, min_drop)]
+    return max((r.ratio for r in rows), default=math.nan)
