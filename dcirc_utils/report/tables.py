@@ -39,7 +39,7 @@ def frame(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence], columns: S
         digits: decimals for every float column, or per column (others keep 3).
 
     Raises:
-        ValueError: if a requested column is missing.
+        ValueError: if a requested column or the index column is missing (no rows give an empty table).
     """
     if isinstance(rows, Mapping):
         df = pd.DataFrame({k: [_clean(v) for v in vs] for k, vs in rows.items()})
@@ -55,6 +55,10 @@ def frame(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence], columns: S
             nd = digits.get(col, 3) if isinstance(digits, Mapping) else digits
             df[col] = df[col].round(nd)
     if index is not None:
+        if index not in df.columns:
+            if len(df) == 0:         # no rows: an empty table with the index named, not pandas' KeyError
+                return pd.DataFrame(index=pd.Index([], name=index))
+            raise ValueError(f"index column {index!r} is not in the rows (they have {list(df.columns)})")
         df = df.set_index(index)
     return df
 

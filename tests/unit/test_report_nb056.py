@@ -156,3 +156,13 @@ def test_init_map_table_counts_recovered_heads():
     assert df.loc[0, "mean S of its heads"] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="layer_map has 1"):
         init_map_table(heads, mlps, [0])
+
+
+def test_frame_of_no_rows_is_an_empty_table_and_a_missing_index_is_named():
+    # notebook 05 shows its per-set table even when no set was measured (a pair that does not solve the task)
+    from dcirc_utils.report.tables import frame
+    empty = frame([], index="model", digits=2)
+    assert len(empty) == 0 and empty.index.name == "model"
+    with pytest.raises(ValueError, match="'model'"):
+        frame([{"name": "a", "x": 1.0}], index="model")
+    assert frame([{"model": "a", "x": 1.23456}], index="model", digits=2).loc["a", "x"] == 1.23
