@@ -20,7 +20,7 @@ from . import heads as heads_mod
 from . import mlps as mlps_mod
 
 __all__ = ["Match", "normalise_matches", "match_heads", "match_heads_topk", "mlp_similarity_table", "match_mlps",
-           "study_matches", "MLP_SIMILARITIES"]
+           "study_matches", "MLP_SIMILARITIES", "study_cosine_blocks", "study_table_under_signs"]
 
 #: MLP similarity measures by name (:func:`mlp_similarity_table`).
 MLP_SIMILARITIES = {"study": mlps_mod.study_similarity_of_bases, "principal": mlps_mod.principal_similarity_of_bases}
@@ -144,6 +144,47 @@ def mlp_similarity_table(teacher_outs: Sequence[Tensor] | Tensor, student_outs: 
     t_bases = [mlps_mod.top_singular_vectors(t, k) for t in teacher_outs]
     s_bases = [mlps_mod.top_singular_vectors(s, k) for s in student_outs]
     return torch.tensor([[fn(ua, ub) for ub in s_bases] for ua in t_bases])
+
+
+def study_cosine_blocks(teacher_outs: Sequence[Tensor] | Tensor, student_outs: Sequence[Tensor] | Tensor,
+                        k: int = 3) -> Float[Tensor, "t_layer s_layer k k"]:
+    """``U_tᵀ U_s`` for every teacher/student MLP pair: the ``k × k`` cosines between their top-``k`` singular
+    vectors (:func:`~dcirc_utils.methods.mlps.top_singular_vectors`, its sign convention) whose ``|mean|`` is the
+    study's MLP similarity. With them the study's table can be recomputed for any choice of signs
+    (:func:`study_table_under_signs`).
+
+    Raises:
+        ValueError: for outputs of different widths.
+    """
+    t_bases = [mlps_mod.top_singular_vectors(t, k) for t in teacher_outs]
+    s_bases = [mlps_mod.top_singular_vectors(s, k) for s in student_outs]
+    if t_bases and s_bases and t_bases[0].shape[0] != s_bases[0].shape[0]:
+        raise ValueError(f"teacher MLP outputs have d={t_bases[0].shape[0]} and student ones d={s_bases[0].shape[0]}: "
+                         "singular vectors can only be compared in a shared space (models of one width)")
+    return torch.stack([torch.stack([(ua.T @ ub).float() for ub in s_bases]) for ua in t_bases])
+
+
+def study_table_under_signs(blocks: Float[Tensor, "t s k k"], teacher_signs: Float[Tensor, "t k"] | None = None,
+                            student_signs: Float[Tensor, "s k"] | None = None) -> Float[Tensor, "t s"]:
+    """The study's MLP similarity table (``|mean_ij σ_ti C_ij τ_sj|``) after flipping singular vectors: teacher MLP
+    ``t``'s ``i``-th vector times ``teacher_signs[t, i]``, student MLP ``s``'s ``j``-th times ``student_signs[s, j]``
+    (``±1``; ``None``: no flip, which gives :func:`mlp_similarity_table`'s ``"study"`` table).
+
+    Raises:
+        ValueError: if a sign array has the wrong shape or an entry other than ±1.
+    """
+    b = torch.as_tensor(blocks).double()
+    if b.ndim != 4:
+        raise ValueError(f"blocks must be [t, s, k, k], got {tuple(b.shape)}")
+    t, s, k, _ = b.shape
+    signs = []
+    for name, x, n in (("teacher_signs", teacher_signs, t), ("student_signs", student_signs, s)):
+        x = torch.ones(n, k, dtype=torch.float64) if x is None else torch.as_tensor(x).double()
+        if x.shape != (n, k) or not bool(((x == 1) | (x == -1)).all()):
+            raise ValueError(f"{name} must be a [{n}, {k}] array of ±1, got shape {tuple(x.shape)}")
+        signs.append(x)
+    ts, ss = signs
+    return (ts[:, None, :, None] * b * ss[None, :, None, :]).mean(dim=(-2, -1)).abs()
 
 
 def match_mlps(table: Float[Tensor, "t_layer s_layer"]) -> list[Match]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -37,7 +38,8 @@ from ..models.adapters import ModelAdapter
 
 __all__ = [
     "mlp_outputs", "positional_cosine", "cosine_summary", "top_singular_vectors", "subspace_cosines",
-    "subspace_similarity", "principal_angle_similarity", "study_similarity_of_bases", "principal_similarity_of_bases", "canonical_correlations", "cca_similarity", "merge_r2",
+    "subspace_similarity", "principal_angle_similarity", "study_similarity_of_bases", "principal_similarity_of_bases",
+    "lapack_singular_vectors", "column_signs", "canonical_correlations", "cca_similarity", "merge_r2",
     "merge_test", "logit_diff_contributions", "all_pairs_similarity", "layer_correspondences",
     "DEFAULT_MERGE_MARGIN",
 ]
@@ -134,6 +136,40 @@ def top_singular_vectors(x: Tensor, k: int = 3) -> Float[Tensor, "d k"]:
     v = vecs[:, -k:].flip(-1).clone()
     pivot = v[v.abs().argmax(dim=0), torch.arange(k)]
     return v * torch.where(pivot < 0, -1.0, 1.0).to(v.dtype)
+
+
+def lapack_singular_vectors(x: Tensor, k: int = 3) -> Float[Tensor, "d k"]:
+    """The top-``k`` vectors as the study's code takes them (``study-spec.md`` §4 step 4): the first ``k`` columns of
+    ``U`` from ``scipy.linalg.svd`` of the float32 uncentred second moment ``C = XᵀX / n``, **with the signs LAPACK
+    returns**. They span the same directions as :func:`top_singular_vectors`; only the signs differ, and those are
+    a convention of the LAPACK build (they may differ between machines): use them to show how much a result depends
+    on that convention (:func:`column_signs`), never for a stored result.
+
+    Raises:
+        ValueError: unless ``1 <= k <= min(n, d)``.
+    """
+    from scipy.linalg import svd
+
+    r = _rows(x, "x").float()
+    if not 1 <= k <= min(r.shape):
+        raise ValueError(f"k={k} must be between 1 and min(n, d) = {min(r.shape)}")
+    c = ((r.T @ r) / r.shape[0]).numpy()
+    u, _, _ = svd(c)
+    return torch.from_numpy(np.ascontiguousarray(u[:, :k])).double()
+
+
+def column_signs(reference: Float[Tensor, "d k"], other: Float[Tensor, "d k"]) -> Float[Tensor, "k"]:
+    """``±1`` per column: the sign that turns each column of ``reference`` into the matching column of ``other``
+    (``sign(⟨reference_i, other_i⟩)``, ``+1`` on a tie), e.g. LAPACK's signs relative to
+    :func:`top_singular_vectors`' convention.
+
+    Raises:
+        ValueError: if the two bases have different shapes.
+    """
+    if reference.shape != other.shape:
+        raise ValueError(f"the bases must have one shape, got {tuple(reference.shape)} and {tuple(other.shape)}")
+    dots = (reference.double() * other.double()).sum(dim=0)
+    return torch.where(dots < 0, -1.0, 1.0).double()
 
 
 def _same_space(ua: Tensor, ub: Tensor) -> None:

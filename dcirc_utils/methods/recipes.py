@@ -41,12 +41,12 @@ from ..models.adapters import ModelAdapter
 from . import heads as heads_mod
 from . import mlps as mlps_mod
 from .alignment import AlignmentResult, alignment_terms
-from .matching import Match, mlp_similarity_table
+from .matching import Match, mlp_similarity_table, study_cosine_blocks, study_table_under_signs
 
 __all__ = ["Recipe", "COURSE", "STUDY_SEQUENCE", "STUDY_IOI", "STUDY_QA", "STUDY_RECIPES", "study_recipe_for",
            "influence_scores", "argmax_tie", "rescale_mlp_similarities", "recipe_alignment_from_parts",
            "RecipeResult", "recipe_alignment", "SimilarityInputs", "similarity_inputs", "AlignmentParts",
-           "alignment_parts", "random_matching_alignment"]
+           "alignment_parts", "random_matching_alignment", "SignRange", "sign_range"]
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,10 @@ class AlignmentParts:
     n_student_heads: int
     n_teacher_heads: int
     student_clean: float = math.nan
+    #: ``[t, s, k, k]`` cosines of the singular vectors behind a study table (``alignment_parts(signs=True)``)
+    mlp_blocks: Tensor | None = None
+    #: LAPACK's signs relative to the course's convention: ``([t, k], [s, k])`` of ±1 (``alignment_parts(signs=True)``)
+    lapack_signs: tuple[Tensor, Tensor] | None = None
 
     def alignment(self, recipe: Recipe, random_seed: int | None = None) -> RecipeResult:
         """A from these parts (:func:`recipe_alignment_from_parts`)."""
@@ -280,8 +284,19 @@ class AlignmentParts:
 
 def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recipe: Recipe,
                     similarity_prompts=None, teacher_parts: tuple | None = None,
-                    engines: dict[str, Engine] | None = None) -> AlignmentParts:
-    """A's ingredients under ``recipe`` (arguments as :func:`recipe_alignment`)."""
+                    engines: dict[str, Engine] | None = None, signs: bool = False) -> AlignmentParts:
+    """A's ingredients under ``recipe`` (arguments as :func:`recipe_alignment`).
+
+    Args:
+        signs: also keep what :func:`sign_range` needs (the study's MLP measure only): the singular vectors'
+            cosines and the signs LAPACK gives them on this machine.
+
+    Raises:
+        ValueError: if ``signs`` is asked of a recipe whose MLP similarity is sign-free (the course's).
+    """
+    if signs and recipe.mlp_similarity == "principal":
+        raise ValueError(f"recipe {recipe.name!r} measures MLPs by principal angles, which have no signs: ask signs=True "
+                         "only of the study's recipes")
     engines = dict(engines or {})
     sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
     # an encoder's prompts open with [CLS], its first token in every position's attention; it takes no BOS
@@ -297,7 +312,80 @@ def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recip
     s_infl = influence_scores(eng_s, recipe, "student")
     head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)
     table = mlp_similarity_table(t_in.mlp_out, s_in.mlp_out, measure)
-    return AlignmentParts(head_sim, table, s_infl, t_infl, student.n_heads, teacher.n_heads, eng_s.clean_value)
+    blocks = lapack = None
+    if signs:
+        blocks = study_cosine_blocks(t_in.mlp_out, s_in.mlp_out)
+        k = blocks.shape[-1]
+        lapack = tuple(torch.stack([mlps_mod.column_signs(mlps_mod.top_singular_vectors(o, k),
+                                                          mlps_mod.lapack_singular_vectors(o, k)) for o in outs])
+                       for outs in (t_in.mlp_out, s_in.mlp_out))
+    return AlignmentParts(head_sim, table, s_infl, t_infl, student.n_heads, teacher.n_heads, eng_s.clean_value,
+                          blocks, lapack)
+
+
+@dataclass(frozen=True)
+class SignRange:
+    """How much of the study's A is the arbitrary sign of its MLP singular vectors (:func:`sign_range`).
+
+    The study's MLP similarity averages *signed* cosines between singular vectors before taking ``|·|``, so flipping
+    a vector (an equally valid SVD) changes it, the MLP matches and A.
+
+    Attributes:
+        fixed: A with the course's convention (each vector's largest coordinate positive): the A that verdicts use.
+        lapack: A with the signs ``scipy.linalg.svd`` returned on this machine, as the study's code took them (a
+            property of the LAPACK build: may differ between machines).
+        values: A under each of ``draws`` random sign choices (every vector of every MLP flipped with probability
+            1/2), seeded.
+    """
+
+    fixed: float
+    lapack: float
+    values: tuple[float, ...]
+
+    @property
+    def low(self) -> float:
+        return float(np.min(self.values))
+
+    @property
+    def high(self) -> float:
+        return float(np.max(self.values))
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.values))
+
+    @property
+    def width(self) -> float:
+        """``high − low``: how far A moves with the sign convention alone (a lower bound on the full range)."""
+        return self.high - self.low
+
+
+def sign_range(parts: AlignmentParts, recipe: Recipe, draws: int = 200, seed: int = 0) -> SignRange:
+    """A under the study's recipe with its MLP singular vectors' signs fixed by the course's convention, by LAPACK
+    and by ``draws`` random choices (:class:`SignRange`; notebook 06). The sign choices are drawn independently for
+    every vector of every teacher and student MLP (``2^(3·(T+S))`` choices in all, so the draws' range is an inner
+    estimate of the full range); everything else (head similarities, influences, the recipe) is held fixed.
+
+    Raises:
+        ValueError: if ``parts`` lack the cosines (``alignment_parts(..., signs=True)``) or ``draws`` < 1.
+    """
+    if parts.mlp_blocks is None or parts.lapack_signs is None:
+        raise ValueError("these parts hold no singular-vector cosines: build them with alignment_parts(..., signs=True) "
+                         "under a study recipe")
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, not {draws!r}")
+
+    def a(t_signs=None, s_signs=None) -> float:
+        table = study_table_under_signs(parts.mlp_blocks, t_signs, s_signs)
+        return recipe_alignment_from_parts(recipe, parts.head_sim, table, parts.student_influence,
+                                           parts.teacher_influence, parts.n_student_heads,
+                                           parts.n_teacher_heads).value
+
+    t, s, k, _ = parts.mlp_blocks.shape
+    gen = torch.Generator().manual_seed(seed)
+    flip = lambda n: torch.randint(2, (n, k), generator=gen).double() * 2 - 1  # noqa: E731
+    values = tuple(a(flip(t), flip(s)) for _ in range(draws))
+    return SignRange(a(), a(*parts.lapack_signs), values)
 
 
 def random_matching_alignment(parts: AlignmentParts, recipe: Recipe, draws: int = 20, seed: int = 0) -> float:

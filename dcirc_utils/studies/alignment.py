@@ -15,7 +15,7 @@ from typing import Sequence
 from ..core.paths import DATA_DIR
 from ..core.tasks import make_task
 from ..methods.recipes import (COURSE, Recipe, alignment_parts, influence_scores, random_matching_alignment,
-                               similarity_inputs, study_recipe_for)
+                               sign_range, similarity_inputs, study_recipe_for)
 from .cache import cached, model_fingerprint
 from .discover import prompts_digest
 
@@ -48,6 +48,18 @@ def _recipe_key(recipe: Recipe) -> dict:
     return {k: v for k, v in asdict(recipe).items() if k not in ("name", "source")}
 
 
+def _teacher_half(pair, prompts, recipe: Recipe, key: dict) -> tuple[tuple, float]:
+    """The teacher's similarity inputs and influences (and its clean metric), kept within the process: pairs that
+    share a teacher (small, small-init, ...) reuse them."""
+    from ..engine import Engine
+    t_key = json.dumps({k: key[k] for k in ("teacher", "prompts", "recipe")}, sort_keys=True)
+    if t_key not in _TEACHER_PARTS:
+        eng_t = Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False)
+        _TEACHER_PARTS[t_key] = ((similarity_inputs(pair.teacher, prompts, recipe.bos),
+                                  influence_scores(eng_t, recipe, "teacher")), eng_t.clean_value)
+    return _TEACHER_PARTS[t_key]
+
+
 def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, refresh: bool = False,
                    part: tuple[int, int] | None = None, **task_kwargs) -> dict:
     """A of ``pair`` on ``task`` under ``recipe``, cached on disk (notebooks 06 and 08), with its control: A under
@@ -73,13 +85,7 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
            "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe)}
 
     def compute() -> dict:
-        from ..engine import Engine
-        t_key = json.dumps({k: key[k] for k in ("teacher", "prompts", "recipe")}, sort_keys=True)
-        if t_key not in _TEACHER_PARTS:       # pairs that share a teacher (small, small-init, ...) reuse its half
-            eng_t = Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False)
-            _TEACHER_PARTS[t_key] = ((similarity_inputs(pair.teacher, prompts, recipe.bos),
-                                      influence_scores(eng_t, recipe, "teacher")), eng_t.clean_value)
-        t_parts, t_clean = _TEACHER_PARTS[t_key]
+        t_parts, t_clean = _teacher_half(pair, prompts, recipe, key)
         parts = alignment_parts(pair.teacher, pair.student, prompts, recipe, teacher_parts=t_parts)
         res = parts.alignment(recipe)
         return {"A": res.value, "A_heads": res.value_heads, "A_mlps": res.value_mlps,
@@ -147,3 +153,37 @@ def alignment_by_set(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 
 
 
 __all__ += ["alignment_by_set"]
+
+
+def sign_range_row(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, draws: int = 200,
+                   refresh: bool = False) -> dict:
+    """How much of ``pair``'s A on ``task`` under a study ``recipe`` is the sign convention of the study's MLP
+    singular vectors (:func:`~dcirc_utils.methods.recipes.sign_range`), cached on disk (notebook 06).
+
+    Returns:
+        ``{"task", "pair", "recipe", "A_fixed", "A_lapack", "A_low", "A_median", "A_high", "draws"}``: A with the
+        course's sign convention (the A of :func:`task_alignment`), with the signs LAPACK returned on the machine
+        that filled the cache, and the lowest, median and highest A over ``draws`` random sign choices.
+
+    Raises:
+        ValueError: for the course's recipe (its MLP measure has no signs), or a task the pair cannot make.
+    """
+    if recipe.mlp_similarity == "principal":
+        raise ValueError(f"recipe {recipe.name!r} measures MLPs by principal angles, which have no signs: pass a study "
+                         "recipe (study_recipe_for(task))")
+    prompts = make_task(task, n, seed, tokenizer=pair.tokenizer)
+    key = {"teacher": model_fingerprint(pair.teacher.model), "student": model_fingerprint(pair.student.model),
+           "prompts": prompts_digest(prompts), "recipe": _recipe_key(recipe), "draws": draws}
+
+    def compute() -> dict:
+        t_parts, _ = _teacher_half(pair, prompts, recipe, key)
+        parts = alignment_parts(pair.teacher, pair.student, prompts, recipe, teacher_parts=t_parts, signs=True)
+        r = sign_range(parts, recipe, draws=draws, seed=seed)
+        return {"A_fixed": r.fixed, "A_lapack": r.lapack, "A_low": r.low, "A_median": r.median, "A_high": r.high,
+                "draws": draws}
+
+    out = cached("alignment_signs", key, compute, refresh=refresh)
+    return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
+
+
+__all__ += ["sign_range_row"]
