@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Sequence
+from typing import Hashable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -38,7 +38,8 @@ from .cache import cached, engine_fingerprint, model_fingerprint
 from .discover import discover, prompts_digest
 from .shift import shift_study
 
-__all__ = ["correlation_ci", "partial_correlation_ci"]
+__all__ = ["correlation_ci", "partial_correlation_ci", "zscore_within", "ClusteredCorrelation",
+           "clustered_correlation_ci"]
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -121,6 +122,109 @@ def partial_correlation_ci(x: Sequence[float], y: Sequence[float], z: Sequence[f
         return r, math.nan, math.nan
     lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
     return r, float(lo), float(hi)
+
+
+def zscore_within(values: Sequence[float], groups: Sequence[Hashable]) -> np.ndarray:
+    """``values`` z-scored within each group (population std), so that one covariate has one scale across groups
+    whose metrics differ (Δl ≈ 10 on the numerals, a probability difference ≤ 1 on greater-than). A group of one
+    value, or without spread, scores 0.
+
+    Raises:
+        ValueError: if the lengths differ or a value is not finite.
+    """
+    v = np.asarray(values, dtype=float)
+    g = list(groups)
+    if v.ndim != 1 or len(v) != len(g):
+        raise ValueError(f"values ({v.shape}) and groups ({len(g)}) must be 1-D and of one length")
+    if not np.isfinite(v).all():
+        raise ValueError("values must be finite")
+    out = np.zeros_like(v)
+    for key in dict.fromkeys(g):
+        idx = np.array([k == key for k in g])
+        sd = v[idx].std()
+        if idx.sum() > 1 and sd > 1e-12 * max(1.0, float(np.abs(v[idx]).max())):
+            out[idx] = (v[idx] - v[idx].mean()) / sd
+    return out
+
+
+class ClusteredCorrelation(NamedTuple):
+    """A (partial) correlation with a bootstrap interval over independent units (:func:`clustered_correlation_ci`)."""
+
+    r: float                 #: Pearson's r of the points (of the residuals, when covariates were given)
+    low: float               #: the interval's bounds (NaN when fewer than 10 resamples were usable)
+    high: float
+    points: int              #: observations
+    units: int               #: independent units (clusters) the bootstrap resamples
+    covariates: int          #: covariates partialled out
+
+
+def _residuals(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+    design = np.column_stack([np.ones(len(a)), z])
+    coef, *_ = np.linalg.lstsq(design, a, rcond=None)
+    return a - design @ coef
+
+
+def clustered_correlation_ci(x: Sequence[float], y: Sequence[float], units: Sequence[Hashable],
+                             covariates: Sequence[Sequence[float]] = (), n_boot: int = 2000, seed: int = 0,
+                             level: float = 0.95) -> ClusteredCorrelation:
+    """Pearson's r of ``x`` and ``y``, with ``covariates`` partialled out (both regressed on them, residuals
+    correlated), and a percentile bootstrap interval that resamples whole **units** (notebook 08: the points of one
+    model on several tasks are not independent, so the model is the unit).
+
+    Each resample draws as many units as there are, with replacement (``default_rng(seed)``), and takes every point
+    of each. Resamples with fewer than ``3 + len(covariates)`` distinct units, or whose covariates are collinear
+    there (the partial correlation would not control them), or where a residual has no spread, are skipped.
+
+    Args:
+        x, y: paired observations.
+        units: the unit of each observation (e.g. the model's name).
+        covariates: zero or more sequences, one value per observation (e.g. depth, a metric z-scored per task).
+
+    Raises:
+        ValueError: on mismatched lengths, non-finite values, or fewer units than the estimate needs.
+    """
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    za = np.asarray(covariates, dtype=float).reshape(len(covariates), -1).T if len(covariates) else np.zeros((len(xa), 0))
+    u = list(units)
+    if xa.ndim != 1 or not (xa.shape == ya.shape and len(u) == len(xa) and za.shape[0] == len(xa)):
+        raise ValueError("x, y, units and every covariate must be 1-D and of one length (one value per observation)")
+    if not (np.isfinite(xa).all() and np.isfinite(ya).all() and np.isfinite(za).all()):
+        raise ValueError("x, y and the covariates must be finite: drop the observations whose measure is undefined")
+    k = za.shape[1]
+    names = list(dict.fromkeys(u))
+    need = 3 + k
+    if len(names) < need:
+        raise ValueError(f"{len(names)} independent units cannot estimate a correlation with {k} covariate(s); need at "
+                         f"least {need}")
+    members = [np.array([i for i, v in enumerate(u) if v == name]) for name in names]
+
+    def estimate(idx: np.ndarray) -> float:
+        if k:      # collinear covariates in this resample (e.g. one depth only): the partial r would not control them
+            zs = za[idx] - za[idx].mean(axis=0)
+            scale = np.abs(zs).max(axis=0)
+            if (scale <= 1e-9 * np.maximum(1.0, np.abs(za[idx]).max(axis=0))).any():
+                return math.nan
+            sv = np.linalg.svd(zs / scale, compute_uv=False)
+            if sv.min() <= 1e-6 * sv.max():
+                return math.nan
+        if k:
+            return _pearson(_residuals(xa[idx], za[idx]), _residuals(ya[idx], za[idx]))
+        return _pearson(xa[idx], ya[idx])
+
+    r = estimate(np.arange(len(xa)))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(names), len(names))
+        if len(np.unique(pick)) < need:
+            continue
+        v = estimate(np.concatenate([members[j] for j in pick]))
+        if not math.isnan(v):
+            boots.append(v)
+    lo = hi = math.nan
+    if len(boots) >= 10:
+        lo, hi = (float(q) for q in np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2]))
+    return ClusteredCorrelation(r, lo, hi, len(xa), len(names), k)
 
 
 # --------------------------------------------------------------------------------------------- the study's questions

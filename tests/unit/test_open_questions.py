@@ -62,3 +62,38 @@ def test_bootstrap_intervals_do_not_depend_on_float_rounding():
             assert np.allclose(partial_correlation_ci(x + e[0], y + e[1], z + e[2], n_boot=500), base_p, atol=1e-9,
                                equal_nan=True)
             assert np.allclose(correlation_ci(x + e[0], y + e[1], n_boot=500), base_r, atol=1e-9, equal_nan=True)
+
+
+def test_zscore_within_each_group_hand_computed():
+    from dcirc_utils.studies.open_questions import zscore_within
+    z = zscore_within([10.0, 12.0, 0.2, 0.6, 5.0], ["a", "a", "b", "b", "c"])
+    assert z.tolist() == pytest.approx([-1.0, 1.0, -1.0, 1.0, 0.0])        # a lone value scores 0
+    assert zscore_within([3.0, 3.0], ["a", "a"]).tolist() == [0.0, 0.0]  # no spread: 0, not NaN
+    with pytest.raises(ValueError, match="one length"):
+        zscore_within([1.0, 2.0], ["a"])
+
+
+def test_clustered_correlation_resamples_units_and_controls_covariates():
+    from dcirc_utils.studies.open_questions import clustered_correlation_ci
+    rng = np.random.default_rng(0)
+    n_units, per = 12, 3
+    units = np.repeat(np.arange(n_units), per)
+    depth = np.repeat(rng.integers(1, 4, n_units).astype(float), per)      # a unit-level driver of both x and y
+    x, y = depth + 0.2 * rng.normal(size=len(units)), depth + 0.2 * rng.normal(size=len(units))
+    plain = clustered_correlation_ci(x, y, units, n_boot=300)
+    assert plain.r > 0.8 and plain.low <= plain.r <= plain.high
+    assert (plain.points, plain.units, plain.covariates) == (36, 12, 0)
+    part = clustered_correlation_ci(x, y, units, [depth], n_boot=300)
+    assert abs(part.r) < 0.4 and part.low <= part.r <= part.high and part.covariates == 1
+    # counting each unit's points twice adds no information: the same estimate and the same interval
+    twice = clustered_correlation_ci(np.repeat(x, 2), np.repeat(y, 2), np.repeat(units, 2), [np.repeat(depth, 2)],
+                                     n_boot=300)
+    assert twice[:3] == pytest.approx(part[:3]) and twice.points == 72 and twice.units == 12
+    # the same data to 1e-12 (another CPU's rounding) gives the same interval
+    e = np.random.default_rng(1).normal(size=(3, len(x))) * 1e-12
+    again = clustered_correlation_ci(x + e[0], y + e[1], units, [depth + e[2]], n_boot=300)
+    assert np.allclose(again[:3], part[:3], atol=1e-9, equal_nan=True)
+    with pytest.raises(ValueError, match="independent units"):
+        clustered_correlation_ci(x[:9], y[:9], units[:9], [depth[:9]])        # 3 units, one covariate: need 4
+    with pytest.raises(ValueError, match="one length"):
+        clustered_correlation_ci(x, y[:-1], units)
