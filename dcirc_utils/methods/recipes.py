@@ -173,8 +173,10 @@ class SimilarityInputs:
 
 
 def similarity_inputs(adapter: ModelAdapter, prompts, bos: bool = True) -> SimilarityInputs:
-    """Attention patterns and MLP outputs of ``adapter`` on the clean prompts (with BOS prepended if ``bos``)."""
-    tokens = prompts.tokens(adapter.tokenizer, bos=bos)
+    """Attention patterns and MLP outputs of ``adapter`` on the clean prompts (with BOS prepended if ``bos``; an
+    encoder takes none whatever ``bos`` says: its prompts open with [CLS], its first token in every position's
+    attention)."""
+    tokens = prompts.tokens(adapter.tokenizer, bos=bos and adapter.family != "encoder")
     return SimilarityInputs(heads_mod.attention_patterns(adapter, tokens), mlps_mod.mlp_outputs(adapter, tokens))
 
 
@@ -299,8 +301,7 @@ def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recip
                          "only of the study's recipes")
     engines = dict(engines or {})
     sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
-    # an encoder's prompts open with [CLS], its first token in every position's attention; it takes no BOS
-    bos = recipe.bos and teacher.family != "encoder"
+    bos = recipe.bos                 # similarity_inputs gives an encoder none
     measure = "principal" if recipe.mlp_similarity == "principal" else "study"
     if teacher_parts is None:
         eng_t = engines.get("teacher") or Engine.for_prompts(teacher, prompts, progress=False)

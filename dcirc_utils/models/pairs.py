@@ -616,6 +616,27 @@ def _load_bert_small(device: torch.device, folder: Path | None = None) -> ModelP
                    "bert-small", {"teacher": t_dir, "student": s_dir})
 
 
+@register_pair("bert-small-init")
+def _load_bert_small_init(device: torch.device, folder: Path | None = None) -> ModelPair:
+    """The control pair of ``bert-small``: its teacher with the student BEFORE distillation (the copied blocks, rebuilt
+    exactly from the teacher by :func:`~dcirc_utils.models.init.init_distilbert_from_bert`; its SHA-256 is the
+    ``student_init_sha256`` of ``data/models/bert-small/training_log.json``)."""
+    from transformers import BertForMaskedLM, DistilBertConfig
+
+    from .init import init_distilbert_from_bert
+    t_dir, s_dir = _offline_folders("bert-small", folder)
+    tok = _local_tokenizer(t_dir)
+    with _quiet():
+        teacher = BertForMaskedLM.from_pretrained(str(t_dir))
+        student = init_distilbert_from_bert(teacher, DistilBertConfig.from_pretrained(str(s_dir)).n_layers)
+    blocks = ", ".join(str(b) for b in student.config.dcirc_layer_map)
+    return _probed(ModelPair("bert-small-init", _encoder(teacher, tok, "bert-small-teacher", device),
+                             _encoder(student.eval(), tok, "bert-small-init-student", device), tok,
+                             f"a control pair: the bert-small teacher and its student BEFORE distillation (teacher "
+                             f"blocks {blocks} copied, no training), rebuilt exactly from the teacher"),
+                   "bert-small", {"teacher": t_dir, "student": t_dir})
+
+
 # --------------------------------------------------------------------------------------------- bring your own pair
 #: the prefix of a bring-your-own pair's name: ``load_pair("hf:<teacher>,<student>")``
 HF_PREFIX = "hf:"

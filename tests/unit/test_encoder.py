@@ -163,3 +163,20 @@ def test_position_zeroing_is_the_studys_hook_on_bert():
     assert len({round(v, 6) for v in ours.values()}) > 1            # the ablation changes something
     with pytest.raises(ValueError, match="outside"):
         position_zeroing_impacts(adapter, _Prompts(), positions=[11])
+
+
+def test_similarity_inputs_give_an_encoder_no_bos(adapter):
+    """A study recipe asks for BOS (``bos=True``); an encoder's prompts open with [CLS] and its tokenizer has no BOS,
+    so ``similarity_inputs`` must read the prompts as they are (notebook 07's IOI alignment), not fail or prepend."""
+    from dcirc_utils.methods.recipes import similarity_inputs
+
+    class Strict(_Prompts):
+        def tokens(self, tok, which="clean", bos=False):
+            if bos:
+                raise AssertionError("asked an encoder's prompts for a BOS")
+            return _tokens()
+
+    with_bos, without = similarity_inputs(adapter, Strict(), bos=True), similarity_inputs(adapter, Strict(), bos=False)
+    assert with_bos.patterns.shape[-1] == _tokens().shape[1]
+    torch.testing.assert_close(with_bos.patterns, without.patterns, rtol=0, atol=0)
+    torch.testing.assert_close(with_bos.mlp_out, without.mlp_out, rtol=0, atol=0)

@@ -112,3 +112,24 @@ def test_shipped_bert_small_meets_its_targets():
     t, s = evaluate(pair.teacher, ps, corrupted=False), evaluate(pair.student, ps, corrupted=False)
     assert t["accuracy"] >= 0.98 and t["value"] >= 3.0
     assert s["accuracy"] >= 0.95
+
+
+def test_bert_small_init_is_the_student_before_distillation():
+    """The copy control of the encoder pair (notebook 07): the student rebuilt from the teacher is bit for bit the one
+    the recipe started from (its SHA-256 in the training log), its blocks are the teacher's ``layer_map`` blocks, and
+    the distilled student moved away from it."""
+    if not (BERT_SMALL / "student" / "model.safetensors").exists():
+        pytest.skip("data/models/bert-small not trained yet: python -m dcirc_utils.offline.encoder")
+    from dcirc_utils import load_pair
+    from dcirc_utils.models.pairs import copy_control_name
+    from dcirc_utils.offline.distill import state_sha256
+    log = json.loads((BERT_SMALL / "training_log.json").read_text())
+    init, pair = load_pair("bert-small-init", device="cpu"), load_pair("bert-small", device="cpu")
+    assert copy_control_name("bert-small") == "bert-small-init" == copy_control_name("bert-small-init")
+    assert state_sha256(init.student.model) == log["student_init_sha256"] != log["student_sha256"]
+    t_layers, s_layers = init.teacher.model.bert.encoder.layer, init.student.model.distilbert.transformer.layer
+    for i, j in enumerate(log["layer_map"]):
+        torch.testing.assert_close(s_layers[i].attention.q_lin.weight, t_layers[j].attention.self.query.weight,
+                                   rtol=0, atol=0)
+    moved = pair.student.model.distilbert.transformer.layer[1].attention.q_lin.weight
+    assert not torch.equal(moved, s_layers[1].attention.q_lin.weight)
