@@ -301,14 +301,13 @@ def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recip
                          "only of the study's recipes")
     engines = dict(engines or {})
     sim_prompts = similarity_prompts if similarity_prompts is not None else prompts
-    bos = recipe.bos                 # similarity_inputs gives an encoder none
     measure = "principal" if recipe.mlp_similarity == "principal" else "study"
     if teacher_parts is None:
         eng_t = engines.get("teacher") or Engine.for_prompts(teacher, prompts, progress=False)
-        teacher_parts = (similarity_inputs(teacher, sim_prompts, bos), influence_scores(eng_t, recipe,
+        teacher_parts = (similarity_inputs(teacher, sim_prompts, recipe.bos), influence_scores(eng_t, recipe,
                                                                                                "teacher"))
     t_in, t_infl = teacher_parts
-    s_in = similarity_inputs(student, sim_prompts, bos)
+    s_in = similarity_inputs(student, sim_prompts, recipe.bos)
     eng_s = engines.get("student") or Engine.for_prompts(student, prompts, progress=False, check_baseline=False)
     s_infl = influence_scores(eng_s, recipe, "student")
     head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)

@@ -91,7 +91,8 @@ def correlation_ci(x: Sequence[float], y: Sequence[float], n_boot: int = 2000, s
 
 
 def _residual(a: np.ndarray, z: np.ndarray) -> np.ndarray:
-    design = np.column_stack([np.ones_like(z), z])
+    """``a`` minus its least-squares fit on an intercept and ``z`` (one covariate ``[n]`` or several ``[n, k]``)."""
+    design = np.column_stack([np.ones(len(a)), z])
     coef, *_ = np.linalg.lstsq(design, a, rcond=None)
     return a - design @ coef
 
@@ -158,12 +159,6 @@ class ClusteredCorrelation(NamedTuple):
     covariates: int          #: covariates partialled out
 
 
-def _residuals(a: np.ndarray, z: np.ndarray) -> np.ndarray:
-    design = np.column_stack([np.ones(len(a)), z])
-    coef, *_ = np.linalg.lstsq(design, a, rcond=None)
-    return a - design @ coef
-
-
 def clustered_correlation_ci(x: Sequence[float], y: Sequence[float], units: Sequence[Hashable],
                              covariates: Sequence[Sequence[float]] = (), n_boot: int = 2000, seed: int = 0,
                              level: float = 0.95) -> ClusteredCorrelation:
@@ -208,7 +203,7 @@ def clustered_correlation_ci(x: Sequence[float], y: Sequence[float], units: Sequ
             if sv.min() <= 1e-6 * sv.max():
                 return math.nan
         if k:
-            return _pearson(_residuals(xa[idx], za[idx]), _residuals(ya[idx], za[idx]))
+            return _pearson(_residual(xa[idx], za[idx]), _residual(ya[idx], za[idx]))
         return _pearson(xa[idx], ya[idx])
 
     r = estimate(np.arange(len(xa)))
