@@ -12,10 +12,14 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 __all__ = ["logit_diff", "logit_diff_per_prompt", "score_percent", "accuracy", "check_baseline",
-           "DegenerateBaselineError", "MIN_CLEAN_LOGIT_DIFF", "Metric", "LogitDiff", "ProbDiff"]
+           "DegenerateBaselineError", "MIN_CLEAN_LOGIT_DIFF", "MIN_DL", "Metric", "LogitDiff", "ProbDiff"]
 
 #: A clean Δl whose magnitude is below this cannot serve as the 100% reference of a score.
 MIN_CLEAN_LOGIT_DIFF = 1e-3
+
+#: A model "solves" a Δl task when its mean clean Δl is at least this many logits (notebooks 05–07): below it, its
+#: influences and the percentages of its Δl mean nothing, so no spread or alignment is measured on it.
+MIN_DL = 1.0
 
 
 class DegenerateBaselineError(ValueError):

@@ -17,6 +17,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -30,7 +31,8 @@ from ..models.adapters import ModelAdapter
 __all__ = [
     "DEFAULT_ELEMENTS", "attention_patterns", "per_prompt_patterns", "element_token_mask", "element_token_ids",
     "numeral_detection_scores", "duplicate_token_scores", "number_mover_scores", "last_number_scores",
-    "head_role_scores", "similar_member_scores", "encoder_role_scores", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
+    "head_role_scores", "similar_member_scores", "encoder_role_scores", "encoder_attention_roles",
+    "decoder_attention_roles", "role_standing", "exclusive_roles", "base_rate", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
     "role_table", "HeadCircuits", "qk_ov_matrices", "head_similarity",
 ]
 
@@ -202,17 +204,21 @@ def _at_readout(patterns: Tensor, where: Tensor) -> Tensor:
 
 def number_mover_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch pos"], tokenizer=None,
                         element_ids: Sequence[int] | None = None, patterns: Tensor | None = None,
-                        readout: Tensor | None = None) -> Float[Tensor, "layer head"]:
-    """Attention mass of the readout position (where the answer is predicted) on all shown numbers (notebooks 03, 07).
+                        readout: Tensor | None = None, skip_first: bool = True) -> Float[Tensor, "layer head"]:
+    """Attention mass of the readout position (where the answer is predicted) on the shown numbers (notebooks 03, 07).
 
-    Definition: ``Σ_{k an element} A[r, k]`` averaged over prompts, ``r`` the readout position: the last token of a
+    Definition: ``Σ_{k a number} A[r, k]`` averaged over prompts, ``r`` the readout position: the last token of a
     decoder, the [MASK] of an encoder (``adapter.readout_positions``; the last position when ``adapter`` is
-    ``None``; ``readout`` overrides). The study's number mover (GPT-2 7.11) attends from the end to the numbers;
-    :func:`last_number_scores` isolates the most recent one.
+    ``None``; ``readout`` overrides). With ``skip_first`` (the default) the first number of each prompt is left out:
+    the study's number mover (GPT-2 7.11) "attends to every number but the first". The study's encoder numeral movers
+    (BERT 4.0, DistilBERT 0.0) attend to every number (its QK figures, study-spec.md §3.4): notebook 07 passes
+    ``skip_first=False``. :func:`last_number_scores` isolates the most recent number.
     """
     tokens = _check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
+    if skip_first:
+        is_el = is_el & (torch.cumsum(is_el.long(), dim=1) > 1)                       # every number but the first
     at_r = _at_readout(patterns, _readout(adapter, tokens, readout))                    # [layer, batch, head, k]
     mass = (at_r * is_el[None, :, None].to(patterns.dtype)).sum(-1)                    # [layer, batch, head]
     return mass.mean(dim=1)
@@ -253,6 +259,9 @@ def similar_member_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "bat
     ``Σ_{k<q, same role} A[q, k]``; the score is the mean over all such (prompt, query) pairs. It is
     :func:`duplicate_token_scores` with every number counted as one token. (The study showed this role with a
     figure of raw QK scores for BERT 1.11, not with a score: study-spec.md §3.4.)
+
+    By the study's own descriptions this role overlaps numeral detection (a number attending to earlier numbers is
+    both), so one head can top both scores: count each head for one role at a time (:func:`exclusive_roles`).
     """
     tokens = _check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
@@ -264,17 +273,100 @@ def similar_member_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "bat
     return _masked_query_mean(mass, same.any(-1))
 
 
-def encoder_role_scores(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"]) -> dict[str, Float[Tensor, "layer head"]]:
-    """The study's three encoder head roles from one forward pass (notebook 07), each ``[n_layers, n_heads]``:
+def encoder_attention_roles(tokens: Int[Tensor, "batch pos"], patterns: Float[Tensor, "layer batch head q k"],
+                            tokenizer, readout: Int[Tensor, "batch"]) -> dict[str, Float[Tensor, "layer head"]]:
+    """The study's three encoder head roles scored on given patterns (notebook 07), each ``[n_layers, n_heads]``:
     ``"similar-member detection"`` (:func:`similar_member_scores`), ``"numeral mover"`` (:func:`number_mover_scores`
-    from the [MASK]) and ``"numeral detection"`` (:func:`numeral_detection_scores`)."""
-    patterns = per_prompt_patterns(adapter, tokens)
-    tok = adapter.tokenizer
+    from ``readout``, the [MASK], on every number as the study's encoder figures show) and ``"numeral detection"``
+    (:func:`numeral_detection_scores`)."""
     return {
-        "similar-member detection": similar_member_scores(adapter, tokens, tok, patterns=patterns),
-        "numeral mover": number_mover_scores(adapter, tokens, tok, patterns=patterns),
-        "numeral detection": numeral_detection_scores(adapter, tokens, tok, patterns=patterns),
+        "similar-member detection": similar_member_scores(None, tokens, tokenizer, patterns=patterns),
+        "numeral mover": number_mover_scores(None, tokens, tokenizer, patterns=patterns, readout=readout,
+                                             skip_first=False),
+        "numeral detection": numeral_detection_scores(None, tokens, tokenizer, patterns=patterns),
     }
+
+
+def encoder_role_scores(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"]) -> dict[str, Float[Tensor, "layer head"]]:
+    """:func:`encoder_attention_roles` from one forward pass of ``adapter`` (the mover reads at its [MASK])."""
+    patterns = per_prompt_patterns(adapter, tokens)
+    return encoder_attention_roles(tokens, patterns, adapter.tokenizer, adapter.readout_positions(tokens).long())
+
+
+def decoder_attention_roles(tokens: Int[Tensor, "batch pos"], patterns: Float[Tensor, "layer batch head q k"],
+                            tokenizer) -> dict[str, Float[Tensor, "layer head"]]:
+    """The study's four GPT-2 attention roles scored on given patterns (notebook 03), each ``[n_layers, n_heads]``:
+    numeral detection, duplicate token, number mover (every number but the first) and last number, read at the last
+    position."""
+    return {
+        "numeral detection": numeral_detection_scores(None, tokens, tokenizer, patterns=patterns),
+        "duplicate token": duplicate_token_scores(None, tokens, patterns=patterns),
+        "number mover": number_mover_scores(None, tokens, tokenizer, patterns=patterns),
+        "last number": last_number_scores(None, tokens, tokenizer, patterns=patterns),
+    }
+
+
+# --------------------------------------------------------------------------------------------- one role per head
+def role_standing(score: Float[Tensor, "layer head"]) -> Float[Tensor, "layer head"]:
+    """How far each head stands out from all the model's heads on one role score: ``(s − median) / scale``, the scale
+    the median absolute deviation × 1.4826 (the standard deviation of a normal sample), or the standard deviation
+    when more than half the heads share one score, or 1 when all do. NaN scores stay NaN.
+
+    Raises:
+        ValueError: if the score is not ``[n_layers, n_heads]``.
+    """
+    s = torch.as_tensor(score, dtype=torch.float64)
+    if s.ndim != 2:
+        raise ValueError(f"a role score is [n_layers, n_heads]; got shape {tuple(s.shape)}")
+    ok = s[~torch.isnan(s)]
+    if ok.numel() == 0:
+        return s.clone()
+    med = ok.median()
+    scale = 1.4826 * (ok - med).abs().median()
+    if scale <= 0:
+        scale = ok.std(unbiased=False) if ok.numel() > 1 else torch.tensor(0.0, dtype=torch.float64)
+    if scale <= 0:
+        scale = torch.tensor(1.0, dtype=torch.float64)
+    return (s - med) / scale
+
+
+def exclusive_roles(scores: Mapping[str, Tensor]) -> dict[str, Bool[Tensor, "layer head"]]:
+    """Each head counted for one role at a time: the role in which it stands out most from all heads
+    (:func:`role_standing`; ties go to the role named first). The study names a head for one role each; one head
+    can top two overlapping scores (a number attending to earlier numbers is both similar-member and numeral
+    detection), and this assignment stops it standing for both.
+
+    Returns:
+        role → boolean ``[n_layers, n_heads]`` mask of the heads counted for it; the masks are disjoint, and a head
+        whose scores are all NaN is counted for none.
+
+    Raises:
+        ValueError: if no role is given or the scores differ in shape.
+    """
+    if not scores:
+        raise ValueError("exclusive_roles needs at least one role score")
+    names = list(scores)
+    standing = torch.stack([role_standing(scores[n]) for n in names])                 # [role, layer, head]
+    if len({tuple(t.shape) for t in standing}) != 1:
+        raise ValueError("every role score must have the same [n_layers, n_heads] shape")
+    filled = torch.nan_to_num(standing, nan=-math.inf)
+    best = filled.argmax(dim=0)                                                      # first maximum: the earlier role
+    none = torch.isnan(standing).all(dim=0)
+    return {n: (best == i) & ~none for i, n in enumerate(names)}
+
+
+def base_rate(score: Float[Tensor, "layer head"], q: float = 0.95) -> float:
+    """The ``q``-quantile of a role score over all of a model's heads (NaN left out): the level that a role's head
+    must beat to stand out from the model's heads (``nan`` when no head has a score).
+
+    Raises:
+        ValueError: if ``q`` is not in [0, 1].
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be a quantile in [0, 1], not {q}")
+    s = torch.as_tensor(score, dtype=torch.float64).flatten()
+    s = s[~torch.isnan(s)]
+    return float(torch.quantile(s, q)) if s.numel() else math.nan
 
 
 # --------------------------------------------------------------------------------------------- successor heads
@@ -364,32 +456,29 @@ def successor_scores(adapter: ModelAdapter, elements: Sequence[str] = DEFAULT_EL
 
 def head_role_scores(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
                      elements: Sequence[str] = DEFAULT_ELEMENTS) -> dict[str, Float[Tensor, "layer head"]]:
-    """All role scores from one forward pass (notebook 03): numeral detection, duplicate token, number mover,
-    last number and successor, each ``[n_layers, n_heads]`` (see the single functions for the definitions)."""
+    """All role scores from one forward pass (notebook 03): :func:`decoder_attention_roles` and the successor score
+    (weights only), each ``[n_layers, n_heads]`` (see the single functions for the definitions)."""
     patterns = per_prompt_patterns(adapter, tokens)
-    tok = adapter.tokenizer
-    return {
-        "numeral detection": numeral_detection_scores(adapter, tokens, tok, patterns=patterns),
-        "duplicate token": duplicate_token_scores(adapter, tokens, patterns=patterns),
-        "number mover": number_mover_scores(adapter, tokens, tok, patterns=patterns),
-        "last number": last_number_scores(adapter, tokens, tok, patterns=patterns),
-        "successor": successor_scores(adapter, elements),
-    }
+    return {**decoder_attention_roles(tokens, patterns, adapter.tokenizer),
+            "successor": successor_scores(adapter, elements)}
 
 
-def role_table(scores: Mapping[str, Tensor], top_k: int = 3) -> list[dict]:
-    """The ``top_k`` heads of each role, highest score first, as plain rows (notebook 03's tables).
+def role_table(scores: Mapping[str, Tensor], top_k: int = 3,
+               counted: Mapping[str, Tensor] | None = None) -> list[dict]:
+    """The ``top_k`` heads of each role, highest score first, as plain rows (notebooks 03 and 07's tables).
 
     Args:
         scores: role name → ``[n_layers, n_heads]`` scores (e.g. :func:`head_role_scores`).
         top_k: heads per role.
+        counted: optional role → boolean ``[n_layers, n_heads]`` mask of the heads that may stand for the role
+            (:func:`exclusive_roles`); ``None`` ranks every head for every role.
 
     Returns:
         ``[{"role", "rank", "head", "score"}, ...]`` with ``head`` a :class:`Component`, rank from 1; NaN scores
         are skipped.
 
     Raises:
-        ValueError: for ``top_k < 1`` or a score tensor that is not 2-D.
+        ValueError: for ``top_k < 1``, a score tensor that is not 2-D, or a mask of another shape or role.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -399,7 +488,14 @@ def role_table(scores: Mapping[str, Tensor], top_k: int = 3) -> list[dict]:
         if s.ndim != 2:
             raise ValueError(f"scores[{role!r}] has shape {tuple(s.shape)}; expected [n_layers, n_heads]")
         flat = s.flatten()
-        order = [int(i) for i in torch.argsort(flat, descending=True, stable=True) if not torch.isnan(flat[i])]
+        allowed = torch.ones_like(flat, dtype=torch.bool)
+        if counted is not None:
+            if role not in counted or tuple(counted[role].shape) != tuple(s.shape):
+                raise ValueError(f"counted has no {tuple(s.shape)} mask for the role {role!r}: pass "
+                                 "exclusive_roles(scores)")
+            allowed = torch.as_tensor(counted[role], dtype=torch.bool).flatten()
+        order = [int(i) for i in torch.argsort(flat, descending=True, stable=True)
+                 if not torch.isnan(flat[i]) and bool(allowed[i])]
         for rank, i in enumerate(order[:top_k], start=1):
             rows.append({"role": role, "rank": rank, "head": Component(i // s.shape[1], i % s.shape[1]),
                          "score": float(flat[i])})

@@ -189,6 +189,9 @@ class Control:
         values: its figure on each set of the claim's spread, in the same order (paired differences).
         beat: ``"above"`` when the claim's figure must exceed the control's, ``"below"`` when it must be smaller.
         missing: why there is no control on this pair.
+        must: a rule the control itself must satisfy for the comparison to mean anything (e.g. for "distillation
+            discards the role", the copy before distillation must *have* the role). A control that fails it on every
+            set makes the claim "differs"; one that straddles it, "inconclusive".
     """
 
     what: str
@@ -196,6 +199,7 @@ class Control:
     values: tuple[float, ...] = ()
     beat: str = "above"
     missing: str = ""
+    must: Rule | None = None
 
     def __post_init__(self):
         if self.beat not in ("above", "below"):
@@ -207,7 +211,7 @@ class Control:
         finite = [v for v in self.values if v is not None and math.isfinite(v)]
         return {"what": self.what, "value": _plain(self.value), "low": _plain(min(finite, default=math.nan)),
                 "high": _plain(max(finite, default=math.nan)), "values": [_plain(v) for v in self.values],
-                "beat": self.beat, "missing": self.missing}
+                "beat": self.beat, "missing": self.missing, "must": self.must.text if self.must else ""}
 
 
 def _controls(control: "Control | Sequence[Control] | None") -> list["Control"]:
@@ -225,7 +229,9 @@ def decide(rule: Rule, ours: float | None, spread: Spread | None,
     claim must beat each control on every set: the paired differences (claim − control, on the notebook's prompts
     and on each set) must all lie on the side ``control.beat`` names. A control that does as well on every set (all
     differences on the other side or zero) makes it "differs"; one that is missing on this pair or that the claim
-    beats on some sets only makes it "inconclusive".
+    beats on some sets only makes it "inconclusive". A control with a ``must`` rule that it fails on every set makes
+    it "differs" (e.g. the copy never had the role that distillation is said to discard), one that straddles it
+    "inconclusive".
 
     Returns:
         ``(verdict, reason)``.
@@ -248,6 +254,14 @@ def decide(rule: Rule, ours: float | None, spread: Spread | None,
             verdicts.append("inconclusive")
             reasons.append(f"there is no control ({c.what}): {c.missing or 'it has no figure on this pair'}")
             continue
+        if c.must is not None:
+            own = [float(c.value)] + [float(v) for v in c.values if v is not None and math.isfinite(v)]
+            met = c.must.test(min(own), max(own))
+            if met != "holds":
+                verdicts.append("differs" if met == "fails" else "inconclusive")
+                reasons.append(f"{c.what} {'fails' if met == 'fails' else 'straddles'} its own condition "
+                               f"({c.must.text}: {_num(min(own))}…{_num(max(own))}), so the comparison cannot show it")
+                continue
         sign = 1.0 if c.beat == "above" else -1.0
         diffs = [float(ours) - float(c.value)]
         diffs += [o - v for o, v in zip(spread.values, c.values)
@@ -355,7 +369,8 @@ def _control_text(controls: list[dict] | None) -> str:
             parts.append(f"{c['what']}: none on this pair")
         else:
             parts.append(f"{c['what']}: {_fmt(c['value'])}" + (f" ({_fmt(c['low'])}…{_fmt(c['high'])})"
-                                                               if c.get("low") is not None else ""))
+                                                               if c.get("low") is not None else "")
+                         + (f", which must itself be {c['must']}" if c.get("must") else ""))
     return "; ".join(parts)
 
 

@@ -219,6 +219,8 @@ def _control_cell(control: dict | list | None) -> str:
             text += f" ({_fmt(c['low'])}…{_fmt(c['high'])})"
         if c.get("beat") in ("above", "below"):
             text += f"; the claim must be {c['beat']} it"
+        if c.get("must"):
+            text += f"; it must itself be {c['must']}"
         parts.append(text)
     return "<br>".join(html.escape(t) for t in parts) or "—"
 

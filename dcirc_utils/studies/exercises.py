@@ -270,8 +270,8 @@ def _random_patterns(n_layers: int, batch: int, n_heads: int, pos: int, g: torch
 @exercise
 def check_number_mover_score(fn: Callable, trials: int = 5, seed: int = 0, on_model=None) -> str:
     """Notebook 03: ``fn(patterns [layer batch head q k], is_number [batch pos] bool) -> [layer head]`` must equal
-    :func:`dcirc_utils.methods.heads.number_mover_scores`: the attention mass from the final position onto the
-    number tokens, averaged over prompts.
+    :func:`dcirc_utils.methods.heads.number_mover_scores`: the attention mass from the final position onto every
+    number token but the first (the study's definition of its number mover, GPT-2 7.11), averaged over prompts.
 
     Args:
         on_model: optionally ``{model: (patterns, is_number, reference scores [layer head])}``: the function is then
@@ -294,8 +294,12 @@ def check_number_mover_score(fn: Callable, trials: int = 5, seed: int = 0, on_mo
             hint = ""
             first = (patterns[..., 0, :] * is_number[None, :, None].float()).sum(-1).mean(1)
             everything = (patterns[..., -1, :]).sum(-1).mean(1)
+            with_first = (patterns[..., -1, :] * is_number[None, :, None].float()).sum(-1).mean(1)
             all_queries = (patterns * is_number[None, :, None, None].float()).sum(-1).mean(dim=(1, 3))
-            if torch.allclose(got, first, atol=1e-5):
+            if torch.allclose(got, with_first, atol=1e-5):
+                hint = (" You counted every number; the study's number mover attends to every number *but the first*"
+                        " (drop each prompt's first number from the mask, e.g. with a cumulative sum).")
+            elif torch.allclose(got, first, atol=1e-5):
                 hint = " You read query position 0; the answer is predicted at the final position (q = -1)."
             elif torch.allclose(got, everything, atol=1e-5):
                 hint = " You summed over every key; keep only the keys that hold a number (is_number)."

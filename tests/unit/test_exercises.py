@@ -40,12 +40,15 @@ def test_number_mover_checker_accepts_reference_and_rejects_wrong():
         return number_mover_scores(None, is_number.long(), element_ids=[1], patterns=patterns)
 
     def good(patterns, is_number):
-        return (patterns[..., -1, :] * is_number[None, :, None, :]).sum(-1).mean(1)
+        later = is_number & (is_number.long().cumsum(-1) > 1)          # every number but the first
+        return (patterns[..., -1, :] * later[None, :, None, :]).sum(-1).mean(1)
 
     check_number_mover_score(reference)
     check_number_mover_score(good)
     with pytest.raises(AssertionError, match="query position 0"):
         check_number_mover_score(lambda p, m: (p[..., 0, :] * m[None, :, None, :]).sum(-1).mean(1))
+    with pytest.raises(AssertionError, match="but the first"):
+        check_number_mover_score(lambda p, m: (p[..., -1, :] * m[None, :, None, :]).sum(-1).mean(1))
     with pytest.raises(AssertionError, match="every key"):
         check_number_mover_score(lambda p, m: p[..., -1, :].sum(-1).mean(1))
     with pytest.raises(AssertionError, match="every query"):

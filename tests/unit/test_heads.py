@@ -75,8 +75,11 @@ def test_role_scores_follow_their_definitions():
     assert nd[0, 0] == pytest.approx(1.0) and nd[0, 1] == 0 and nd[0, 2] == 0
     assert nd[0, 3] == pytest.approx(1 / 9)                    # uniform from pos 8: one number among 9 keys
     assert dup[0, 1] == pytest.approx(1.0) and dup[0, 0] == 0
-    assert mover[0, 2] == pytest.approx(1.0) and last[0, 2] == pytest.approx(0.3)
-    assert mover[0, 3] == pytest.approx(2 / pos)
+    # the study's number mover attends to every number but the first: only the second number (0.3) counts
+    assert mover[0, 2] == pytest.approx(0.3) and last[0, 2] == pytest.approx(0.3)
+    assert mover[0, 3] == pytest.approx(1 / pos)
+    every = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, skip_first=False)
+    assert every[0, 2] == pytest.approx(1.0) and every[0, 3] == pytest.approx(2 / pos)
 
 
 def test_element_token_mask_finds_numbers(mini_pair):
@@ -268,8 +271,39 @@ def test_encoder_roles_follow_their_definitions():
     # queries with an earlier same-role position: verbs 6, 11; "in" 7, 12; "." 9; number 8 -> six queries
     assert sm[0, 0] == pytest.approx((1.0 + 0.5) / 6)
     assert sm[0, 2] == 0                                          # self-attention does not count
-    mover_mask = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, readout=torch.tensor([13]))
-    mover_last = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat)
+    mover_mask = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, readout=torch.tensor([13]),
+                                       skip_first=False)
+    mover_last = H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, skip_first=False)
     assert mover_mask[0, 1] == pytest.approx(1.0) and mover_last[0, 1] == 0
     with pytest.raises(ValueError, match="one per prompt"):
         H.number_mover_scores(None, tokens, element_ids=el, patterns=pat, readout=torch.tensor([13, 13]))
+
+
+def test_exclusive_roles_count_each_head_once():
+    """A head that tops two overlapping scores is counted for the role where it stands out most from all heads."""
+    base = torch.tensor([[0.10, 0.12, 0.11], [0.09, 0.10, 0.13]])
+    a, b = base.clone(), base.clone()
+    a[0, 0], b[0, 0] = 0.9, 0.5            # head 0.0 tops both; it stands out more on role "a"
+    b[1, 2] = 0.45                          # role "b"'s next head
+    counted = H.exclusive_roles({"a": a, "b": b})
+    assert bool(counted["a"][0, 0]) and not bool(counted["b"][0, 0])
+    assert not bool((counted["a"] & counted["b"]).any())
+    assert int((counted["a"] | counted["b"]).sum()) == a.numel()          # every head counted once
+    rows = H.role_table({"a": a, "b": b}, top_k=1, counted=counted)
+    assert [(r["role"], str(r["head"])) for r in rows] == [("a", "0.0"), ("b", "1.2")]
+    assert str(H.role_table({"b": b}, top_k=1)[0]["head"]) == "0.0"     # without the assignment 0.0 tops both
+    with pytest.raises(ValueError, match="mask"):
+        H.role_table({"b": b}, counted={"a": counted["a"]})
+
+
+def test_role_standing_and_base_rate_by_hand():
+    s = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, float("nan")]])
+    # median 2, absolute deviations 2 1 0 1 2 -> MAD 1, scale 1.4826
+    assert H.role_standing(s)[1, 1] == pytest.approx(2 / 1.4826)
+    assert torch.isnan(H.role_standing(s)[1, 2])
+    flat = torch.zeros(2, 3)
+    flat[0, 0] = 1.0                        # MAD 0: the standard deviation takes over
+    assert H.role_standing(flat)[0, 0] == pytest.approx(float((1 - 0) / torch.tensor([1.0, 0, 0, 0, 0, 0]).std(unbiased=False)))
+    assert H.base_rate(s, 0.5) == pytest.approx(2.0) and H.base_rate(s, 1.0) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="quantile"):
+        H.base_rate(s, 1.5)

@@ -377,3 +377,19 @@ def test_a_finding_names_the_pair_that_produced_it_when_it_is_not_the_notebooks(
     assert (f.pair, f.stand_in, g.pair, g.stand_in) == ("mini", True, "mini", True)
     assert (h.pair, h.stand_in) == ("gpt2", False)
     assert "this run on mini (stand-in)" in f.sentence() and "this run on gpt2:" in h.sentence()
+
+
+def test_a_control_that_fails_its_own_condition_decides():
+    """'Distillation discards the role' needs a copy that had the role: a copy without it makes the claim differ,
+    however far below it the student sits."""
+    rule = Rule.below(0.3)
+    spread = Spread((0.10, 0.12, 0.11, 0.09, 0.10))
+    had_it = Control("the copy", 0.6, values=(0.6, 0.62, 0.58, 0.61, 0.6), beat="below", must=Rule.above(0.3))
+    never = Control("the copy", 0.2, values=(0.2, 0.21, 0.19, 0.2, 0.2), beat="below", must=Rule.above(0.3))
+    borderline = Control("the copy", 0.31, values=(0.29, 0.31, 0.32, 0.3, 0.33), beat="below", must=Rule.above(0.3))
+    assert decide(rule, 0.1, spread, had_it)[0] == "reproduced"
+    verdict, reason = decide(rule, 0.1, spread, never)
+    assert verdict == "differs" and "fails its own condition" in reason
+    assert decide(rule, 0.1, spread, borderline)[0] == "inconclusive"
+    assert decide(rule, 0.1, spread, Control("the copy", 0.2, values=never.values, beat="below"))[0] == "reproduced"
+    assert never.as_dict()["must"] == "> 0.3"
