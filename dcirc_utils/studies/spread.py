@@ -18,14 +18,15 @@ from typing import Sequence
 import numpy as np
 
 from ..core.components import Component, parse_component
+from ..core.metrics import MIN_DL, DegenerateBaselineError
 from ..engine import Engine
 from ..methods import brittleness as br
 from ..models.adapters import ModelAdapter
 from .cache import cached, model_fingerprint
-from .discover import prompts_digest
+from .discover import discover, prompts_digest
 
 __all__ = ["N_SETS", "set_indices", "disjoint_sets", "sets_description", "drops_by_set", "clipped_mean_head_drop",
-           "mean_circuit_head_drop", "largest_head_ratio", "ratio"]
+           "mean_circuit_head_drop", "largest_head_ratio", "ratio", "circuit_shares_by_set"]
 
 #: Disjoint prompt sets per spread (the least a verdict takes: ``report.results.MIN_SETS``).
 N_SETS = 5
@@ -121,3 +122,27 @@ def largest_head_ratio(student_drops: dict[Component, float], teacher_drops: dic
     rows = [r for r in br.sensitivity_ratios(student_drops, teacher_drops, matches)
             if not r.student.is_mlp and not r.teacher.is_mlp and br.is_substantive(r, min_drop)]
     return max((r.ratio for r in rows), default=math.nan)
+
+
+def circuit_shares_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str = "corrected",
+                          n_sets: int = N_SETS, min_dl: float = MIN_DL) -> tuple[float, ...]:
+    """The share of the model's components that node pruning keeps, with a circuit found afresh on each disjoint
+    prompt set (circuits move with the prompt set, notebook 02), each cached by
+    :func:`~dcirc_utils.studies.discover.discover`.
+
+    A set on which the model's clean Δl is below ``min_dl`` gives ``nan``: a model that does not solve the set has no
+    circuit worth counting (and a percentage of a Δl near 0 means nothing).
+    """
+    shares = []
+    for part in disjoint_sets(prompts, n_sets):
+        engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
+        if not float(engine.clean_value) >= min_dl:
+            shares.append(math.nan)
+            continue
+        try:
+            found = discover(adapter, part, pair_name, role, edges=False, engine=engine, rule=rule)
+        except DegenerateBaselineError:
+            shares.append(math.nan)
+            continue
+        shares.append(len(found.circuit.components) / len(engine.components))
+    return tuple(shares)

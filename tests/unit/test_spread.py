@@ -86,3 +86,22 @@ def test_alignment_by_set_measures_each_part(mini_pair, tmp_path, monkeypatch):
     assert whole["A"] not in [r["A"] for r in rows]                  # each part is its own measurement
     torch.manual_seed(0)
     assert alignment_by_set(mini_pair, "numerals", COURSE, n=10, n_sets=5) == rows   # cached, deterministic
+
+
+def test_circuit_shares_by_set_find_a_circuit_on_each_set(mini_pair, tmp_path, monkeypatch):
+    """Each set's share is that of node pruning run on the set alone (the naive way); a set the model does not
+    solve (clean Δl below the bar) gives nan."""
+    from dcirc_utils.methods.discovery import prune_nodes
+    monkeypatch.setenv("DCIRC_CACHE", str(tmp_path))
+    ps = make_prompts(15, seed=0, tokenizer=mini_pair.tokenizer)
+    m = mini_pair.student
+    shares = sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3)
+    assert len(shares) == 3 and any(math.isfinite(s) for s in shares)
+    for share, part in zip(shares, sp.disjoint_sets(ps, 3)):
+        eng = Engine.for_prompts(m, part, progress=False, check_baseline=False)
+        if eng.clean_value < 1.0:
+            assert math.isnan(share)
+            continue
+        circuit = prune_nodes(eng, 0.8, rule="corrected")
+        assert share == pytest.approx(len(circuit.components) / len(eng.components))
+    assert all(math.isnan(s) for s in sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3, min_dl=1e9))
