@@ -12,6 +12,7 @@ measurement, not of circuit discovery (notebook 02 shows how circuits move with 
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..core.components import Component, parse_component
 from ..core.metrics import MIN_DL, DegenerateBaselineError
+from ..core.paths import DATA_DIR
 from ..engine import Engine
 from ..methods import brittleness as br
 from ..models.adapters import ModelAdapter
@@ -26,7 +28,7 @@ from .cache import cached, model_fingerprint
 from .discover import discover, prompts_digest
 
 __all__ = ["N_SETS", "set_indices", "disjoint_sets", "sets_description", "drops_by_set", "clipped_mean_head_drop",
-           "mean_circuit_head_drop", "largest_head_ratio", "ratio", "circuit_shares_by_set"]
+           "mean_circuit_head_drop", "largest_head_ratio", "ratio", "circuit_shares_by_set", "SHIPPED_PATH", "shipped_or_compute", "ship"]
 
 #: Disjoint prompt sets per spread (the least a verdict takes: ``report.results.MIN_SETS``).
 N_SETS = 5
@@ -124,25 +126,95 @@ def largest_head_ratio(student_drops: dict[Component, float], teacher_drops: dic
     return max((r.ratio for r in rows), default=math.nan)
 
 
+#: Spreads too slow to recompute on every run of the course, shipped with it (issue 21): one entry per measurement,
+#: keyed by the weights' fingerprint, the prompts and the settings; a run whose key differs recomputes (and caches).
+SHIPPED_PATH = DATA_DIR / "results" / "spreads.json"
+
+
+def _shipped() -> list[dict]:
+    return json.loads(SHIPPED_PATH.read_text())["entries"] if SHIPPED_PATH.exists() else []
+
+
+def shipped_or_compute(key: dict, compute) -> tuple[float, ...]:
+    """The values shipped in :data:`SHIPPED_PATH` under exactly ``key`` (weights' fingerprint, prompts, settings), or
+    ``compute()`` when no entry has that key (a retrained model, other prompts or settings): shipped spreads are
+    reused only for the very weights and prompts they were measured on. ``None`` in the file stands for ``nan``."""
+    for entry in _shipped():
+        if entry["key"] == key:
+            return tuple(math.nan if v is None else float(v) for v in entry["values"])
+    return tuple(float(v) for v in compute())
+
+
+def ship(key: dict, values: Sequence[float]) -> None:
+    """Write ``values`` under ``key`` into :data:`SHIPPED_PATH`, replacing an entry with the same key."""
+    entries = [e for e in _shipped() if e["key"] != key]
+    entries.append({"key": key, "values": [None if not math.isfinite(v) else float(v) for v in values]})
+    SHIPPED_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SHIPPED_PATH.write_text(json.dumps({"about": "spreads over disjoint prompt sets, keyed by the weights' fingerprint "
+                                                  "(python -m dcirc_utils.studies.spread)", "entries": entries},
+                                       indent=1, sort_keys=True) + "\n")
+
+
+def _shares_key(adapter: ModelAdapter, prompts, rule: str, n_sets: int, min_dl: float) -> dict:
+    return {"what": "circuit shares by set", "model": model_fingerprint(adapter.model),
+            "prompts": prompts_digest(prompts), "rule": rule, "n_sets": n_sets, "threshold": 0.8, "min_dl": min_dl}
+
+
 def circuit_shares_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str = "corrected",
-                          n_sets: int = N_SETS, min_dl: float = MIN_DL) -> tuple[float, ...]:
+                          n_sets: int = N_SETS, min_dl: float = MIN_DL, use_shipped: bool = True) -> tuple[float, ...]:
     """The share of the model's components that node pruning keeps, with a circuit found afresh on each disjoint
     prompt set (circuits move with the prompt set, notebook 02), each cached by
-    :func:`~dcirc_utils.studies.discover.discover`.
+    :func:`~dcirc_utils.studies.discover.discover`. Slow (a full pruning per set), so the course ships the values for
+    its default pair (:func:`shipped_or_compute`; ``use_shipped=False`` recomputes).
 
     A set on which the model's clean Δl is below ``min_dl`` gives ``nan``: a model that does not solve the set has no
     circuit worth counting (and a percentage of a Δl near 0 means nothing).
     """
-    shares = []
-    for part in disjoint_sets(prompts, n_sets):
-        engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
-        if not float(engine.clean_value) >= min_dl:
-            shares.append(math.nan)
-            continue
-        try:
-            found = discover(adapter, part, pair_name, role, edges=False, engine=engine, rule=rule)
-        except DegenerateBaselineError:
-            shares.append(math.nan)
-            continue
-        shares.append(len(found.circuit.components) / len(engine.components))
-    return tuple(shares)
+    def compute() -> list[float]:
+        shares = []
+        for part in disjoint_sets(prompts, n_sets):
+            engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
+            if not float(engine.clean_value) >= min_dl:
+                shares.append(math.nan)
+                continue
+            try:
+                found = discover(adapter, part, pair_name, role, edges=False, engine=engine, rule=rule)
+            except DegenerateBaselineError:
+                shares.append(math.nan)
+                continue
+            shares.append(len(found.circuit.components) / len(engine.components))
+        return shares
+
+    if not use_shipped:
+        return tuple(compute())
+    return shipped_or_compute(_shares_key(adapter, prompts, rule, n_sets, min_dl), compute)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dcirc_utils.studies.spread [--pair small] [--prompts 100]``: measure notebook 02's circuit shares
+    on the disjoint sets (teacher, student and the copy before distillation, both pruning rules) and ship them."""
+    import argparse
+
+    from ..core.tasks import make_prompts
+    from ..models.pairs import copy_control_name, load_pair
+    ap = argparse.ArgumentParser(prog="python -m dcirc_utils.studies.spread", description=main.__doc__.split("\n")[0])
+    ap.add_argument("--pair", default="small")
+    ap.add_argument("--prompts", type=int, default=100)
+    args = ap.parse_args(argv)
+    pair = load_pair(args.pair, device="cpu")
+    prompts = make_prompts(args.prompts, seed=0, tokenizer=pair.tokenizer)      # notebook 02's prompts
+    models = [(pair.teacher, pair.name, "teacher"), (pair.student, pair.name, "student")]
+    copy = copy_control_name(pair.name)
+    if copy and copy != pair.name:
+        models.append((load_pair(copy, device="cpu").student, copy, "student"))
+    for rule in ("corrected", "study"):
+        for model, name, role in models:
+            values = circuit_shares_by_set(model, prompts, name, role, rule, use_shipped=False)
+            ship(_shares_key(model, prompts, rule, N_SETS, MIN_DL), values)
+            print(f"{name} {role} ({rule} rule): {', '.join(f'{v:.3f}' for v in values)}")
+    print(f"-> {SHIPPED_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

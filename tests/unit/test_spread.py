@@ -1,6 +1,7 @@
 """Spreads over disjoint prompt sets (dcirc_utils.studies.spread) and A's random-matching control (issue 21)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -105,3 +106,23 @@ def test_circuit_shares_by_set_find_a_circuit_on_each_set(mini_pair, tmp_path, m
         circuit = prune_nodes(eng, 0.8, rule="corrected")
         assert share == pytest.approx(len(circuit.components) / len(eng.components))
     assert all(math.isnan(s) for s in sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3, min_dl=1e9))
+
+
+def test_shipped_spreads_are_used_only_for_their_exact_key(tmp_path, monkeypatch):
+    """A shipped spread is returned for exactly its key (weights, prompts, settings); any other key recomputes."""
+    monkeypatch.setattr(sp, "SHIPPED_PATH", tmp_path / "spreads.json")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [0.5, 0.25]
+
+    key = {"model": "abc", "prompts": "p", "rule": "corrected"}
+    assert sp.shipped_or_compute(key, compute) == (0.5, 0.25) and len(calls) == 1     # nothing shipped yet
+    sp.ship(key, [0.1, math.nan])
+    got = sp.shipped_or_compute(key, compute)
+    assert got[0] == 0.1 and math.isnan(got[1]) and len(calls) == 1                    # shipped: not recomputed
+    assert sp.shipped_or_compute(dict(key, model="retrained"), compute) == (0.5, 0.25) and len(calls) == 2
+    sp.ship(key, [0.2, 0.3])                                                             # replaces, does not duplicate
+    assert sp.shipped_or_compute(key, compute) == (0.2, 0.3)
+    assert len(json.loads((tmp_path / "spreads.json").read_text())["entries"]) == 1
