@@ -155,44 +155,63 @@ def ship(key: dict, values: Sequence[float]) -> None:
                                        indent=1, sort_keys=True) + "\n")
 
 
-def _shares_key(adapter: ModelAdapter, prompts, rule: str, n_sets: int, min_dl: float) -> dict:
-    return {"what": "circuit shares by set", "model": model_fingerprint(adapter.model),
+def _shares_key(adapter: ModelAdapter, prompts, rule: str, n_sets: int, min_dl: float, what: str = "share") -> dict:
+    label = {"share": "circuit shares by set", "mlp_share": "circuit MLP shares by set"}[what]
+    return {"what": label, "model": model_fingerprint(adapter.model),
             "prompts": prompts_digest(prompts), "rule": rule, "n_sets": n_sets, "threshold": 0.8, "min_dl": min_dl}
 
 
-def circuit_shares_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str = "corrected",
-                          n_sets: int = N_SETS, min_dl: float = MIN_DL, use_shipped: bool = True) -> tuple[float, ...]:
-    """The share of the model's components that node pruning keeps, with a circuit found afresh on each disjoint
-    prompt set (circuits move with the prompt set, notebook 02), each cached by
-    :func:`~dcirc_utils.studies.discover.discover`. Slow (a full pruning per set), so the course ships the values for
-    its default pair (:func:`shipped_or_compute`; ``use_shipped=False`` recomputes).
-
-    A set on which the model's clean Δl is below ``min_dl`` gives ``nan``: a model that does not solve the set has no
-    circuit worth counting (and a percentage of a Δl near 0 means nothing).
-    """
-    def compute() -> list[float]:
-        shares = []
-        for part in disjoint_sets(prompts, n_sets):
-            engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
-            if not float(engine.clean_value) >= min_dl:
-                shares.append(math.nan)
-                continue
+def _circuits_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str, n_sets: int,
+                     min_dl: float) -> list[dict]:
+    """A circuit found afresh on each disjoint set (each cached by :func:`~dcirc_utils.studies.discover.discover`):
+    per set, the share of all components it keeps and the share of the model's MLPs it keeps (``nan`` where the
+    model's clean Δl on the set is below ``min_dl``)."""
+    rows = []
+    for part in disjoint_sets(prompts, n_sets):
+        engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
+        found = None
+        if float(engine.clean_value) >= min_dl:
             try:
                 found = discover(adapter, part, pair_name, role, edges=False, engine=engine, rule=rule)
             except DegenerateBaselineError:
-                shares.append(math.nan)
-                continue
-            shares.append(len(found.circuit.components) / len(engine.components))
-        return shares
+                found = None
+        if found is None:
+            rows.append({"share": math.nan, "mlp_share": math.nan})
+            continue
+        rows.append({"share": len(found.circuit.components) / len(engine.components),
+                     "mlp_share": len(found.circuit.mlps) / engine.n_layers})
+    return rows
+
+
+def circuit_shares_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str = "corrected",
+                          n_sets: int = N_SETS, min_dl: float = MIN_DL, use_shipped: bool = True,
+                          what: str = "share") -> tuple[float, ...]:
+    """The share of the model's components that node pruning keeps (``what="share"``), or the share of its MLPs
+    (``what="mlp_share"``), with a circuit found afresh on each disjoint prompt set (circuits move with the prompt
+    set, notebook 02), each cached by :func:`~dcirc_utils.studies.discover.discover`. Slow (a full pruning per set),
+    so the course ships the values for its default pair (:func:`shipped_or_compute`; ``use_shipped=False``
+    recomputes).
+
+    A set on which the model's clean Δl is below ``min_dl`` gives ``nan``: a model that does not solve the set has no
+    circuit worth counting (and a percentage of a Δl near 0 means nothing).
+
+    Raises:
+        ValueError: for a ``what`` other than ``"share"`` or ``"mlp_share"``.
+    """
+    if what not in ("share", "mlp_share"):
+        raise ValueError(f"what must be 'share' or 'mlp_share', not {what!r}")
+
+    def compute() -> list[float]:
+        return [row[what] for row in _circuits_by_set(adapter, prompts, pair_name, role, rule, n_sets, min_dl)]
 
     if not use_shipped:
         return tuple(compute())
-    return shipped_or_compute(_shares_key(adapter, prompts, rule, n_sets, min_dl), compute)
+    return shipped_or_compute(_shares_key(adapter, prompts, rule, n_sets, min_dl, what), compute)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dcirc_utils.studies.spread [--pair small] [--prompts 100]``: measure notebook 02's circuit shares
-    on the disjoint sets (teacher, student and the copy before distillation, both pruning rules) and ship them."""
+    (of all components and of the MLPs) on the disjoint sets (teacher, student and the copy before distillation, both pruning rules) and ship them."""
     import argparse
 
     from ..core.tasks import make_prompts
@@ -209,9 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         models.append((load_pair(copy, device="cpu").student, copy, "student"))
     for rule in ("corrected", "study"):
         for model, name, role in models:
-            values = circuit_shares_by_set(model, prompts, name, role, rule, use_shipped=False)
-            ship(_shares_key(model, prompts, rule, N_SETS, MIN_DL), values)
-            print(f"{name} {role} ({rule} rule): {', '.join(f'{v:.3f}' for v in values)}")
+            for what in ("share", "mlp_share"):      # one pruning per set: the second reads discover's cache
+                values = circuit_shares_by_set(model, prompts, name, role, rule, use_shipped=False, what=what)
+                ship(_shares_key(model, prompts, rule, N_SETS, MIN_DL, what), values)
+                print(f"{name} {role} ({rule} rule), {what}: {', '.join(f'{v:.3f}' for v in values)}")
     print(f"-> {SHIPPED_PATH}")
     return 0
 

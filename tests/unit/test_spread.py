@@ -97,15 +97,19 @@ def test_circuit_shares_by_set_find_a_circuit_on_each_set(mini_pair, tmp_path, m
     ps = make_prompts(15, seed=0, tokenizer=mini_pair.tokenizer)
     m = mini_pair.student
     shares = sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3)
+    mlp_shares = sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3, what="mlp_share")
     assert len(shares) == 3 and any(math.isfinite(s) for s in shares)
-    for share, part in zip(shares, sp.disjoint_sets(ps, 3)):
+    for share, mlp_share, part in zip(shares, mlp_shares, sp.disjoint_sets(ps, 3)):
         eng = Engine.for_prompts(m, part, progress=False, check_baseline=False)
         if eng.clean_value < 1.0:
-            assert math.isnan(share)
+            assert math.isnan(share) and math.isnan(mlp_share)
             continue
         circuit = prune_nodes(eng, 0.8, rule="corrected")
         assert share == pytest.approx(len(circuit.components) / len(eng.components))
+        assert mlp_share == pytest.approx(sum(c.is_mlp for c in circuit.components) / m.n_layers)
     assert all(math.isnan(s) for s in sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3, min_dl=1e9))
+    with pytest.raises(ValueError, match="mlp_share"):
+        sp.circuit_shares_by_set(m, ps, "mini", "student", n_sets=3, what="heads")
 
 
 def test_shipped_spreads_are_used_only_for_their_exact_key(tmp_path, monkeypatch):
