@@ -423,22 +423,30 @@ def ov_element_logits(adapter: ModelAdapter, elements: Sequence[str] = DEFAULT_E
     return torch.stack(rows)
 
 
-def successor_score_from_ov(ov_logits: Float[Tensor, "n n"]) -> float:
+def successor_score_from_ov(ov_logits: Float[Tensor, "n n"], rows: Sequence[int] | None = None) -> float:
     """Fraction of elements whose successor is the top-1 of their OV row (notebook 03; pure function for tests).
 
     ``ov_logits[i, j]`` is how much input element ``i`` raises output element ``j``, elements in sequence order.
     Rows ``0 … n-2`` are scored (the last element's successor is not in the list): row ``i`` counts if its argmax is
-    ``i + 1``. A random map scores ``1/n`` on average (chance); a perfect successor map scores 1.
+    ``i + 1``. A random map scores ``1/n`` on average (chance); a perfect successor map scores 1. ``rows`` scores
+    only those input rows (a disjoint part of the elements: the spread of a score that reads weights, not prompts).
 
     Raises:
-        ValueError: unless ``ov_logits`` is square with at least 2 rows.
+        ValueError: unless ``ov_logits`` is square with at least 2 rows, or if ``rows`` is empty or names a row
+            outside ``0 … n-2``.
     """
     m = torch.as_tensor(ov_logits)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
         raise ValueError(f"ov_logits must be a square [n_elements, n_elements] matrix with n >= 2, got "
                          f"{tuple(m.shape)}: rows are input elements, columns output elements, in sequence order")
-    top = m[:-1].argmax(dim=-1)
-    return float((top == torch.arange(1, m.shape[0])).float().mean())
+    hits = m[:-1].argmax(dim=-1) == torch.arange(1, m.shape[0])
+    if rows is None:
+        return float(hits.float().mean())
+    rows = [int(r) for r in rows]
+    if not rows or not all(0 <= r < m.shape[0] - 1 for r in rows):
+        raise ValueError(f"rows must be a non-empty list of input rows in 0 … {m.shape[0] - 2} (the last element has "
+                         f"no successor in the list), got {rows}")
+    return float(hits[rows].float().mean())
 
 
 def successor_scores(adapter: ModelAdapter, elements: Sequence[str] = DEFAULT_ELEMENTS, mode: str = "mlp0",

@@ -33,6 +33,22 @@ def test_successor_score_of_copy_and_random_maps():
     assert abs(mean - 1 / n) < 0.015, f"random maps score {mean:.3f}, chance is {1 / n:.3f}"
 
 
+def test_successor_score_on_rows_is_the_share_of_those_rows():
+    """Scored on a part of the input rows, the score is the share of those rows whose top output is n+1; disjoint
+    parts average back to the whole (weighted by their sizes)."""
+    n = 7
+    ov = torch.eye(n)                                          # copy everywhere ...
+    ov[[0, 2, 3], [1, 3, 4]] = 5.0                             # ... but rows 0, 2 and 3 point to their successor
+    assert H.successor_score_from_ov(ov) == pytest.approx(3 / 6)
+    assert H.successor_score_from_ov(ov, rows=[0, 1]) == 0.5
+    assert H.successor_score_from_ov(ov, rows=[2, 3]) == 1.0
+    assert H.successor_score_from_ov(ov, rows=[4, 5]) == 0.0
+    with pytest.raises(ValueError, match="rows"):
+        H.successor_score_from_ov(ov, rows=[6])                # the last element has no successor in the list
+    with pytest.raises(ValueError, match="rows"):
+        H.successor_score_from_ov(ov, rows=[])
+
+
 @pytest.mark.parametrize("bad", [torch.zeros(3, 4), torch.zeros(1, 1), torch.zeros(5)])
 def test_successor_score_rejects_non_square(bad):
     with pytest.raises(ValueError, match="square"):
