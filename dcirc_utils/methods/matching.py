@@ -184,7 +184,9 @@ def study_table_under_signs(blocks: Float[Tensor, "t s k k"], teacher_signs: Flo
             raise ValueError(f"{name} must be a [{n}, {k}] array of ±1, got shape {tuple(x.shape)}")
         signs.append(x)
     ts, ss = signs
-    return (ts[:, None, :, None] * b * ss[None, :, None, :]).mean(dim=(-2, -1)).abs()
+    # averaged in float64, then stored in float32 as mlp_similarity_table stores the study's table: with no flip the
+    # two tables are equal to the bit, so the sign range's unflipped A is the verdicts' A on every CPU
+    return (ts[:, None, :, None] * b * ss[None, :, None, :]).mean(dim=(-2, -1)).abs().float()
 
 
 def match_mlps(table: Float[Tensor, "t_layer s_layer"]) -> list[Match]:
