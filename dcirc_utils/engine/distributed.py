@@ -301,6 +301,7 @@ def _worker(rank: int, world_size: int, fn: Callable, args: tuple, device: str, 
     try:
         result = fn(dev, *args)
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
+        dist.barrier()      # every rank done before any tears down (gloo can abort a rank whose peer left first)
     finally:
         dist.destroy_process_group()
 
@@ -378,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"  {str(c):>8}  {engine.score(v):7.2f} % of clean")
             if args.out is not None:
                 args.out.write_text(json.dumps({str(c): v for c, v in scan.items()}, indent=1))
+        # rank 0 prints and writes while the others wait: a rank that tears down gloo while its peer still holds the
+        # connection can be aborted at exit ("terminate called without an active exception", SIGABRT)
+        dist.barrier()
     finally:
         if owns_group:
             dist.destroy_process_group()
