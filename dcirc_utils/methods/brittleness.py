@@ -207,7 +207,7 @@ def backup_heads(engine: Engine, ablated_head: Component | None = None, top_k: i
 def drops_grid(drops: Mapping[Component, float], n_layers: int, n_heads: int) -> tuple[
         Float[np.ndarray, "n_layers n_heads"], Float[np.ndarray, "n_layers"]]:
     """Drops as a ``[n_layers, n_heads]`` head array and a ``[n_layers]`` MLP array, ``nan`` where a component has
-    no value (notebook 05; for :func:`dcirc_utils.report.plots.layer_head_heatmap`).
+    no value (notebook 05; for :func:`dcirc_utils.report.plots.layer_head_heatmaps`).
 
     Raises:
         ValueError: if a component lies outside ``n_layers × n_heads``.

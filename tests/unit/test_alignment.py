@@ -279,16 +279,23 @@ def test_alignment_measure_on_the_unperturbed_pair_with_fixed_matches(mini_pair,
     assert 0.0 <= out["influence_gini"] < 1.0
 
 
-def test_noise_curve_draws_means_and_fit():
-    from dcirc_utils.report.plots import noise_curve
+def test_noise_curves_draws_the_means_and_the_fit():
+    from dcirc_utils.report.plots import noise_curves
     levels = [0.0, 0.01, 0.1, 1.0]
     rows = [{"level": lv, "seed": s, "A": float(inverse_log_decay(lv, 0.2, 0.7, 1.0, 0.01)) + 0.01 * s}
             for lv in levels for s in range(2)]
     stats = mean_std(rows, "A")
     fit = fit_inverse_log_decay([r["level"] for r in rows], [r["A"] for r in rows], sigma0=0.01)
-    fig = noise_curve(stats, fit, reference=0.895)
-    assert fig.axes[0].get_xscale() == "symlog"
-    assert any("plateau 0.2" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    fig = noise_curves({"A": stats}, fits={"A": fit}, normalise=False, references={"study A": 0.895})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "symlog"
+    [bars] = ax.containers                                          # the one metric's mean ± std
+    order = sorted(stats, key=lambda r: r["level"])
+    np.testing.assert_allclose(bars.lines[0].get_xdata(), [r["level"] for r in order])
+    np.testing.assert_allclose(bars.lines[0].get_ydata(), [r["mean"] for r in order])
+    fitted = next(line for line in ax.lines if line.get_label() == "A: inverse-log fit")
+    np.testing.assert_allclose(fitted.get_ydata(), fit(fitted.get_xdata()))
+    assert "study A" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_a_model_compared_with_itself_through_the_study_matches_scores_one(mini_pair, student_setup):

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from dcirc_utils.core.components import Component  # noqa: E402
 from dcirc_utils.methods.brittleness import SUBSTANTIVE_DROP_PP, SensitivityRow  # noqa: E402
 from dcirc_utils.report import plots  # noqa: E402
+from dcirc_utils.report.plots._style import _text_extent  # noqa: E402
 from dcirc_utils.report.readability import (NOTEBOOK_RC, display_width, drawn_texts,  # noqa: E402
                                             figure_readability_problems, mark_cut_axis)
 
@@ -276,9 +277,9 @@ def fig_heatmap_big():                                              # a GPT-2-si
     return plots.heatmap(m, [f"S {i}" for i in range(72)], [f"T {i}" for i in range(144)], title="head similarity")
 
 
-def fig_layer_head_heatmap():                                       # the one-model heatmap (brittleness docs)
-    heads, mlps = drop_grids()["small teacher"]
-    return plots.layer_head_heatmap(heads, mlps, title="small teacher drops", label="pp of clean Δl")
+def fig_layer_head_heatmaps_one_model():                             # one model's drops (brittleness docs)
+    return plots.layer_head_heatmaps({"small teacher": drop_grids()["small teacher"]}, title="small teacher drops",
+                                     label="pp of clean Δl")
 
 
 def fig_encoder_drops():                                            # 07, full-model drops of the encoder pair
@@ -369,9 +370,9 @@ FIGURES = {f.__name__[4:]: f for f in (
     fig_attention_grid, fig_attention_grid_tokens, fig_circuit_graph, fig_layer_head_heatmaps,
     fig_layer_head_heatmaps_shared, fig_by_position, fig_position_heatmaps, fig_sensitivity_scatter,
     fig_alignment_bars, fig_merge_test_bars, fig_scatter_panels, fig_head_scores_grid, fig_heatmap_annotated,
-    fig_heatmap_positions, fig_heatmap_mlp_cosine, fig_heatmap_big, fig_layer_head_heatmap, fig_encoder_drops,
-    fig_encoder_roles, fig_grouped_bars, fig_training_curves, fig_logit_diff_hist, fig_grouped_errorbars,
-    fig_exact_vs_estimate, fig_concentration_curve, fig_noise_curves, fig_capacity_lines,
+    fig_heatmap_positions, fig_heatmap_mlp_cosine, fig_heatmap_big, fig_layer_head_heatmaps_one_model,
+    fig_encoder_drops, fig_encoder_roles, fig_grouped_bars, fig_training_curves, fig_logit_diff_hist,
+    fig_grouped_errorbars, fig_exact_vs_estimate, fig_concentration_curve, fig_noise_curves, fig_capacity_lines,
     plots.mean_ablation_diagram, plots.path_patching_diagram)}
 
 
@@ -527,7 +528,7 @@ def test_sensitivity_scatter_labels_of_close_points_do_not_overlap():
     rows = [SensitivityRow(P(1, h), P(2, h), -30.0 - h * 0.4, -6.0 - h * 0.1, 5.0, True) for h in range(5)]
     rows.append(SensitivityRow(P(0, -1), P(0, -1), -80.0, -79.0, 1.01, False))
     ax = plots.sensitivity_scatter(rows, figsize=(6.5, 4.8)).axes[0]
-    boxes = [plots._text_extent(t) for t in ax.texts]                  # the text, not its leader line
+    boxes = [_text_extent(t) for t in ax.texts]                         # the text, not its leader line
     assert len(boxes) == 5
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 

@@ -1,0 +1,60 @@
+"""report/plots/grids.py: heatmaps, layer × head heatmaps and role-score grids, each on the colour scale it claims;
+and report/plots/_style.py's text colour on a cell."""
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from dcirc_utils.report import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _size(fig):
+    return tuple(fig.get_size_inches())
+
+
+def test_layer_head_heatmaps_share_one_colour_scale():
+    t = (np.arange(12.0).reshape(4, 3) - 6, np.array([1.0, -2, 3, np.nan]))
+    s = (np.full((2, 3), np.nan), None)
+    fig = plots.layer_head_heatmaps({"teacher": t, "student": s}, title="drops", label="pp")
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 3 and {im.get_clim() for im in images} == {(-6.0, 6.0)}
+    w, h = _size(fig)
+    assert w >= 6 and h >= 3.5
+    fixed = plots.layer_head_heatmaps({"teacher": t}, vmin=-1, vmax=2)
+    assert {im.get_clim() for ax in fixed.axes for im in ax.get_images()} == {(-1.0, 2.0)}
+    with pytest.raises(ValueError, match="different numbers of heads"):
+        plots.layer_head_heatmaps({"a": (np.zeros((2, 3)), None), "b": (np.zeros((2, 4)), None)})
+    with pytest.raises(ValueError):
+        plots.layer_head_heatmaps({})
+
+
+def test_head_scores_grid_uses_one_colour_scale():
+    scores = {"a": np.array([[0.1, 0.2], [0.0, 0.2]]), "b": np.array([[0.9, 1.0], [np.nan, 0.5]])}
+    fig = plots.head_scores_grid(scores)
+    assert {im.get_clim() for ax in fig.axes for im in ax.get_images()} == {(0.0, 1.0)}
+    fixed = plots.head_scores_grid({"a": scores["a"]}, vmin=0.0, vmax=1.0)
+    assert {im.get_clim() for ax in fixed.axes for im in ax.get_images()} == {(0.0, 1.0)}
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1        # one colour bar for all panels
+    with pytest.raises(ValueError, match="different shapes"):
+        plots.head_scores_grid({"a": np.zeros((2, 2)), "b": np.zeros((3, 2))})
+
+
+def test_annotation_colour_contrasts_with_its_cell():
+    assert plots.text_colour_on((1.0, 1.0, 0.0, 1.0)) == "black"             # yellow
+    assert plots.text_colour_on((0.0, 0.0, 0.3, 1.0)) == "white"             # dark blue
+    m = np.array([[-1.0, 0.0, 1.0]])
+    fig = plots.heatmap(m, annotate=True, cmap="RdBu_r", center=0.0)
+    colours = [t.get_color() for t in fig.axes[0].texts]
+    assert colours == ["white", "black", "white"]                            # dark blue, white, dark red cells
+    fig = plots.heatmap(np.array([[0.0, 1.0]]), annotate=True, cmap="magma")
+    assert [t.get_color() for t in fig.axes[0].texts] == ["white", "black"]
+    assert matplotlib.colormaps["magma"](0.0)[0] < 0.01
