@@ -7,7 +7,9 @@ import pytest
 
 from dcirc_utils.core import tasks
 from dcirc_utils.methods.evaluation import evaluate
-from dcirc_utils.models.pairs import MODELS_DIR, PairUnavailableError, load_pair
+from dcirc_utils.core.paths import MODELS_DIR
+from dcirc_utils.models.pairs import load_pair
+from dcirc_utils.models.registry import PairUnavailableError
 
 FAMILY = MODELS_DIR / "small2"
 

@@ -21,7 +21,8 @@ from dcirc_utils import load_pair
 from dcirc_utils.core.components import Site
 from dcirc_utils.core.tasks import make_prompts
 from dcirc_utils.models.adapters import FamilyError
-from dcirc_utils.models.pairs import (PAIRS, PairUnavailableError, TokenizerMismatchError, register_hf_pair)
+from dcirc_utils.models.byo import register_hf_pair
+from dcirc_utils.models.registry import PAIRS, PairUnavailableError, TokenizerMismatchError
 
 FAMILIES = ("llama", "qwen2")
 

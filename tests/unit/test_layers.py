@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[2] / "dcirc_utils"
 #: bottom to top; a module may import its own layer and the ones below
 LAYERS = {"core": 0, "models": 1, "engine": 2, "methods": 3, "studies": 4, "report": 5, "offline": 6}
 #: the only modules allowed to spell a library's hook names
-ADAPTER_MODULES = {"dcirc_utils.models.adapters", "dcirc_utils.models.encoder"}
+ADAPTER_MODULES = {"dcirc_utils.models.adapters", "dcirc_utils.models.decoder", "dcirc_utils.models.encoder"}
 HOOK_NAME = re.compile(r"blocks\.(\d|\{)|\bhook_(z|q|k|v|pattern|mlp_out|mlp_in|resid_\w+|attn_out|scale|embed)\b|"
                        r"ln2\.hook|ln_final\.hook|run_with_cache|run_with_hooks|hook_dict")
 
@@ -115,5 +115,6 @@ def test_no_hook_name_outside_the_adapters():
         for i, line in enumerate(path.read_text().splitlines(), 1):
             if HOOK_NAME.search(line):
                 offenders.append(f"{path.relative_to(PKG.parent)}:{i}: {line.strip()}")
-    assert not offenders, "library hook names belong in models/adapters.py:\n" + "\n".join(offenders)
+    assert not offenders, ("library hook names belong in the model-family adapters (models/decoder.py, "
+                           "models/encoder.py):\n" + "\n".join(offenders))
     assert HOOK_NAME.search('f"blocks.{l}.attn.hook_z"') and HOOK_NAME.search("blocks.3.hook_mlp_out")

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from dcirc_utils import load_pair
-from dcirc_utils.models.pairs import PAIRS, pick_device
+from dcirc_utils.models.pairs import pick_device
+from dcirc_utils.models.registry import PAIRS
 
 
 def test_registry_and_unknown_name():
