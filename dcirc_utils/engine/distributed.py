@@ -18,9 +18,10 @@ The backend follows the engine's device (:func:`backend_for`): ``gloo`` for CPU 
 
 Running it
 ----------
-In one script, under ``torchrun`` (one process per GPU, or per CPU slot)::
+In one script, under ``torchrun`` (one process per GPU, or per CPU slot; the command line is
+:mod:`dcirc_utils.studies.distributed_cli`, above the engine layer)::
 
-    torchrun --nproc-per-node 2 -m dcirc_utils.engine.distributed --pair small --prompts 64 --out scan.json
+    torchrun --nproc-per-node 2 -m dcirc_utils.studies.distributed_cli --pair small --prompts 64 --out scan.json
 
 or from Python::
 
@@ -43,10 +44,8 @@ of a rank. ``docs/scaling.md`` works out the sizes for Llama-3.1-8B → Llama-3.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
-import json
 import math
 import os
 import tempfile
@@ -343,49 +342,3 @@ def run_sharded(fn: Callable[..., Any], world_size: int, *args: Any, device: str
         mp.spawn(_worker, args=(world_size, fn, args, str(dev), init_method, tmp, timeout_s, threads),
                  nprocs=world_size, join=True)
         return [torch.load(Path(tmp) / f"rank{r}.pt", weights_only=False) for r in range(world_size)]
-
-
-# --------------------------------------------------------------------------------------------- command line
-def main(argv: Sequence[str] | None = None) -> None:
-    """``torchrun --nproc-per-node N -m dcirc_utils.engine.distributed``: the sharded single-component scan of one
-    model of a pair; rank 0 prints the largest effects and writes ``--out`` (JSON: component → mean metric)."""
-    from ..core.tasks import make_prompts
-    from ..models.pairs import load_pair
-
-    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
-    ap.add_argument("--pair", default=None, help="a load_pair name (default: $DCIRC_PAIR or the course's default)")
-    ap.add_argument("--model", choices=("teacher", "student"), default="teacher")
-    ap.add_argument("--prompts", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when visible)")
-    ap.add_argument("--strategy", choices=SHARD_STRATEGIES, default="strided")
-    ap.add_argument("--top", type=int, default=10)
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-
-    owns_group = not (dist.is_available() and dist.is_initialized())
-    device = init_distributed(args.device)
-    try:
-        rank, world = dist.get_rank(), dist.get_world_size()
-        pair = load_pair(args.pair, device=device)
-        adapter = pair.models[args.model]
-        prompts = make_prompts(args.prompts, seed=args.seed, tokenizer=pair.tokenizer)
-        engine = Engine.for_prompts(adapter, prompts, progress=rank == 0)
-        scan = sharded_ablation_scan(engine, strategy=args.strategy)
-        if rank == 0:
-            print(f"{pair.name} {args.model}: {len(scan)} components x {args.prompts} prompts on {world} rank(s); "
-                  f"clean value {engine.clean_value:.4f}")
-            for c, v in sorted(scan.items(), key=lambda kv: -abs(100.0 - engine.score(kv[1])))[: args.top]:
-                print(f"  {str(c):>8}  {engine.score(v):7.2f} % of clean")
-            if args.out is not None:
-                args.out.write_text(json.dumps({str(c): v for c, v in scan.items()}, indent=1))
-        # rank 0 prints and writes while the others wait: a rank that tears down gloo while its peer still holds the
-        # connection can be aborted at exit ("terminate called without an active exception", SIGABRT)
-        dist.barrier()
-    finally:
-        if owns_group:
-            dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main()

@@ -42,7 +42,7 @@ from ..core.metrics import Metric
 from ..core.metrics import check_baseline as _check_baseline
 from ..models.adapters import ModelAdapter
 
-__all__ = ["Patch", "Engine", "HEAD_SITES"]
+__all__ = ["Patch", "Engine", "HEAD_SITES", "assign_patch"]
 
 #: The sites with a head axis (``[batch, pos, head, d_head]``): the only ones a :class:`Patch` ``index`` applies to.
 HEAD_SITES: tuple[str, ...] = ("q", "k", "v", "z")
@@ -312,11 +312,11 @@ class Engine:
             def fn(act):
                 act = act.clone() if (base_ps or var_ps) else act
                 for p in base_ps:
-                    _assign(act, p.index, _rows(p, prompts, max(1, len(variants))))
+                    assign_patch(act, p.index, _rows(p, prompts, max(1, len(variants))))
                 if var_ps:
                     view = act.view(-1, rows_per_variant, *act.shape[1:])
                     for i, p in var_ps:
-                        _assign(view[i], p.index, _rows(p, prompts, 1))
+                        assign_patch(view[i], p.index, _rows(p, prompts, 1))
                 if capture is not None and site in capture:
                     capture[site].append(act.detach().clone())
                 return act
@@ -541,8 +541,12 @@ def _rows(p: Patch, prompts: slice, repeat: int) -> Tensor:
     return v.repeat(repeat, *([1] * (v.ndim - 1))) if repeat > 1 else v
 
 
-def _assign(act: Tensor, index: int | None, values: Tensor) -> None:
-    """Write a patch's ``values`` into ``act`` in place: the whole activation (``index`` None, an MLP) or one head."""
+def assign_patch(act: Tensor, index: int | None, values: Tensor) -> None:
+    """Write a patch's ``values`` into ``act`` in place: the whole activation (``index`` None, an MLP) or one head.
+
+    The one definition of how a :class:`Patch` writes into an activation; the engine's runs and the attribution
+    methods (``methods.attribution``) both use it.
+    """
     if index is None:
         act[...] = values
     else:

@@ -76,7 +76,7 @@ from torch import Tensor
 
 from ..core.components import Component, Site
 from ..engine import Engine, Patch
-from ..engine.engine import _assign          # how a patch writes into an activation: one definition, the engine's
+from ..engine import assign_patch    # how a patch writes into an activation: one definition, the engine's
 from .discovery import Edge
 
 __all__ = ["AttributionError", "RUNS", "TARGETS", "activation_gradients", "first_order_effects", "exact_effects",
@@ -167,7 +167,7 @@ def activation_gradients(engine: Engine, sites: Sequence[Site], which: str = "cl
                 if site in by_site:
                     act = act.clone()
                     for p in by_site[site]:
-                        _assign(act, p.index, p.values[rows] if p.per_prompt else p.values)
+                        assign_patch(act, p.index, p.values[rows] if p.per_prompt else p.values)
                 if not differentiate:
                     return act
                 seen[site] = act.detach().clone()
@@ -417,7 +417,7 @@ def tl_direct_path(engine: Engine, circuit: Sequence[Component], senders: Sequen
         def fn(act: Tensor) -> Tensor:
             act = act.clone()
             for p in patches:
-                _assign(act, p.index, p.values)
+                assign_patch(act, p.index, p.values)
             return act
         return fn
 

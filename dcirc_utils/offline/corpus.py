@@ -4,7 +4,8 @@
 Notebook 09 (the appendix on the offline pairs) shows a sample of a corpus; every other notebook only uses the pairs trained on them.
 
 A corpus is a seeded, deterministic stream of short documents of several *kinds*, described by a
-:class:`CorpusSpec`. Two specs exist:
+:class:`CorpusSpec`: one generator (:mod:`dcirc_utils.offline.documents`) writes every corpus, and the spec says what
+differs. Three specs exist (SMALL2, built on demand from WordNet prose, is :func:`small2_spec`):
 
 ``MINI`` (:data:`DEFAULT_MIX`, the ``mini`` pair; bit-identical to the corpus the shipped pair was trained on)
 
@@ -48,25 +49,27 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..core.tasks import (GT_CENTURIES, GT_NOUNS, IOI_NAMES, IOI_OBJECTS, IOI_ORDERS, IOI_PLACES, IOI_TEMPLATES,
-                          MAX_TEMPLATE_SENTENCES, MONTHS, NAMES, NOUNS, NUMBER_WORDS, QA_CITIES, QA_WORLD,
-                          SHIFT_BOUNDARY, SHIFT_VERB, VERBS, gt_is_heldout, gt_years, ioi_is_heldout, ioi_sentence,
-                          is_heldout, qa_people)
+from ..core.tasks import (GT_NOUNS, IOI_NAMES, IOI_OBJECTS, IOI_PLACES, IOI_TEMPLATES, MONTHS, NAMES, NOUNS,
+                          NUMBER_WORDS, QA_CITIES, SHIFT_BOUNDARY, SHIFT_VERB, VERBS)
+from .documents import (ADJECTIVES, DAYS, FILLER_NOUNS, INTRANSITIVE_VERBS, OBJECTS, PLACES, PROSE_SENTENCES,
+                        QA_FACT_FORMS, SMALL_SENTENCE_WEIGHTS, SMALL_TEMPLATE_SENTENCES, TEMPLATE_KINDS,
+                        TEMPLATE_SENTENCES, TEMPLATE_STARTS, TRANSITIVE_VERBS, CorpusDoc, CorpusSpec, write_document)
+# (DAYS, CorpusDoc, CorpusSpec and the template and prose constants are also re-exported here, where they were)
 
 __all__ = [
     "DEFAULT_MIX", "MINI_MIX", "SMALL_MIX", "DAYS", "EOS", "UNK", "CorpusDoc", "CorpusSpec", "MINI", "SMALL",
-    "CORPORA", "LAZY_CORPORA", "SMALL2_MIX", "prose_pool", "small2_spec", "get_spec", "generate_documents", "generate_corpus", "template_items", "iter_template_pairs",
+    "CORPORA", "LAZY_CORPORA", "SMALL2_MIX", "prose_pool", "small2_spec", "get_spec", "generate_documents",
+    "generate_corpus", "template_items", "iter_template_pairs",
     "element_value", "element_format", "ioi_items", "qa_items", "greater_than_items", "token_shares",
     "build_tokenizer", "corpus_words", "vocabulary_texts",
 ]
 
 EOS = "<|endoftext|>"
 UNK = "[UNK]"
-DAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 #: Share of documents of each kind (they sum to 1). Tuned so that the teacher learns the task well in a few
 #: minutes on one CPU thread (see ``data/models/mini/README.md``). The ``mini`` pair's mix (MINI).
@@ -83,319 +86,6 @@ DEFAULT_MIX: dict[str, float] = {
 }
 MINI_MIX = DEFAULT_MIX
 
-# Template settings: starts of the regular numeral template and the number of sentences per item.
-TEMPLATE_STARTS = range(1, 31)
-TEMPLATE_SENTENCES = range(4, 10)  # 3..8 shown elements before the last one
-
-# A small vocabulary for the filler and IOI sentences.
-_PLACES = ("store", "park", "school", "office", "market", "beach", "station", "garden", "library", "river")
-_OBJECTS = ("drink", "book", "ball", "gift", "letter", "key", "bag", "cake", "ring", "hat")
-_ADJS = ("big", "small", "red", "old", "new", "happy", "quiet", "green", "cold", "dark")
-_TVERBS = ("saw", "found", "took", "liked", "moved", "had", "made", "bought", "kept", "sold")
-_IVERBS = ("slept", "waited", "smiled", "left", "stayed", "walked", "worked", "laughed")
-# Filler nouns are a list of their own, so that edits to tasks.NOUNS only change the template items.
-_LOWER_NOUNS = ("dog", "cat", "car", "book", "ball", "bell", "coin", "hat", "pen", "map", "key", "tree", "bird",
-                "lamp", "cup", "boat", "cake", "door", "chair", "clock", "flag", "house", "paper", "rock", "ship",
-                "star", "wall", "coat", "shoe", "bag")
-
-
-@dataclass(frozen=True)
-class CorpusDoc:
-    """One document of a corpus.
-
-    Attributes:
-        kind: a key of the spec's mix.
-        text: the document's text (no end-of-text marker).
-        pairs: for template kinds, the (word, element value) pairs it shows, in order; empty otherwise.
-    """
-
-    kind: str
-    text: str
-    pairs: tuple[tuple[str, int], ...] = ()
-
-
-# --------------------------------------------------------------------------------------------- MINI generators
-def _pick_words(rng: random.Random, pool: Sequence[str], values: Sequence[int]) -> list[str]:
-    """Distinct words, one per value, none forming a held-out (word, value) pair."""
-    used: set[str] = set()
-    out = []
-    for v in values:
-        for _ in range(1000):
-            w = rng.choice(pool)
-            if w not in used and not is_heldout(w, v):
-                break
-        else:  # pragma: no cover - about 70% of words are allowed for any value
-            raise RuntimeError(f"no word of the pool is allowed with value {v}")
-        used.add(w)
-        out.append(w)
-    return out
-
-
-def _template(rng: random.Random, values: Sequence[int], shown: Sequence[str]) -> CorpusDoc:
-    """A template item: a verb (names with ``born``), one allowed word per value, ``shown`` as the elements."""
-    verb = rng.choice(VERBS)
-    pool = NAMES if verb == "born" else NOUNS
-    words = _pick_words(rng, pool, values)
-    text = " ".join(f"{w} {verb} in {x}." for w, x in zip(words, shown))
-    return CorpusDoc("", text, tuple(zip(words, values)))
-
-
-def _regular_start(rng: random.Random) -> int:
-    # Small starts (the study's range) are drawn more often than the rest of 1..30.
-    """A MINI regular item's start: 1..12 with probability 0.6, else 13..30."""
-    if rng.random() < 0.6:
-        return rng.randint(1, 12)
-    return rng.randint(13, max(TEMPLATE_STARTS))
-
-
-def _doc_template(rng: random.Random) -> CorpusDoc:
-    """MINI ``template``: 4..9 sentences counting up by one from a start in 1..30."""
-    k = rng.choice(TEMPLATE_SENTENCES)
-    start = _regular_start(rng)
-    values = [start + i for i in range(k)]
-    return _template(rng, values, [str(v) for v in values])
-
-
-def _doc_template_irregular(rng: random.Random) -> CorpusDoc:
-    """MINI ``template_irregular``: random, repeated or decreasing values in 1..30."""
-    k = rng.choice(TEMPLATE_SENTENCES)
-    style = rng.choice(("random", "repeated", "decreasing"))
-    if style == "random":
-        values = [rng.randint(1, 30) for _ in range(k)]
-    elif style == "repeated":
-        values = [rng.randint(1, 30)] * k
-    else:
-        start = rng.randint(k, 30)
-        values = [start - i for i in range(k)]
-    return _template(rng, values, [str(v) for v in values])
-
-
-def _doc_template_words(rng: random.Random) -> CorpusDoc:
-    """MINI ``template_words``: the template with number words or months."""
-    table = NUMBER_WORDS if rng.random() < 0.5 else MONTHS
-    k = rng.choice(TEMPLATE_SENTENCES)
-    start = rng.randint(1, len(table) - k + 1)  # 1-based, as in tasks.make_prompts
-    values = [start + i for i in range(k)]
-    return _template(rng, values, [table[v - 1] for v in values])
-
-
-def _join_sequence(rng: random.Random, items: Sequence[str]) -> str:
-    """Items joined by spaces, or by commas with a final period (one of the two at random)."""
-    if rng.random() < 0.5:
-        return " ".join(items)
-    return ", ".join(items) + "."
-
-
-def _doc_counting(rng: random.Random) -> CorpusDoc:
-    """``counting``: 4..10 consecutive numerals anywhere in 0..99."""
-    k = rng.randint(4, 10)
-    start = rng.randint(0, 100 - k)
-    return CorpusDoc("", _join_sequence(rng, [str(start + i) for i in range(k)]))
-
-
-def _table_sequence(rng: random.Random, table: Sequence[str], wrap: bool, capitalise_first: bool) -> str:
-    """3..8 consecutive entries of ``table`` (wrapping around for months and days)."""
-    k = rng.randint(3, min(8, len(table)))
-    start = rng.randrange(len(table) if wrap else len(table) - k + 1)
-    items = [table[(start + i) % len(table)] for i in range(k)]
-    if capitalise_first and rng.random() < 0.5:
-        items[0] = items[0].capitalize()
-    return _join_sequence(rng, items)
-
-
-def _doc_number_words(rng: random.Random) -> CorpusDoc:
-    """``number_words``: consecutive number words, the first sometimes capitalised."""
-    return CorpusDoc("", _table_sequence(rng, NUMBER_WORDS, wrap=False, capitalise_first=True))
-
-
-def _doc_months(rng: random.Random) -> CorpusDoc:
-    """``months``: consecutive months, wrapping from December to January."""
-    return CorpusDoc("", _table_sequence(rng, MONTHS, wrap=True, capitalise_first=False))
-
-
-def _doc_days(rng: random.Random) -> CorpusDoc:
-    """``days``: consecutive days of the week, wrapping around."""
-    return CorpusDoc("", _table_sequence(rng, DAYS, wrap=True, capitalise_first=False))
-
-
-def _doc_ioi(rng: random.Random) -> CorpusDoc:
-    """MINI ``ioi``: one of two IOI sentences with the numeral task's names."""
-    a, b = rng.sample(NAMES, 2)
-    place, obj = rng.choice(_PLACES), rng.choice(_OBJECTS)
-    if rng.random() < 0.5:
-        text = f"When {a} and {b} went to the {place}, {b} gave a {obj} to {a}."
-    else:
-        text = f"Then, {a} and {b} went to the {place}. {b} gave a {obj} to {a}."
-    return CorpusDoc("", text)
-
-
-def _filler_sentence(rng: random.Random) -> str:
-    """One MINI filler sentence (five forms, some with numbers 2..99)."""
-    form = rng.randrange(5)
-    noun, noun2 = rng.sample(_LOWER_NOUNS, 2)
-    if form == 0:
-        return f"The {rng.choice(_ADJS)} {noun} {rng.choice(_TVERBS)} the {noun2}."
-    if form == 1:
-        return f"{rng.choice(NAMES)} {rng.choice(_TVERBS)} a {noun} in the {rng.choice(_PLACES)}."
-    if form == 2:
-        return f"{rng.choice(NAMES)} {rng.choice(_IVERBS)} at the {rng.choice(_PLACES)}."
-    if form == 3:
-        return f"There were {rng.randint(2, 99)} {noun}s in the {rng.choice(_PLACES)}."
-    return f"{rng.choice(NAMES)} {rng.choice(_TVERBS)} {rng.randint(2, 99)} {noun}s."
-
-
-def _doc_filler(rng: random.Random) -> CorpusDoc:
-    """MINI ``filler``: 1..3 filler sentences."""
-    return CorpusDoc("", " ".join(_filler_sentence(rng) for _ in range(rng.randint(1, 3))))
-
-
-_GENERATORS = {
-    "template": _doc_template,
-    "template_irregular": _doc_template_irregular,
-    "template_words": _doc_template_words,
-    "counting": _doc_counting,
-    "number_words": _doc_number_words,
-    "months": _doc_months,
-    "days": _doc_days,
-    "ioi": _doc_ioi,
-    "filler": _doc_filler,
-}
-_TEMPLATE_KINDS = ("template", "template_irregular", "template_words")
-
-
-# --------------------------------------------------------------------------------------------- SMALL generators
-#: Sentences per template item of the SMALL corpus (2..5 shown elements and the last one) and their weights: the
-#: longer items, which contain the 4-shown-then-ask position of the task, are drawn more often.
-SMALL_TEMPLATE_SENTENCES: tuple[int, ...] = tuple(range(3, MAX_TEMPLATE_SENTENCES + 1))
-_SMALL_SENTENCE_WEIGHTS = (1, 2, 3, 3)
-assert len(_SMALL_SENTENCE_WEIGHTS) == len(SMALL_TEMPLATE_SENTENCES)
-#: Names of the SMALL filler: the numeral task's names and the IOI names (so that IOI names occur outside IOI too).
-_SMALL_FILLER_NAMES: tuple[str, ...] = tuple(dict.fromkeys(NAMES + IOI_NAMES))
-_QA_TRAIN_PEOPLE = tuple(qa_people("train"))
-_QA_PEOPLE = tuple(QA_WORLD)
-_QA_FACT_FORMS = ("{p} lives in {c}.", "{c} is where {p} lives.", "{p} has a house in {c}.",
-                  "The city where {p} lives is {c}.", "{p} lives in {c} and works there.")
-_IOI_TRAIN_PAIRS = tuple((io, s) for io in IOI_NAMES for s in IOI_NAMES if io != s and not ioi_is_heldout(io, s))
-_GT_TRAIN = {c: {n: [yy for yy in gt_years(c) if not gt_is_heldout(n, yy)] for n in GT_NOUNS} for c in GT_CENTURIES}
-
-
-def _small_k(rng: random.Random) -> int:
-    """Sentences of a SMALL template item: 3..6, the longer ones more often."""
-    return rng.choices(SMALL_TEMPLATE_SENTENCES, _SMALL_SENTENCE_WEIGHTS)[0]
-
-
-def _small_template(rng: random.Random) -> CorpusDoc:
-    """SMALL ``template``: counting up by one, every value at most ``SHIFT_BOUNDARY``."""
-    k = _small_k(rng)
-    top = SHIFT_BOUNDARY - k + 1
-    start = rng.randint(1, min(12, top)) if rng.random() < 0.6 else rng.randint(min(13, top), top)
-    values = [start + i for i in range(k)]
-    return _template(rng, values, [str(v) for v in values])
-
-
-def _small_template_irregular(rng: random.Random) -> CorpusDoc:
-    """SMALL ``template_irregular``: random, repeated or decreasing values in 1..``SHIFT_BOUNDARY``."""
-    k = _small_k(rng)
-    style = rng.choice(("random", "repeated", "decreasing"))
-    if style == "random":
-        values = [rng.randint(1, SHIFT_BOUNDARY) for _ in range(k)]
-    elif style == "repeated":
-        values = [rng.randint(1, SHIFT_BOUNDARY)] * k
-    else:
-        start = rng.randint(k, SHIFT_BOUNDARY)
-        values = [start - i for i in range(k)]
-    return _template(rng, values, [str(v) for v in values])
-
-
-def _small_template_words(rng: random.Random) -> CorpusDoc:
-    """SMALL ``template_words``: number words or months (never mixed with numerals)."""
-    table = NUMBER_WORDS if rng.random() < 0.5 else MONTHS
-    k = _small_k(rng)
-    start = rng.randint(1, len(table) - k + 1)
-    values = [start + i for i in range(k)]
-    return _template(rng, values, [table[v - 1] for v in values])
-
-
-def _small_ioi(rng: random.Random) -> CorpusDoc:
-    """SMALL ``ioi``: a train (IO, S) pair in a random family and order, ending with the IO name."""
-    io, s = rng.choice(_IOI_TRAIN_PAIRS)
-    index, order = rng.randrange(len(IOI_TEMPLATES)), rng.choice(IOI_ORDERS)
-    text = ioi_sentence(index, order, io, s, rng.choice(IOI_PLACES), rng.choice(IOI_OBJECTS)) + f" {io}."
-    return CorpusDoc("", text)
-
-
-def _small_qa_fact(rng: random.Random) -> CorpusDoc:
-    """SMALL ``qa_fact``: 1..3 facts of the QA world (any person) in random phrasings."""
-    people = rng.sample(_QA_PEOPLE, rng.randint(1, 3))
-    return CorpusDoc("", " ".join(rng.choice(_QA_FACT_FORMS).format(p=p, c=QA_WORLD[p]) for p in people))
-
-
-def _small_qa_doc(rng: random.Random) -> CorpusDoc:
-    """SMALL ``qa_doc``: 1..3 questions with answers about train people only."""
-    people = rng.sample(_QA_TRAIN_PEOPLE, rng.randint(1, 3))
-    return CorpusDoc("", " ".join(f"Q: Where does {p} live? A: {QA_WORLD[p]}." for p in people))
-
-
-def _gt_sentence(rng: random.Random) -> str:
-    """A greater-than sentence with a train (noun, YY) and a later end year in the same century."""
-    century = rng.choice(GT_CENTURIES)
-    noun = rng.choice(GT_NOUNS)
-    yy = rng.choice(_GT_TRAIN[century][noun])
-    end = rng.randint(yy + 1, 99)
-    return f"The {noun} lasted from the year {century}{yy:02d} to the year {century}{end:02d}."
-
-
-def _small_greater_than(rng: random.Random) -> CorpusDoc:
-    """SMALL ``greater_than``: 1..2 greater-than sentences."""
-    return CorpusDoc("", " ".join(_gt_sentence(rng) for _ in range(rng.randint(1, 2))))
-
-
-def _small_filler_sentence(rng: random.Random) -> str:
-    """One SMALL filler sentence (ten forms: MINI's five, the shift verb with numbers, days, months, pairs of names,
-    ages)."""
-    form = rng.randrange(10)
-    noun, noun2 = rng.sample(_LOWER_NOUNS, 2)
-    name, name2 = rng.sample(_SMALL_FILLER_NAMES, 2)
-    if form == 0:
-        return f"The {rng.choice(_ADJS)} {noun} {rng.choice(_TVERBS)} the {noun2}."
-    if form == 1:
-        return f"{name} {rng.choice(_TVERBS)} a {noun} in the {rng.choice(_PLACES)}."
-    if form == 2:
-        return f"{name} {rng.choice(_IVERBS)} at the {rng.choice(_PLACES)}."
-    if form == 3:
-        return f"There were {rng.randint(2, 99)} {noun}s in the {rng.choice(_PLACES)}."
-    if form == 4:
-        return f"{name} {rng.choice(_TVERBS)} {rng.randint(2, 99)} {noun}s."
-    if form == 5:  # the shift verb and large numbers, never in a template
-        return f"{name} {SHIFT_VERB} {rng.randint(2, 99)} {noun}s in the {rng.choice(_PLACES)}."
-    if form == 6:
-        return f"On {rng.choice(DAYS)}, {name} {rng.choice(_IVERBS)} at the {rng.choice(_PLACES)}."
-    if form == 7:
-        return f"In {rng.choice(MONTHS)}, the {rng.choice(_ADJS)} {noun} {rng.choice(_TVERBS)} the {noun2}."
-    if form == 8:
-        return f"{name} and {name2} {rng.choice(_IVERBS)}."
-    return f"{name} was {rng.randint(2, 99)} years old."
-
-
-def _small_filler(rng: random.Random) -> CorpusDoc:
-    """SMALL ``filler``: 1..3 filler sentences."""
-    return CorpusDoc("", " ".join(_small_filler_sentence(rng) for _ in range(rng.randint(1, 3))))
-
-
-_SMALL_GENERATORS = {
-    "template": _small_template,
-    "template_irregular": _small_template_irregular,
-    "template_words": _small_template_words,
-    "counting": _doc_counting,
-    "number_words": _doc_number_words,
-    "months": _doc_months,
-    "days": _doc_days,
-    "ioi": _small_ioi,
-    "qa_fact": _small_qa_fact,
-    "qa_doc": _small_qa_doc,
-    "greater_than": _small_greater_than,
-    "filler": _small_filler,
-}
 
 #: Share of documents of each kind in the SMALL corpus. The template kinds are about 20% of the tokens (at most 25%,
 #: tested); IOI, QA and greater-than get enough text for a 12-layer teacher to learn them in ~1,500 steps (measured
@@ -417,36 +107,12 @@ SMALL_MIX: dict[str, float] = {
 
 
 # --------------------------------------------------------------------------------------------- specs
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A corpus: its document kinds, their default shares and its tokenizer's pre-tokenization.
-
-    Attributes:
-        name: ``"mini"`` or ``"small"``.
-        mix: default share of documents of each kind.
-        generators: kind → ``f(rng) -> CorpusDoc``.
-        seed_prefix: the random stream is ``random.Random(f"{seed_prefix}{seed}")``.
-        template_kinds: the kinds that write the study's template.
-        split_digits: whether the tokenizer splits digit runs into pairs (`` 1732`` → `` 17`` + ``32``, as GPT-2's
-            BPE does for years); MINI keeps every number one token.
-        tokens_per_doc: a rough mean of tokens per document with its end-of-text token (sizes first draws).
-        closed_vocabulary: when set, the tokenizer's whole vocabulary (SMALL2: SMALL's and the prose's most frequent
-            words); other pre-tokens of the corpus become ``[UNK]``. ``None``: the corpus's own pre-tokens.
-    """
-
-    name: str
-    mix: Mapping[str, float]
-    generators: Mapping[str, Callable[[random.Random], CorpusDoc]] = field(repr=False)
-    seed_prefix: str
-    template_kinds: tuple[str, ...] = _TEMPLATE_KINDS
-    split_digits: bool = False
-    tokens_per_doc: float = 20.0
-    closed_vocabulary: tuple[str, ...] | None = field(default=None, repr=False)
-
-
-MINI = CorpusSpec("mini", DEFAULT_MIX, _GENERATORS, "dcirc-corpus-", split_digits=False, tokens_per_doc=20.0)
-SMALL = CorpusSpec("small", SMALL_MIX, _SMALL_GENERATORS, "dcirc-corpus-small-", split_digits=True,
-                   tokens_per_doc=17.0)
+MINI = CorpusSpec("mini", DEFAULT_MIX, "dcirc-corpus-", kinds=tuple(DEFAULT_MIX), template_sentences=TEMPLATE_SENTENCES,
+                  max_value=max(TEMPLATE_STARTS), split_digits=False, tokens_per_doc=20.0)
+SMALL = CorpusSpec("small", SMALL_MIX, "dcirc-corpus-small-", kinds=tuple(SMALL_MIX),
+                   template_sentences=SMALL_TEMPLATE_SENTENCES, sentence_weights=SMALL_SENTENCE_WEIGHTS,
+                   max_value=SHIFT_BOUNDARY, bounded_items=True, ioi_families=True, rich_filler=True,
+                   split_digits=True, tokens_per_doc=17.0)
 CORPORA: dict[str, CorpusSpec] = {"mini": MINI, "small": SMALL}
 #: Specs built on demand (they read text that the package does not ship): name → builder.
 LAZY_CORPORA: dict[str, Callable[[], CorpusSpec]] = {}
@@ -470,16 +136,6 @@ SMALL2_MIX: dict[str, float] = {
     "greater_than": 0.25,
     "filler": 0.25,
 }
-#: Sentences per prose document.
-PROSE_SENTENCES = (2, 4)
-
-
-def _prose_generator(train: Sequence[str]) -> Callable[[random.Random], CorpusDoc]:
-    """``prose``: 2..4 sentences drawn at random from the training part of the prose pool."""
-    def gen(rng: random.Random) -> CorpusDoc:
-        k = rng.randint(*PROSE_SENTENCES)
-        return CorpusDoc("", " ".join(rng.choice(train) for _ in range(k)))
-    return gen
 
 
 @lru_cache(maxsize=2)
@@ -513,13 +169,12 @@ def prose_pool(wordnet: str | None = None):
 
 @lru_cache(maxsize=2)
 def small2_spec(wordnet: str | None = None) -> CorpusSpec:
-    """The SMALL2 spec: SMALL's generators, SMALL2_MIX and WordNet prose (``offline.prose``; the folder of WordNet's
-    data files, or ``None`` to find or fetch it)."""
+    """The SMALL2 spec: SMALL's document kinds, written as SMALL writes them, SMALL2_MIX and WordNet prose
+    (``offline.prose``; the folder of WordNet's data files, or ``None`` to find or fetch it)."""
     pool = prose_pool(wordnet)
-    gens = dict(_SMALL_GENERATORS) | {"prose": _prose_generator(pool.train)}
     vocab = tuple(sorted(set(_default_vocabulary("small")) | set(pool.words)))
-    return CorpusSpec("small2", SMALL2_MIX, gens, "dcirc-corpus-small2-", split_digits=True, tokens_per_doc=26.0,
-                      closed_vocabulary=vocab)
+    return replace(SMALL, name="small2", mix=SMALL2_MIX, seed_prefix="dcirc-corpus-small2-",
+                   kinds=SMALL.kinds + ("prose",), prose=pool.train, tokens_per_doc=26.0, closed_vocabulary=vocab)
 
 
 LAZY_CORPORA["small2"] = small2_spec
@@ -540,16 +195,16 @@ def get_spec(spec: str | CorpusSpec) -> CorpusSpec:
     return CORPORA[spec]
 
 
-def _check_mix(mix: Mapping[str, float], generators: Mapping[str, Callable]) -> tuple[list[str], list[float]]:
-    """The kinds with a positive weight (in the generators' order) and their weights.
+def _check_mix(mix: Mapping[str, float], known: Sequence[str]) -> tuple[list[str], list[float]]:
+    """The kinds with a positive weight (in the spec's order of kinds, ``known``) and their weights.
 
     Raises:
         ValueError: for an unknown kind, a negative weight or no positive one.
     """
-    unknown = sorted(set(mix) - set(generators))
+    unknown = sorted(set(mix) - set(known))
     if unknown:
-        raise ValueError(f"unknown document kinds {unknown} in mix; known kinds: {sorted(generators)}")
-    kinds = [k for k in generators if mix.get(k, 0) > 0]
+        raise ValueError(f"unknown document kinds {unknown} in mix; known kinds: {sorted(known)}")
+    kinds = [k for k in known if mix.get(k, 0) > 0]
     if any(v < 0 for v in mix.values()) or not kinds:
         raise ValueError(f"mix weights must be >= 0 with at least one positive, got {dict(mix)}")
     return kinds, [float(mix[k]) for k in kinds]
@@ -575,13 +230,12 @@ def generate_documents(n: int, seed: int = 0, mix: Mapping[str, float] | None = 
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     spec = get_spec(spec)
-    kinds, weights = _check_mix(spec.mix if mix is None else mix, spec.generators)
+    kinds, weights = _check_mix(spec.mix if mix is None else mix, spec.kinds)
     rng = random.Random(f"{spec.seed_prefix}{seed}")
     docs = []
     for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
-        doc = spec.generators[kind](rng)
-        docs.append(CorpusDoc(kind, doc.text, doc.pairs))
+        docs.append(write_document(kind, rng, spec))
     return docs
 
 
@@ -692,7 +346,7 @@ def ioi_items(text: str) -> list[dict]:
 _QA_QUESTION_RX = re.compile(r"Q: Where does (\w+) live\? A: (\w+)\.")
 _QA_FACT_RXS = [re.compile(re.escape(f).replace(re.escape("{p}"), r"(?P<p>\w+)").replace(re.escape("{c}"),
                                                                                          r"(?P<c>\w+)"))
-                for f in _QA_FACT_FORMS]
+                for f in QA_FACT_FORMS]
 
 
 def qa_items(text: str) -> dict[str, list[tuple[str, str]]]:
@@ -715,11 +369,11 @@ def greater_than_items(text: str) -> list[tuple[str, int, int, int, int]]:
 def _builtin_words(spec: CorpusSpec = MINI) -> list[str]:
     """Every word the generators can write, so that the vocabulary is closed whatever the corpus sample."""
     words: list[str] = []
-    for table in (NOUNS, NAMES, VERBS, NUMBER_WORDS, MONTHS, DAYS, _PLACES, _OBJECTS, _ADJS, _TVERBS, _IVERBS,
-                  _LOWER_NOUNS):
+    for table in (NOUNS, NAMES, VERBS, NUMBER_WORDS, MONTHS, DAYS, PLACES, OBJECTS, ADJECTIVES, TRANSITIVE_VERBS,
+                  INTRANSITIVE_VERBS, FILLER_NOUNS):
         words.extend(table)
     words.extend(w.capitalize() for w in NUMBER_WORDS)
-    words.extend(w + "s" for w in _LOWER_NOUNS)
+    words.extend(w + "s" for w in FILLER_NOUNS)
     words.extend(("When", "and", "went", "to", "the", "gave", "a", "Then", "The", "There", "were", "in", "at"))
     if spec.name != "mini":
         for table in (IOI_NAMES, IOI_PLACES, IOI_OBJECTS, QA_CITIES, GT_NOUNS):
@@ -854,7 +508,7 @@ def token_shares(docs: Sequence[CorpusDoc], tokenizer) -> dict[str, dict[str, fl
     total_d, total_t = max(1, sum(n_docs.values())), max(1, sum(n_tok.values()))
     out = {k: {"docs": n_docs[k], "tokens": n_tok[k], "doc_share": n_docs[k] / total_d,
                "token_share": n_tok[k] / total_t} for k in n_docs}
-    fam = [k for k in _TEMPLATE_KINDS if k in out]
+    fam = [k for k in TEMPLATE_KINDS if k in out]
     out["template_family"] = {key: sum(out[k][key] for k in fam) for key in ("docs", "tokens", "doc_share",
                                                                              "token_share")}
     return out

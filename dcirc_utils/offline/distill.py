@@ -23,12 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
-import inspect
 import json
-import math
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -40,18 +35,22 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from . import corpus as corpus_mod
-from ..core import metrics, tasks
+from ..core import tasks
 from ..core.components import student_layer_map
 from ..models.init import init_student_from_teacher
-from ..models.integrity import record_digests
 from ..models.pairs import pick_device
+from .pair_eval import corpus_kl, evaluate_pair, evaluate_prompts, weight_drift
+from .training import (batch_indices, causal_ce, machine_info, make_optimizer, optimizer_step, pack_documents,
+                       package_version, round_log, save_model, state_sha256)
 
 __all__ = [
     "DistillConfig", "PRESETS", "PRESET_OUT", "preset", "student_layer_map", "init_student_from_teacher",
     "distillation_loss", "distillation_loss_parts", "build_teacher", "model_config", "pack_documents",
     "make_training_blocks", "optimizer_step", "train_teacher", "train_student", "evaluate_prompts", "evaluate_pair", "corpus_kl",
-    "state_sha256", "weight_drift", "run", "main",
+    "state_sha256", "weight_drift", "plot_losses", "run", "main",
 ]
+# pack_documents, optimizer_step and state_sha256 live in ``offline.training``, evaluate_prompts, evaluate_pair,
+# corpus_kl and weight_drift in ``offline.pair_eval``: re-exported here, where the recipe's users look for them.
 
 
 @dataclass
@@ -226,37 +225,6 @@ def distillation_loss(student_logits: Float[Tensor, "batch pos d_vocab"],
 
 
 # --------------------------------------------------------------------------------------------- data
-def pack_documents(docs: Sequence[Sequence[int]], block_size: int, eos_id: int,
-                   ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
-    """Greedily pack tokenised documents into blocks that each start at a document's first token (notebook 09).
-
-    Each document is followed by ``eos_id``; a block takes whole documents while they fit and is padded with
-    ``eos_id``. ``labels[:, p]`` is the token at ``p + 1`` and ``-100`` on padding and at a block's last real
-    token. Documents longer than ``block_size`` are cut.
-
-    Returns:
-        ``(input_ids, labels)``.
-    """
-    if block_size < 2:
-        raise ValueError(f"block_size must be at least 2, got {block_size}")
-    blocks: list[list[int]] = []
-    cur: list[int] = []
-    for d in docs:
-        piece = list(d)[: block_size - 1] + [eos_id]
-        if cur and len(cur) + len(piece) > block_size:
-            blocks.append(cur)
-            cur = []
-        cur.extend(piece)
-    if cur:
-        blocks.append(cur)
-    ids = torch.full((len(blocks), block_size), eos_id, dtype=torch.long)
-    labels = torch.full((len(blocks), block_size), -100, dtype=torch.long)
-    for i, b in enumerate(blocks):
-        ids[i, : len(b)] = torch.tensor(b)
-        labels[i, : len(b) - 1] = torch.tensor(b[1:])
-    return ids, labels
-
-
 def make_training_blocks(tokenizer, n_blocks: int, cfg: DistillConfig, seed: int | None = None,
                          spec: corpus_mod.CorpusSpec | None = None,
                          ) -> tuple[Int[Tensor, "n block"], Int[Tensor, "n block"]]:
@@ -288,55 +256,14 @@ def make_training_blocks(tokenizer, n_blocks: int, cfg: DistillConfig, seed: int
         n_docs = int(n_docs * 1.3) + 16
 
 
-def _lr_lambda(steps: int, cfg: DistillConfig):
-    """Linear warmup over ``warmup_frac`` of the steps, then cosine decay to ``min_lr_frac`` of the peak."""
-    warm = max(1, int(round(cfg.warmup_frac * steps)))
-
-    def f(step: int) -> float:
-        """The learning-rate factor of ``step``."""
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, steps - warm)
-        return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return f
 
 
-def _optimizer(model, lr: float, steps: int, cfg: DistillConfig):
-    """AdamW (weight decay on matrices only) and its warmup-cosine schedule."""
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, cfg))
 
 
-def optimizer_step(model, loss: Tensor, opt, sched, grad_clip: float) -> float:
-    """One optimiser step of every training loop here: backward, gradient clipping at ``grad_clip``, the step and the
-    schedule's step. Returns the learning rate the step used."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    lr = sched.get_last_lr()[0]
-    opt.step()
-    sched.step()
-    return lr
 
 
-def _batches(n_blocks: int, steps: int, batch_size: int, seed: int):
-    """Block indices of each step: seeded random permutations, a new one when a pass is used up."""
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(n_blocks, generator=g)
-    pos = 0
-    for _ in range(steps):
-        if pos + batch_size > n_blocks:
-            perm, pos = torch.randperm(n_blocks, generator=g), 0
-        yield perm[pos: pos + batch_size]
-        pos += batch_size
 
 
-def _causal_ce(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy over the labelled positions."""
-    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
 
 
 def train_teacher(model, ids: Int[Tensor, "n block"], labels: Int[Tensor, "n block"], cfg: DistillConfig,
@@ -355,13 +282,13 @@ def _train_teacher(model, ids, labels, cfg: DistillConfig, device: torch.device,
     from tqdm import tqdm
     model.to(device).train()
     steps = cfg.teacher_steps
-    opt, sched = _optimizer(model, cfg.teacher_lr, steps, cfg)
+    opt, sched = make_optimizer(model, cfg.teacher_lr, steps, cfg)
     log: dict[str, list[float]] = {"loss": [], "lr": []}
-    bar = tqdm(_batches(len(ids), steps, cfg.batch_size, cfg.seed + 1), total=steps, desc="teacher",
+    bar = tqdm(batch_indices(len(ids), steps, cfg.batch_size, cfg.seed + 1), total=steps, desc="teacher",
                disable=not progress)
     for idx in bar:
         x, y = ids[idx].to(device), labels[idx].to(device)
-        loss = _causal_ce(model(input_ids=x).logits, y)
+        loss = causal_ce(model(input_ids=x).logits, y)
         log["lr"].append(optimizer_step(model, loss, opt, sched, cfg.grad_clip))
         log["loss"].append(loss.item())
         bar.set_postfix(loss=f"{log['loss'][-1]:.3f}")
@@ -389,10 +316,10 @@ def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: to
     teacher.to(device).eval()
     student.to(device).train()
     steps = cfg.student_steps
-    opt, sched = _optimizer(student, cfg.student_lr, steps, cfg)
+    opt, sched = make_optimizer(student, cfg.student_lr, steps, cfg)
     log: dict[str, list[float]] = {k: [] for k in ("loss", "kl", "ce", "cos", "lr")}
     want_hidden = cfg.alpha_cos > 0
-    bar = tqdm(_batches(len(ids), steps, cfg.batch_size, cfg.seed + 2), total=steps, desc="student",
+    bar = tqdm(batch_indices(len(ids), steps, cfg.batch_size, cfg.seed + 2), total=steps, desc="student",
                disable=not progress)
     for idx in bar:
         x, y = ids[idx].to(device), labels[idx].to(device)
@@ -415,174 +342,7 @@ def _train_student(student, teacher, ids, labels, cfg: DistillConfig, device: to
     return log
 
 
-# --------------------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def _end_logits(model, ps: tasks.PromptSet, tokenizer, device: torch.device) -> Float[Tensor, "batch d_vocab"]:
-    """Final-position logits of every prompt; prompts of different token lengths are grouped."""
-    enc = [tokenizer.encode(t, add_special_tokens=False) for t in ps.clean]
-    out = torch.empty(len(enc), model.config.vocab_size)
-    groups: dict[int, list[int]] = {}
-    for i, e in enumerate(enc):
-        groups.setdefault(len(e), []).append(i)
-    for idx in groups.values():
-        x = torch.tensor([enc[i] for i in idx], device=device)
-        out[idx] = model(input_ids=x).logits[:, -1, :].float().cpu()
-    return out
-
-
-def _eval_sets(suite: str = "numerals") -> list[tuple[str, str, dict]]:
-    """``(key, task, options)`` of every evaluated set: the numeral variants (``"numerals"``), or every task and
-    shift variant (``"all"``)."""
-    sets: list[tuple[str, str, dict]] = [(v, "numerals", {"variant": v}) for v in tasks.VARIANTS]
-    if "length" in inspect.signature(tasks.make_prompts).parameters:
-        sets += [(f"long@{k}", "numerals", {"variant": "long", "length": k}) for k in (7, 8)]
-    if suite == "all":
-        sets += [(v, "numerals", {"variant": v}) for v in tasks.SHIFT_VARIANTS]
-        sets += [(f"ioi@t{k}", "ioi", {"template": k}) for k in range(len(tasks.IOI_TEMPLATES))]
-        sets += [("qa", "qa", {}), ("qa@train", "qa", {"split": "train"}), ("greater_than", "greater_than", {})]
-    return sets
-
-
-def _make_set(task: str, kwargs: dict, tokenizer, cfg: DistillConfig) -> tasks.PromptSet:
-    """The prompt set of one evaluated set (``make_prompts`` for numerals, as the mini pair's eval did)."""
-    kw = dict(kwargs)
-    if task == "numerals":  # the mini pair's eval.json was made with make_prompts; make_task only adds checks
-        return tasks.make_prompts(cfg.eval_prompts, seed=cfg.eval_seed, tokenizer=tokenizer, **kw)
-    split = kw.pop("split", "heldout")
-    return tasks.make_task(task, cfg.eval_prompts, seed=cfg.eval_seed, tokenizer=tokenizer, split=split, **kw)
-
-
-def evaluate_prompts(models: dict, tokenizer, cfg: DistillConfig, device: torch.device) -> dict:
-    """Top-1 accuracy and the task metric of each model on ``cfg.eval_prompts`` held-out prompts of every set
-    (notebook 09; ``eval.json``).
-
-    Sets (``cfg.eval_suite``): every variant of ``tasks.VARIANTS`` with ``make_prompts``' defaults, and the
-    ``"long"`` variant with 7 and 8 shown elements (keys ``"long@7"``, ``"long@8"``); with ``"all"`` also the shift
-    variants, IOI in each template family (``"ioi@t0"`` ... ``"ioi@t6"``), QA on held-out and on train people
-    (``"qa"``, ``"qa@train"``) and greater-than.
-
-    Returns:
-        ``{set: {model name: {"top1", "logit_diff", "logit_diff_std", "kept_by_filter"}, "n", "example"}}`` for
-        logit-difference sets (``kept_by_filter`` counts the prompts that pass ``tasks.filter_prompts``, the study's
-        filter); greater-than gives ``"prob_diff"``/``"prob_diff_std"`` (P(later year) − P(earlier or same)) and
-        top-1 = the most likely token is a later year. With ``"all"`` each set also records its ``task``,
-        ``options`` and ``metric``.
-    """
-    result = {}
-    for key, task, kwargs in _eval_sets(cfg.eval_suite):
-        ps = _make_set(task, kwargs, tokenizer, cfg)
-        entry: dict = {"n": len(ps), "example": ps.clean[0] + " ->" + ps.correct[0]}
-        if cfg.eval_suite == "all":
-            entry.update(task=task, options=kwargs, metric=tasks.TASKS[task].metric_name)
-        for name, model in models.items():
-            end = _end_logits(model, ps, tokenizer, device)
-            if tasks.TASKS[ps.task].metric is None:
-                correct, incorrect = ps.answer_ids(tokenizer)
-                ld = metrics.logit_diff_per_prompt(end, correct, incorrect)
-                _, report = tasks.filter_prompts(ps, end, correct, incorrect)
-                entry[name] = {"top1": metrics.accuracy(end, correct), "logit_diff": float(ld.mean()),
-                               "logit_diff_std": float(ld.std()), "kept_by_filter": report["kept"]}
-            else:
-                metric = ps.metric(tokenizer, d_vocab=end.shape[-1])
-                vals = tasks.end_values(metric, end)
-                entry[name] = {"top1": float(metric.correct(end).float().mean()), "prob_diff": float(vals.mean()),
-                               "prob_diff_std": float(vals.std())}
-        result[key] = entry
-    return result
-
-
-@torch.no_grad()
-def corpus_kl(student, teacher, tokenizer, cfg: DistillConfig, device: torch.device, seed: int) -> dict:
-    """Mean per-token KL(teacher ‖ student) at τ = 1, and each model's cross-entropy, on fresh corpus text
-    (notebook 09; ``eval.json``)."""
-    texts = corpus_mod.generate_corpus(cfg.kl_docs, seed=seed, mix=cfg.mix, spec=cfg.corpus)
-    enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    ids, labels = pack_documents(enc, cfg.block_size, tokenizer.eos_token_id)
-    tot = {"kl": 0.0, "teacher_ce": 0.0, "student_ce": 0.0}
-    n_tok = 0
-    for start in range(0, len(ids), 64):
-        x, y = ids[start: start + 64].to(device), labels[start: start + 64].to(device)
-        mask = y != -100
-        t = teacher(input_ids=x).logits[mask].float()
-        s = student(input_ids=x).logits[mask].float()
-        log_pt, log_ps = F.log_softmax(t, -1), F.log_softmax(s, -1)
-        tot["kl"] += float((log_pt.exp() * (log_pt - log_ps)).sum())
-        tot["teacher_ce"] += float(F.cross_entropy(t, y[mask], reduction="sum"))
-        tot["student_ce"] += float(F.cross_entropy(s, y[mask], reduction="sum"))
-        n_tok += int(mask.sum())
-    return {k: v / n_tok for k, v in tot.items()} | {"tokens": n_tok, "docs": cfg.kl_docs, "corpus_seed": seed}
-
-
-def state_sha256(model) -> str:
-    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): equal hashes mean
-    bit-identical weights (``training_log.json``; notebook 09 and the tests compare reruns and rebuilt student
-    inits)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-@torch.no_grad()
-def weight_drift(student, init_state: dict[str, Tensor]) -> dict:
-    """How far the student moved from its initialisation: ‖W − W₀‖ / ‖W₀‖ (Frobenius, over all parameters of the
-    part) per student block (also its attention and MLP separately) and for the embeddings and the final LayerNorm
-    (notebook 09; ``training_log.json``).
-
-    Args:
-        student: the trained student (a ``GPT2LMHeadModel``).
-        init_state: its ``state_dict()`` before training (cloned).
-
-    Raises:
-        ValueError: if ``init_state`` lacks a parameter of the student.
-    """
-    def rel(prefixes: Sequence[str]) -> float:
-        """‖W − W₀‖ / ‖W₀‖ over the parameters whose names start with one of ``prefixes``."""
-        num = den = 0.0
-        for name, p in student.named_parameters():
-            if any(name.startswith(pr) for pr in prefixes):
-                if name not in init_state:
-                    raise ValueError(f"init_state has no {name!r}: pass student.state_dict() cloned before training")
-                w0 = init_state[name].to(p.device).float()
-                num += float((p.float() - w0).pow(2).sum())
-                den += float(w0.pow(2).sum())
-        return math.sqrt(num / den) if den > 0 else float("nan")
-
-    layer_map = getattr(student.config, "dcirc_layer_map", None) or list(range(student.config.n_layer))
-    blocks = [{"block": i, "teacher_block": int(layer_map[i]), "all": rel([f"transformer.h.{i}."]),
-               "attn": rel([f"transformer.h.{i}.attn.", f"transformer.h.{i}.ln_1."]),
-               "mlp": rel([f"transformer.h.{i}.mlp.", f"transformer.h.{i}.ln_2."])}
-              for i in range(student.config.n_layer)]
-    return {"blocks": blocks, "wte": rel(["transformer.wte."]), "wpe": rel(["transformer.wpe."]),
-            "ln_f": rel(["transformer.ln_f."])}
-
-
-def evaluate_pair(teacher, student, tokenizer, cfg: DistillConfig, device: torch.device,
-                  student_init=None) -> dict:
-    """Everything in ``eval.json``: per-set accuracy and metric of both models (and of ``student_init`` when
-    given), and each student's KL to the teacher on fresh corpus text (notebook 09)."""
-    teacher.to(device).eval()
-    student.to(device).eval()
-    models = {"teacher": teacher, "student": student}
-    if student_init is not None:
-        models["student_init"] = student_init.to(device).eval()
-    out = {"prompts": evaluate_prompts(models, tokenizer, cfg, device),
-           "student_kl_to_teacher": corpus_kl(student, teacher, tokenizer, cfg, device, cfg.seed + 1_000_003),
-           "eval_prompts": cfg.eval_prompts, "eval_seed": cfg.eval_seed, "split": "heldout"}
-    if student_init is not None:
-        out["student_init_kl_to_teacher"] = corpus_kl(student_init, teacher, tokenizer, cfg, device,
-                                                      cfg.seed + 1_000_003)
-    return out
-
-
 # --------------------------------------------------------------------------------------------- outputs
-def _round(xs: Sequence[float], nd: int = 5) -> list[float | None]:
-    """Values rounded for the JSON log; NaN as ``None``."""
-    return [None if math.isnan(x) else round(x, nd) for x in xs]
-
-
 def plot_losses(log: dict, path: Path) -> Path:
     """The loss curves of both phases as a PNG (matplotlib's Agg backend; the model cards and notebook 09 show
     it)."""
@@ -621,38 +381,10 @@ def plot_losses(log: dict, path: Path) -> Path:
     return path
 
 
-def _version(package: str) -> str | None:
-    """The installed version of ``package``, or ``None``."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version(package)
-    except PackageNotFoundError:  # pragma: no cover
-        return None
 
 
-def _machine() -> dict:
-    """Platform, CPU model and core count, and the GPU's name when there is one (for the model card)."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
-def _save(model, tokenizer, folder: Path) -> None:
-    """``save_pretrained`` of a model and its tokenizer into ``folder``, and the SHA-256 of its weights into the
-    pair's manifest (``folder/../digests.json``, checked by ``load_pair``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder), safe_serialization=True)
-    tokenizer.save_pretrained(str(folder))
-    record_digests(folder)
 
 
 def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
@@ -683,8 +415,8 @@ def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
     init_state = {k: v.detach().clone() for k, v in student.state_dict().items()}
     s_log = train_student(student, teacher, ids, labels, cfg, device, progress)
     t_student = time.perf_counter()
-    _save(teacher, tokenizer, out / "teacher")
-    _save(student, tokenizer, out / "student")
+    save_model(teacher, tokenizer, out / "teacher")
+    save_model(student, tokenizer, out / "student")
     # the student-at-init control is not saved: rebuild it from the saved teacher and check it is the same
     saved_teacher = GPT2LMHeadModel.from_pretrained(str(out / "teacher")).to(device).eval()
     student_init = init_student_from_teacher(saved_teacher, cfg.student_layers).to(device).eval()
@@ -700,7 +432,7 @@ def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
         corpus_info["token_shares_first_20000_docs"] = corpus_mod.token_shares(docs, tokenizer)
     log = {
         "config": asdict(cfg), "seed": cfg.seed, "device": str(device), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "transformers": _version("transformers"), "machine": _machine(),
+        "torch": torch.__version__, "transformers": package_version("transformers"), "machine": machine_info(),
         "corpus": corpus_info,
         "layer_map": student.config.dcirc_layer_map, "vocab_size": len(tokenizer),
         "params": {"teacher": sum(p.numel() for p in teacher.parameters()),
@@ -711,8 +443,8 @@ def run(cfg: DistillConfig, out: str | Path, progress: bool = True) -> dict:
         "student_init_sha256": init_hash, "student_init_rebuilt_identical": rebuilt_hash == init_hash,
         "weights_sha256": {"teacher": state_sha256(teacher), "student": state_sha256(student)},
         "student_weight_drift": weight_drift(student, init_state),
-        "teacher": {k: _round(v) for k, v in t_log.items()},
-        "student": {k: _round(v) for k, v in s_log.items()},
+        "teacher": {k: round_log(v) for k, v in t_log.items()},
+        "student": {k: round_log(v) for k, v in s_log.items()},
     }
     (out / "training_log.json").write_text(json.dumps(log) + "\n")
     evaluation["wall_time_s"] = log["wall_time_s"]

@@ -42,7 +42,8 @@ from ..core.paths import REPO_ROOT
 from ..models.init import init_distilbert_from_bert
 from ..models.pairs import pick_device
 from . import corpus as corpus_mod
-from .distill import _batches, _machine, _optimizer, _round, _save, _version, optimizer_step, state_sha256
+from .training import (batch_indices, machine_info, make_optimizer, optimizer_step, package_version, round_log,
+                       save_model, state_sha256)
 
 __all__ = ["EncoderConfig", "SPECIALS", "build_encoder_tokenizer", "teacher_config", "init_distilbert_from_bert",
            "mask_tokens", "number_tokens", "make_mlm_blocks", "distilbert_loss", "train_teacher", "train_student", "evaluate_encoders",
@@ -257,10 +258,10 @@ def train_teacher(model, ids, attn, tail, cfg: EncoderConfig, device: torch.devi
     from tqdm.auto import tqdm
     with torch.enable_grad():
         model.to(device).train()
-        opt, sched = _optimizer(model, cfg.teacher_lr, cfg.teacher_steps, cfg)
+        opt, sched = make_optimizer(model, cfg.teacher_lr, cfg.teacher_steps, cfg)
         g = torch.Generator().manual_seed(cfg.seed + 11)
         log: dict[str, list[float]] = {"loss": [], "lr": []}
-        bar = tqdm(_batches(len(ids), cfg.teacher_steps, cfg.batch_size, cfg.seed + 1), total=cfg.teacher_steps,
+        bar = tqdm(batch_indices(len(ids), cfg.teacher_steps, cfg.batch_size, cfg.seed + 1), total=cfg.teacher_steps,
                    desc="encoder teacher", disable=not progress, mininterval=5.0)
         for step, idx in enumerate(bar):
             x, y = mask_tokens(ids[idx], tail[idx], model.config.vocab_size, cfg, g, numbers)
@@ -281,10 +282,10 @@ def train_student(student, teacher, ids, attn, tail, cfg: EncoderConfig, device:
     with torch.enable_grad():
         teacher.to(device).eval()
         student.to(device).train()
-        opt, sched = _optimizer(student, cfg.student_lr, cfg.student_steps, cfg)
+        opt, sched = make_optimizer(student, cfg.student_lr, cfg.student_steps, cfg)
         g = torch.Generator().manual_seed(cfg.seed + 12)
         log: dict[str, list[float]] = {k: [] for k in ("loss", "kl", "mlm", "cos", "lr")}
-        for idx in tqdm(_batches(len(ids), cfg.student_steps, cfg.batch_size, cfg.seed + 2), total=cfg.student_steps,
+        for idx in tqdm(batch_indices(len(ids), cfg.student_steps, cfg.batch_size, cfg.seed + 2), total=cfg.student_steps,
                         desc="encoder student", disable=not progress):
             x, y = mask_tokens(ids[idx], tail[idx], student.config.vocab_size, cfg, g, numbers)
             x, y, a = x.to(device), y.to(device), attn[idx].to(device)
@@ -378,7 +379,7 @@ def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
     s_log = train_student(student, teacher, ids, attn, tail, cfg, device, progress, numbers)
     t_student = time.perf_counter()
     for name, model in (("teacher", teacher), ("student", student)):
-        _save(model, tok, out / name)
+        save_model(model, tok, out / name)
     evaluation = evaluate_encoders({"teacher": teacher, "student": student}, tok, cfg, device)
     for name, entry in init_eval.items():
         evaluation[name]["student_init"] = entry["student_init"]
@@ -386,7 +387,7 @@ def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
                   "student_init_kl_to_teacher": kl_init, "eval_prompts": cfg.eval_prompts, "split": "heldout"}
     t_end = time.perf_counter()
     log = {"config": asdict(cfg), "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
-           "transformers": _version("transformers"), "machine": _machine(), "vocab_size": len(tok),
+           "transformers": package_version("transformers"), "machine": machine_info(), "vocab_size": len(tok),
            "layer_map": student.config.dcirc_layer_map,
            "params": {"teacher": sum(p.numel() for p in teacher.parameters()),
                       "student": sum(p.numel() for p in student.parameters())},
@@ -394,7 +395,7 @@ def run(cfg: EncoderConfig, out: str | Path, progress: bool = True) -> dict:
            "student_sha256": state_sha256(student), "block_drift": block_drift(student, init_state),
            "wall_time_s": {"data": t_data - t0, "teacher": t_teacher - t_data, "student": t_student - t_teacher,
                            "train_total": t_student - t0, "eval": t_end - t_student, "total": t_end - t0},
-           "teacher": {k: _round(v) for k, v in t_log.items()}, "student": {k: _round(v) for k, v in s_log.items()}}
+           "teacher": {k: round_log(v) for k, v in t_log.items()}, "student": {k: round_log(v) for k, v in s_log.items()}}
     out.mkdir(parents=True, exist_ok=True)
     (out / "training_log.json").write_text(json.dumps(log) + "\n")
     evaluation["wall_time_s"] = log["wall_time_s"]

@@ -32,8 +32,8 @@ from ..engine import Engine
 from ..methods.discovery import prune_nodes
 from ..models.init import init_student_from_teacher
 from . import corpus as corpus_mod
-from .distill import evaluate_prompts
-from .train import FAMILY_DIR, SMALL2, _load, prose_ce
+from .pair_eval import end_logits, evaluate_prompts
+from .train import FAMILY_DIR, SMALL2, load_model, prose_ce
 
 __all__ = ["teacher_circuit", "keep_blocks", "block_removal", "evaluate_family", "plot_training", "card_tables",
            "main"]
@@ -94,13 +94,12 @@ def block_removal(model, tokenizer, n_prompts: int = 100, seed: int = 0) -> dict
     one at a time without loss computes the task in a shallow path, and its copy before distillation keeps it)."""
     from ..core import metrics
     from ..core.components import student_layer_map
-    from .distill import _end_logits
     ps = tasks.make_prompts(n_prompts, seed=seed, tokenizer=tokenizer)
     c, i = ps.answer_ids(tokenizer)
     n = model.config.n_layer
 
     def score(keep):
-        end = _end_logits(keep_blocks(model, keep), ps, tokenizer, torch.device("cpu"))
+        end = end_logits(keep_blocks(model, keep), ps, tokenizer, torch.device("cpu"))
         return {"top1": round(metrics.accuracy(end, c), 4),
                 "logit_diff": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
     out = {"all": score(list(range(n))), "block0_only": score([0]),
@@ -116,12 +115,12 @@ def evaluate_family(folder: Path = FAMILY_DIR, n_prose: int = 1000, wordnet: str
     models: dict = {}
     teachers = sorted(d.name for d in folder.iterdir() if d.name.startswith("teacher") and (d / "config.json").exists())
     for t in teachers:
-        teacher = _load(folder / t)
+        teacher = load_model(folder / t)
         models[t] = teacher
         models[t.replace("teacher", "copy")] = init_student_from_teacher(teacher, SMALL2.student_layers).eval()
     for d in sorted(folder.iterdir()):
         if d.name.startswith("student") and (d / "config.json").exists():
-            models[d.name] = _load(d)
+            models[d.name] = load_model(d)
     cfg = replace(SMALL2, eval_suite="all")
     t0 = time.perf_counter()
     prompts = evaluate_prompts(models, tokenizer, cfg, torch.device("cpu"))
@@ -209,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.circuit_only:
         tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
                                                spec=corpus_mod.small2_spec(args.wordnet))
-        out["block_removal"] = {d.name: block_removal(_load(d), tokenizer) for d in sorted(folder.iterdir())
+        out["block_removal"] = {d.name: block_removal(load_model(d), tokenizer) for d in sorted(folder.iterdir())
                                 if d.name.startswith("teacher") and (d / "config.json").exists()}
     else:   # loads each model once, and the block-removal check reuses its teachers
         out |= evaluate_family(folder, wordnet=args.wordnet)

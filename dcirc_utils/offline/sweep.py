@@ -22,8 +22,9 @@ import torch
 from ..core.paths import MODELS_DIR
 from ..models.init import init_student_from_teacher
 from ..models.pairs import pick_device
-from .distill import (_machine, _round, _save, corpus_kl, evaluate_prompts, make_training_blocks, preset,
-                      state_sha256, train_student, weight_drift)
+from .distill import make_training_blocks, preset, train_student
+from .pair_eval import corpus_kl, evaluate_prompts, weight_drift
+from .training import machine_info, round_log, save_model, state_sha256
 
 __all__ = ["SWEEP_DEPTHS", "run_sweep", "main"]
 
@@ -57,7 +58,7 @@ def run_sweep(depths: Sequence[int] = SWEEP_DEPTHS, folder: str | Path | None = 
     ids, labels = make_training_blocks(tokenizer, max(cfg.teacher_steps, cfg.student_steps, 1) * cfg.batch_size, cfg)
     out: dict = {"depths": list(depths), "config": {k: getattr(cfg, k) for k in (
         "student_steps", "student_lr", "temperature", "alpha_ce", "alpha_clm", "batch_size", "block_size", "seed")},
-        "machine": _machine(), "threads": threads, "students": {}}
+        "machine": machine_info(), "threads": threads, "students": {}}
     for depth in depths:
         t1 = time.perf_counter()
         student = init_student_from_teacher(teacher, depth)
@@ -65,7 +66,7 @@ def run_sweep(depths: Sequence[int] = SWEEP_DEPTHS, folder: str | Path | None = 
         init_hash = state_sha256(student)
         s_log = train_student(student, teacher, ids, labels, cfg, device, progress)
         t_train = time.perf_counter() - t1
-        _save(student, tokenizer, folder / f"student-{depth}")
+        save_model(student, tokenizer, folder / f"student-{depth}")
         student_init = init_student_from_teacher(teacher, depth).to(device).eval()
         evaluation = evaluate_prompts({"student": student, "student_init": student_init}, tokenizer, cfg, device)
         out["students"][str(depth)] = {
@@ -76,7 +77,7 @@ def run_sweep(depths: Sequence[int] = SWEEP_DEPTHS, folder: str | Path | None = 
             "kl_to_teacher": corpus_kl(student, teacher, tokenizer, cfg, device, cfg.seed + 1_000_003),
             "init_kl_to_teacher": corpus_kl(student_init, teacher, tokenizer, cfg, device, cfg.seed + 1_000_003),
             "weight_drift": weight_drift(student, init_state),
-            "log": {k: _round(v) for k, v in s_log.items()}}
+            "log": {k: round_log(v) for k, v in s_log.items()}}
     out["wall_time_s"] = time.perf_counter() - t0
     (folder / "sweep.json").write_text(json.dumps(out, indent=1) + "\n")
     return out

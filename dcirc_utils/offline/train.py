@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import asdict, replace
@@ -39,10 +38,12 @@ from ..models.init import init_student_from_teacher
 from ..models.integrity import record_digests
 from ..models.pairs import pick_device
 from . import corpus as corpus_mod
-from .distill import (DistillConfig, _batches, _causal_ce, _machine, _optimizer, _version, build_teacher,
-                      distillation_loss_parts, make_training_blocks, optimizer_step, pack_documents, state_sha256)
+from .distill import DistillConfig, build_teacher, distillation_loss_parts, make_training_blocks
+from .pair_eval import end_logits
+from .training import (batch_indices, causal_ce, machine_info, make_optimizer, optimizer_step, pack_documents,
+                       package_version, state_sha256)
 
-__all__ = ["SMALL2", "CKPT_EVERY", "EVAL_EVERY", "model_name", "train_model", "quick_eval", "prose_ce", "main"]
+__all__ = ["SMALL2", "CKPT_EVERY", "EVAL_EVERY", "model_name", "train_model", "quick_eval", "prose_ce", "load_model", "main"]
 
 #: The family's recipe (pilots and the reasons for each number: ``data/models/small2/README.md``).
 SMALL2 = DistillConfig(corpus="small2", n_layer=12, student_layers=6, n_head=12, n_embd=192, n_positions=128,
@@ -93,12 +94,11 @@ _QUICK_SETS = (("numerals", "numerals", {}), ("ioi", "ioi", {}), ("qa", "qa", {}
 def quick_eval(model, tokenizer, pool, n: int = 100, device: str | torch.device = "cpu") -> dict:
     """Top-1 and mean metric on ``n`` held-out prompts of each task (seed 1, not the cards' seed 0), and the
     held-out prose cross-entropy: the learning curves of the training logs."""
-    from .distill import _end_logits
     model.eval()
     out: dict = {}
     for key, task, kw in _QUICK_SETS:
         ps = tasks.make_task(task, n, seed=1, tokenizer=tokenizer, **kw)
-        end = _end_logits(model, ps, tokenizer, torch.device(device))
+        end = end_logits(model, ps, tokenizer, torch.device(device))
         if tasks.TASKS[ps.task].metric is None:
             c, i = ps.answer_ids(tokenizer)
             out[key] = {"top1": round(metrics.accuracy(end, c), 4),
@@ -147,7 +147,7 @@ def train_model(model, steps: int, lr: float, step_loss: Callable, cfg: DistillC
     """
     from tqdm import tqdm
     model.train()
-    opt, sched = _optimizer(model, lr, steps, cfg)
+    opt, sched = make_optimizer(model, lr, steps, cfg)
     settings = {"config": asdict(cfg), "steps": steps, "lr": lr, "batch_seed": batch_seed, "tag": tag,
                 "n_blocks": n_blocks, "threads": torch.get_num_threads(), **(extra_settings or {})}
     log: dict = {"lr": [], "evals": [], "seconds": 0.0}
@@ -165,7 +165,7 @@ def train_model(model, steps: int, lr: float, step_loss: Callable, cfg: DistillC
         sched.load_state_dict(state["sched"])
         start, log = state["step"], state["log"]
         print(f"resuming {tag} from step {start} of {steps} ({ckpt})", flush=True)
-    batches = _batches(n_blocks, steps, cfg.batch_size, batch_seed)
+    batches = batch_indices(n_blocks, steps, cfg.batch_size, batch_seed)
     for _ in range(start):
         next(batches)
     bar = tqdm(batches, total=steps, initial=start, desc=tag, disable=not progress, mininterval=10)
@@ -191,7 +191,9 @@ def train_model(model, steps: int, lr: float, step_loss: Callable, cfg: DistillC
     return log
 
 
-def _load(folder: Path):
+def load_model(folder: Path):
+    """A saved model of the family (``save_pretrained`` in fp16) as a float32 ``GPT2LMHeadModel`` in eval mode
+    (``family_eval`` loads the family with it)."""
     from transformers import GPT2LMHeadModel
     return GPT2LMHeadModel.from_pretrained(str(folder), dtype=torch.float32).eval()
 
@@ -244,7 +246,7 @@ def _run(args) -> dict:
         return quick_eval(m, tokenizer, pool, device=device)
 
     info: dict = {"model": name, "role": args.role, "seed": args.seed, "torch": torch.__version__, "device": str(device),
-                  "transformers": _version("transformers"), "machine": _machine(), "threads": torch.get_num_threads(),
+                  "transformers": package_version("transformers"), "machine": machine_info(), "threads": torch.get_num_threads(),
                   "corpus": {"spec": spec.name, "seed": cfg.seed, "prose": pool.source,
                              "prose_unk_share": round(pool.unk_share, 4)},
                   "training_tokens": int((labels != -100).sum()), "vocab_size": len(tokenizer)}
@@ -255,7 +257,7 @@ def _run(args) -> dict:
         model.to(device)
 
         def step_loss(m, idx):
-            loss = _causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
+            loss = causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
             return loss, {"loss": loss.detach()}
         lr, batch_seed = cfg.teacher_lr, cfg.seed + 1
     else:
@@ -263,7 +265,7 @@ def _run(args) -> dict:
         if not (teacher_dir / "config.json").exists():
             raise SystemExit(f"no teacher at {teacher_dir}: train it first with "
                              f"python -m dcirc_utils.offline.train teacher --seed {args.teacher_seed}")
-        teacher = _load(teacher_dir).to(device)
+        teacher = load_model(teacher_dir).to(device)
         model = init_student_from_teacher(teacher, args.layers)
         info["layer_map"] = student_layer_map(cfg.n_layer, args.layers)
         info["teacher"] = teacher_dir.name
@@ -284,7 +286,7 @@ def _run(args) -> dict:
     info.update(settings={"steps": steps, "lr": lr, "batch_seed": batch_seed, "config": asdict(cfg)},
                 data_seconds=round(t_data, 1), train_seconds=round(log["seconds"], 1), log=log)
     _save(model.cpu(), tokenizer, out, info)
-    info["final"] = quick_eval(_load(out).to(device), tokenizer, pool, device=device)
+    info["final"] = quick_eval(load_model(out).to(device), tokenizer, pool, device=device)
     (out / "training.json").write_text(json.dumps(info) + "\n")
     print(f"{name}: {json.dumps(info['final'])}; training {log['seconds']:.0f} s -> {out}", flush=True)
     return info

@@ -135,11 +135,11 @@ def test_two_gloo_ranks_match_the_single_process_scan(mini_pair):
 
 
 def test_torchrun_command_line(mini_pair, tmp_path):
-    """The documented `torchrun --nproc-per-node 2 -m dcirc_utils.engine.distributed` path (env:// rendezvous)."""
+    """The documented `torchrun --nproc-per-node 2 -m dcirc_utils.studies.distributed_cli` path (env:// rendezvous)."""
     out = tmp_path / "scan.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "dcirc_utils.engine.distributed", "--pair", "mini", "--prompts", "8", "--device", "cpu",
+           "-m", "dcirc_utils.studies.distributed_cli", "--pair", "mini", "--prompts", "8", "--device", "cpu",
            "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

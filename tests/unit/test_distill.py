@@ -11,7 +11,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from dcirc_utils.core import metrics, tasks
 from dcirc_utils.core.components import student_layer_map
-from dcirc_utils.offline import corpus, distill
+from dcirc_utils.offline import corpus, distill, training
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
 
@@ -158,7 +158,7 @@ def test_twenty_steps_lower_the_losses(tok):
 
     def ce(model):
         with torch.no_grad():
-            return float(distill._causal_ce(model(input_ids=val_x).logits, val_y))
+            return float(training.causal_ce(model(input_ids=val_x).logits, val_y))
 
     before = ce(teacher)
     log = distill.train_teacher(teacher, ids, labels, cfg, torch.device("cpu"), progress=False)

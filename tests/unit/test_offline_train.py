@@ -5,9 +5,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from dcirc_utils.models.pairs import PAIRS, SMALL2_PAIRS, _small2_command
+from dcirc_utils.models.builtin import SMALL2_PAIRS, _small2_command
+from dcirc_utils.models.registry import PAIRS
 from dcirc_utils.offline import train
-from dcirc_utils.offline.distill import DistillConfig, _causal_ce, state_sha256
+from dcirc_utils.offline.distill import DistillConfig, state_sha256
+from dcirc_utils.offline.training import causal_ce
 
 
 def _tiny(seed: int = 0) -> GPT2LMHeadModel:
@@ -32,7 +34,7 @@ def _fit(tmp_path, crash_at: int | None = None, steps: int = 6):
         seen.append(idx.tolist())
         if crash_at is not None and len(seen) == crash_at:
             raise _Crash
-        loss = _causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
+        loss = causal_ce(m(input_ids=ids[idx]).logits, labels[idx])
         return loss, {"loss": loss.detach()}
 
     evals = []
@@ -83,7 +85,7 @@ def test_saved_file_is_fp16_and_the_model_uses_the_rounded_weights(tmp_path):
     assert any(not torch.equal(raw[k], v) for k, v in m.state_dict().items())
     for k, v in m.state_dict().items():                            # ... holding exactly the fp16-rounded values
         assert torch.equal(v, raw[k].half().float()), k
-    back = train._load(tmp_path / "model")
+    back = train.load_model(tmp_path / "model")
     assert next(back.parameters()).dtype == torch.float32 and state_sha256(back) == state_sha256(m)
     assert (tmp_path / "digests.json").exists()                    # recorded for load_pair's check
 
@@ -127,6 +129,7 @@ def test_keep_blocks_runs_exactly_the_blocks_kept():
 
 
 def test_the_shipped_folder_gets_the_plain_command():
-    from dcirc_utils.models.pairs import MODELS_DIR, _retrain_command
+    from dcirc_utils.core.paths import MODELS_DIR
+    from dcirc_utils.models.builtin import _retrain_command
     assert _retrain_command("small2", MODELS_DIR / "small2" / "student@s1") == \
         "python -m dcirc_utils.offline.train student --seed 1"
