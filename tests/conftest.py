@@ -1,8 +1,20 @@
 """Shared fixtures. Tests that need GPT-2's tokenizer skip with a reason when it cannot be found offline; tests
-that need the offline pair skip when data/models is absent."""
+that need the offline pair skip when data/models is absent.
+
+Markers (registered in pyproject.toml, ``--strict-markers``): every test gets its tier from its folder
+(``unit``, ``integration``, ``site``; applied below, never written by hand); ``slow`` marks a test that takes more than
+about 20 s on the project's 2-core CPU; ``gpu`` one that needs CUDA (skipped without it). For example:
+
+    pytest                                          # testpaths: the unit tier
+    pytest tests -m unit                            # the unit tier, selected by marker
+    pytest tests/unit tests/integration -m "not slow"   # both tiers, without the slow tests
+    pytest tests -m "integration and not slow"
+    pytest tests -m gpu                             # the GPU-only tests (on a machine with CUDA)
+"""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,9 +22,35 @@ import torch
 torch.set_num_threads(int(os.environ.get("DCIRC_TEST_THREADS", "2")))
 torch.set_grad_enabled(False)
 
+_TESTS = Path(__file__).resolve().parent
+_TIERS = ("unit", "integration", "site")
+#: Slow tests (> 20 s, ``--durations``) in files whose tests are not decorated here (the others carry
+#: ``@pytest.mark.slow`` themselves): node ids relative to tests/.
+_SLOW = {"integration/test_distributed.py::test_two_gloo_ranks_match_the_single_process_scan",
+         "integration/test_participant.py::test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted"
+         "[06_alignment_noise]"}
+
+
+@pytest.hookimpl(tryfirst=True)   # before the marker plugin's own hook deselects by ``-m``
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its tier (the folder under tests/ it lives in), and skip ``gpu`` tests without CUDA."""
+    cuda = torch.cuda.is_available()
+    for item in items:
+        try:
+            parts = Path(item.path).resolve().relative_to(_TESTS).parts
+        except ValueError:
+            continue
+        if len(parts) > 1 and parts[0] in _TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+        if "/".join(parts) + "::" + item.name in _SLOW:
+            item.add_marker(pytest.mark.slow)
+        if not cuda and item.get_closest_marker("gpu") is not None:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)"))
+
 
 def _skip_reason_gpt2_tokenizer():
-    from dcirc_utils.models.pairs import PairUnavailableError, gpt2_tokenizer
+    from dcirc_utils.models.registry import PairUnavailableError
+    from dcirc_utils.models.tokenizers import gpt2_tokenizer
     try:
         return gpt2_tokenizer(), None
     except PairUnavailableError as err:
@@ -36,7 +74,8 @@ def gpt2_random_pair(gpt2_tok):
 
 @pytest.fixture(scope="session")
 def bert_tok():
-    from dcirc_utils.models.pairs import PairUnavailableError, bert_tokenizer
+    from dcirc_utils.models.registry import PairUnavailableError
+    from dcirc_utils.models.tokenizers import bert_tokenizer
     try:
         return bert_tokenizer()
     except PairUnavailableError as err:
@@ -52,7 +91,7 @@ def bert_random_pair(bert_tok):
 
 def _offline_pair(name):
     from dcirc_utils import load_pair
-    from dcirc_utils.models.pairs import PairUnavailableError
+    from dcirc_utils.models.registry import PairUnavailableError
     try:
         return load_pair(name, device="cpu")
     except PairUnavailableError as err:
@@ -72,7 +111,7 @@ def bert_small_pair():
 @pytest.fixture(scope="session")
 def mini_pair():
     from dcirc_utils import load_pair
-    from dcirc_utils.models.pairs import PairUnavailableError
+    from dcirc_utils.models.registry import PairUnavailableError
     try:
         return load_pair("mini", device="cpu")
     except PairUnavailableError as err:

@@ -2,7 +2,8 @@
 TransformerLens bridge per ablated component or patched edge, full logits, no caching, TransformerLens hook names
 spelled out here (independently of the package's adapters). The engine (``dcirc_utils.engine`` and
 ``dcirc_utils.methods.discovery``) must agree with these; ``bench/ablation_scan.py`` times them against each other.
-Every function takes the bridge itself (``adapter.model``)."""
+Every function takes the bridge itself (``adapter.model``). Node pruning's reference is ``naive_pruning.prune`` with
+``ablated_logit_diff`` (or ``study_ablated_logit_diff``) as its value."""
 from __future__ import annotations
 
 import torch
@@ -56,29 +57,16 @@ def ablation_scan(model, tokens, correct, incorrect, means, components=None, bas
     return {c: ablated_logit_diff(model, tokens, correct, incorrect, list(base_ablated) + [c], means) for c in comps}
 
 
-def prune(model, tokens, correct, incorrect, means, threshold=0.8, candidates=None, max_sweeps=20):
-    """Sequential greedy node pruning, exactly as the study's loop: backward sweep (MLP, then heads 0..n-1, from
-    the last layer down), forward sweep (heads, then MLP), until a sweep removes nothing."""
-    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-    clean = ablated_logit_diff(model, tokens, correct, incorrect, [], means)
-    eligible = set(candidates) if candidates is not None else set(all_components(n_layers, n_heads))
-    removed = []
-    for sweep in range(1, max_sweeps + 1):
-        changed = False
-        if sweep % 2 == 1:
-            order = [c for l in reversed(range(n_layers)) for c in [Component(l)] + [Component(l, h) for h in range(n_heads)]]
-        else:
-            order = [c for l in range(n_layers) for c in [Component(l, h) for h in range(n_heads)] + [Component(l)]]
-        for c in order:
-            if c not in eligible or c in removed:
-                continue
-            score = 100 * ablated_logit_diff(model, tokens, correct, incorrect, removed + [c], means) / clean
-            if score >= 100 * threshold:
-                removed.append(c)
-                changed = True
-        if not changed:
-            break
-    return sorted(c for c in all_components(n_layers, n_heads) if c not in removed)
+def study_ablated_logit_diff(model, tokens, corrupted_tokens, correct, incorrect, removed, head_means) -> float:
+    """Δl with ``removed`` ablated the way the study's code does it: heads by their corrupted mean, MLPs by their mean
+    over the corrupted prompts measured with those heads already ablated (one extra forward)."""
+    heads = [c for c in removed if not c.is_mlp]
+    with torch.inference_mode():
+        cache = _run_cache(model, corrupted_tokens, ablation_hooks(heads, head_means))[1]
+    means = dict(head_means)
+    for l in range(model.cfg.n_layers):
+        means[f"blocks.{l}.hook_mlp_out"] = cache[f"blocks.{l}.hook_mlp_out"].mean(0)
+    return ablated_logit_diff(model, tokens, correct, incorrect, removed, means)
 
 
 def path_patch_edge(model, clean_tokens, corrupted_tokens, correct, incorrect, means, circuit, sender, receiver,

@@ -12,6 +12,8 @@ from dcirc_utils.engine import Engine
 from dcirc_utils.methods import attribution as at
 from dcirc_utils.methods.discovery import Edge, path_patch
 
+from ..helpers import worst_deviation as _worst
+
 
 @pytest.fixture(scope="module")
 def engine(mini_pair):
@@ -19,10 +21,7 @@ def engine(mini_pair):
     return Engine.for_prompts(mini_pair.teacher, ps, progress=False)
 
 
-def _worst(a: dict, b: dict) -> float:
-    return max(abs(a[k] - b[k]) for k in b)
-
-
+@pytest.mark.slow
 def test_tl_attribution_patching_equals_our_denoising_gradient(engine):
     """TransformerLens's node scores, summed over positions and averaged over prompts, are the estimate
     (a_clean − a_corrupt)·∇ at the corrupted run that our hook-based gradient computes: same numbers to float
@@ -98,6 +97,7 @@ def test_mean_ablation_exact_effect_is_the_ablation_scan(engine):
         assert near[c] == pytest.approx(exact[c], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_tl_direct_path_equals_engine_path_patching_on_direct_edges(mini_pair):
     """TransformerLens's direct path patching, run in the engine's convention (clean prompts, swapped caches, outside
     of the circuit mean-ablated), gives the engine's path-patching score of every head → head Q/K/V edge with no

@@ -13,14 +13,8 @@ from dcirc_utils.engine import Engine
 from dcirc_utils.methods.discovery import path_patch, prune_nodes
 
 from .. import naive_encoder as naive
-
-REL = 1e-4
-
-
-def _close(a: dict, b: dict):
-    scale = max(max(abs(v) for v in b.values()), 1e-6)
-    worst = max(abs(a[k] - b[k]) for k in b)
-    assert worst <= REL * scale, f"max deviation {worst:.3g} > {REL} x {scale:.3g}"
+from .. import naive_pruning
+from ..helpers import REL, assert_scores_close
 
 
 def _check(pair, adapter, layers, n=6, edges=True, prune_layers=()):
@@ -38,29 +32,21 @@ def _check(pair, adapter, layers, n=6, edges=True, prune_layers=()):
     mask_id = tok.mask_token_id
     assert engine.clean_value == pytest.approx(naive.logit_diff(model, clean, c, i, mask_id), abs=REL * 10)
     comps = [x for x in all_components(adapter.n_layers, adapter.n_heads) if x.layer in layers]
-    _close(engine.ablation_scan(comps), naive.ablation_scan(model, clean, c, i, mask_id, means, comps))
+    assert_scores_close(engine.ablation_scan(comps), naive.ablation_scan(model, clean, c, i, mask_id, means, comps))
     base = [comps[0], comps[-1]]
-    _close(engine.ablation_scan(comps, base_ablated=base),
-           naive.ablation_scan(model, clean, c, i, mask_id, means, comps, base_ablated=base))
+    assert_scores_close(engine.ablation_scan(comps, base_ablated=base),
+                        naive.ablation_scan(model, clean, c, i, mask_id, means, comps, base_ablated=base))
     if prune_layers:
         cands = [x for x in engine.components if x.layer in prune_layers]
         got = prune_nodes(engine, 0.8, candidates=cands, progress=False)
-        # the naive greedy loop on the same candidates (sweeps as the study's)
-        from dcirc_utils.methods.discovery import sweep_order
-        clean_ld = engine.clean_value
-        removed = []
-        for sweep in range(1, 21):
-            changed = False
-            for layer in sweep_order(adapter.n_layers, adapter.n_heads, "backward" if sweep % 2 else "forward"):
-                for cand in layer:
-                    if cand in cands and cand not in removed:
-                        v = naive.logit_diff(model, clean, c, i, mask_id, removed + [cand], means)
-                        if 100 * v / clean_ld >= 80:
-                            removed.append(cand)
-                            changed = True
-            if not changed:
-                break
-        assert got.components == sorted(x for x in engine.components if x not in removed)
+        # the one naive pruning oracle (tests/naive_pruning.py) on the same candidates, its Δl from the naive
+        # Hugging Face reference
+        ref = naive_pruning.prune(lambda removed: naive.logit_diff(model, clean, c, i, mask_id, removed, means),
+                                  adapter.n_layers, adapter.n_heads, 0.8, cands)
+        assert got.components == ref.kept
+        assert set(got.removal_scores) == set(ref.removal_scores)
+        if ref.removal_scores:
+            assert_scores_close(got.removal_scores, ref.removal_scores)
     if edges:
         L = adapter.n_layers
         circuit = [Component(0, 1), Component(0), Component(L // 2, 2), Component(L - 1, 3), Component(L - 1)]
@@ -68,14 +54,16 @@ def _check(pair, adapter, layers, n=6, edges=True, prune_layers=()):
         assert {"q", "k", "v", "mlp_in", "resid"} <= {e.kind for e in scores.scores}
         ref = {e: naive.edge_score(model, clean, corr, c, i, mask_id, means, circuit, e.sender, e.receiver, e.kind)
                for e in scores.scores}
-        _close(scores.scores, ref)
+        assert_scores_close(scores.scores, ref)
 
 
+@pytest.mark.slow
 def test_engine_matches_naive_on_bert_random(bert_random_pair):
     _check(bert_random_pair, bert_random_pair.teacher, layers={0, 11}, edges=False)
     _check(bert_random_pair, bert_random_pair.student, layers={0, 5}, edges=True)
 
 
+@pytest.mark.slow
 def test_engine_matches_naive_on_the_offline_encoder_pair(bert_small_pair):
     for adapter in bert_small_pair.models.values():
         layers = set(range(adapter.n_layers))

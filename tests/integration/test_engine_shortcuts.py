@@ -8,16 +8,13 @@ import torch
 
 from dcirc_utils.core.components import Component, Site
 from dcirc_utils.core.metrics import LogitDiff
-from dcirc_utils.core.tasks import make_prompts
 from dcirc_utils.engine import Engine, Patch
 
-REL = 1e-4
+from ..helpers import REL, prompt_data
 
 
 def _tokens(pair, n=6):
-    ps = make_prompts(n, seed=1, tokenizer=pair.tokenizer)
-    c, i = ps.answer_ids(pair.tokenizer)
-    return ps.tokens(pair.tokenizer), ps.tokens(pair.tokenizer, "corrupted"), c, i
+    return prompt_data(pair.tokenizer, n, seed=1)
 
 
 @pytest.mark.parametrize("which", ["gpt2_random_pair", "mini_pair"])

@@ -14,12 +14,13 @@ from dcirc_utils.core.tasks import make_prompts
 from dcirc_utils.engine import Engine
 from dcirc_utils.methods.discovery import path_patch, prune_nodes
 from dcirc_utils.models.adapters import FamilyError
-from dcirc_utils.models.pairs import PAIRS, register_hf_pair
+from dcirc_utils.models.byo import register_hf_pair
+from dcirc_utils.models.registry import PAIRS
 
+from .. import naive_pruning
 from .. import naive_reference as naive
+from ..helpers import REL, assert_scores_close
 from ..unit.test_byo_pairs import save_tiny_decoder
-
-REL = 1e-4
 FAMILIES = ("llama", "qwen2")
 
 
@@ -40,12 +41,6 @@ def data(gpt2_tok):
     ps = make_prompts(8, seed=0, tokenizer=gpt2_tok)
     c, i = ps.answer_ids(gpt2_tok)
     return ps.tokens(gpt2_tok), ps.tokens(gpt2_tok, "corrupted"), c, i
-
-
-def _close(a: dict, b: dict):
-    scale = max(max(abs(v) for v in b.values()), 1e-6)
-    worst = max(abs(a[k] - b[k]) for k in b)
-    assert worst <= REL * scale, f"max deviation {worst:.3g} > {REL} x {scale:.3g}"
 
 
 def _engine(adapter, data):
@@ -71,7 +66,7 @@ def test_ablation_scan_matches_naive(family, pairs, data):
         ref = naive.ablation_scan(model, clean, c, i, means)
         assert len(ours) == adapter.n_layers * (adapter.n_heads + 1)
         assert max(abs(v - clean_ref) for v in ref.values()) > 1e-3 * abs(clean_ref), "no component matters"
-        _close(ours, ref)
+        assert_scores_close(ours, ref)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -107,13 +102,17 @@ def test_pruning_and_path_patching_on_a_llama_pair(pairs, data):
     means = naive.corrupted_means(model, corr)
     for thr in (0.5, 0.9):
         got = prune_nodes(engine, thr, progress=False)
-        assert got.components == naive.prune(model, clean, c, i, means, thr)
+        ref = naive_pruning.prune(lambda removed: naive.ablated_logit_diff(model, clean, c, i, removed, means),
+                                  adapter.n_layers, adapter.n_heads, thr)
+        assert got.components == ref.kept
+        if ref.removal_scores:
+            assert_scores_close(got.removal_scores, ref.removal_scores)
     circuit = [Component(0, 0), Component(0), Component(1, 1), Component(1, 3), Component(1)]
     edges = path_patch(engine, circuit)
     assert {"q", "k", "v", "mlp_in", "resid"} <= {e.kind for e in edges.scores}
     ref = {e: naive.path_patch_edge(model, clean, corr, c, i, means, circuit, e.sender, e.receiver, e.kind)
            for e in edges.scores}
-    _close(edges.scores, ref)
+    assert_scores_close(edges.scores, ref)
 
 
 def test_path_patching_on_grouped_heads_raises(folders, pairs, data):
@@ -127,7 +126,7 @@ def test_path_patching_on_grouped_heads_raises(folders, pairs, data):
         PAIRS.pop("test-families-grouped", None)
     assert grouped.student.kv_group == 2
     engine = _engine(grouped.student, data)
-    _close(engine.ablation_scan(), _engine(pairs["llama"].student, data).ablation_scan())
+    assert_scores_close(engine.ablation_scan(), _engine(pairs["llama"].student, data).ablation_scan())
     with pytest.raises(FamilyError, match="grouped-query attention.*ungroup"):
         path_patch(engine, [Component(0, 0), Component(1, 1)])
 
@@ -146,8 +145,8 @@ def test_device_map_loads_give_the_same_scan(device_map, folders, pairs, data):
     finally:
         PAIRS.pop("test-families-mapped", None)
     ref = _engine(pairs["qwen2"].teacher, data).ablation_scan()
-    _close(_engine(mapped.teacher, data).ablation_scan(), ref)
-    _close(_engine(grouped.teacher, data).ablation_scan(), ref)
+    assert_scores_close(_engine(mapped.teacher, data).ablation_scan(), ref)
+    assert_scores_close(_engine(grouped.teacher, data).ablation_scan(), ref)
     with pytest.raises(ValueError, match="bring-your-own pairs"):
         load_pair("mini", device_map=device_map)
 

@@ -2,7 +2,11 @@
 pair, and the compact PNGs every notebook stores."""
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import random
+import warnings
 
 import matplotlib
 
@@ -13,6 +17,76 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from dcirc_utils.studies import notebook as N  # noqa: E402
+
+
+@contextlib.contextmanager
+def restored_notebook_state():
+    """``setup_notebook`` changes process-wide state (global warning filters, torch's grad mode and threads, the RNG
+    seeds, matplotlib's rcParams, pandas' options, ``$TOKENIZERS_PARALLELISM``): everything is put back on exit,
+    passed or failed, so that nothing leaks into the rest of the run."""
+    import pandas as pd
+    import torch
+    grad, threads = torch.is_grad_enabled(), torch.get_num_threads()
+    rng = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    env = os.environ.get("TOKENIZERS_PARALLELISM")
+    options = {k: pd.get_option(k) for k in _pandas_options()}
+    try:
+        with warnings.catch_warnings(), matplotlib.rc_context():
+            yield
+    finally:
+        torch.set_grad_enabled(grad)
+        torch.set_num_threads(threads)
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.random.set_rng_state(rng[2])
+        if env is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = env
+        for k, v in options.items():
+            pd.set_option(k, v)
+
+
+@pytest.fixture
+def notebook_state():
+    """For every test that calls ``setup_notebook``."""
+    with restored_notebook_state():
+        yield
+
+
+def _pandas_options() -> list[str]:
+    """Every registered, non-deprecated pandas option (pandas lists them only privately; else the display options
+    ``setup_notebook`` sets)."""
+    try:
+        from pandas._config.config import _deprecated_options, _registered_options
+    except ImportError:
+        return ["display.precision", "display.max_rows", "display.max_columns", "display.width",
+                "display.max_colwidth", "display.float_format"]
+    return sorted(k for k in _registered_options if k not in _deprecated_options)
+
+
+def _global_state():
+    import pandas as pd
+    import torch
+    return (torch.is_grad_enabled(), torch.get_num_threads(), float(torch.rand(1)), random.random(),
+            float(np.random.rand()), os.environ.get("TOKENIZERS_PARALLELISM"), list(warnings.filters),
+            dict(matplotlib.rcParams), {k: pd.get_option(k) for k in _pandas_options()})
+
+
+def test_setup_notebook_leaves_no_global_state_behind_under_the_fixture():
+    """The fixture's own check: setup_notebook does change the global state, and all of it is back afterwards."""
+    import torch
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    expected = _global_state()          # draws one number from each generator: reseed before comparing
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    with restored_notebook_state():
+        N.setup_notebook(pair="mini", threads=1, seed=7)
+        assert _global_state() != expected
+    assert _global_state() == expected
 
 
 def test_compact_png_is_a_small_palette_image_of_the_same_figure():
@@ -32,9 +106,7 @@ def test_compact_png_is_a_small_palette_image_of_the_same_figure():
         N.compact_png(fig, colours=300)
 
 
-def test_setup_reads_the_environment(monkeypatch):
-    import torch
-    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+def test_setup_reads_the_environment(monkeypatch, notebook_state):
     monkeypatch.setenv("DCIRC_PROMPTS", "12")
     monkeypatch.setenv("DCIRC_PAIR", "mini")
     cfg = N.setup_notebook(seed=3, threads=1)
@@ -45,20 +117,19 @@ def test_setup_reads_the_environment(monkeypatch):
     monkeypatch.setenv("DCIRC_PROMPTS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         N.setup_notebook(threads=1)
-    torch.set_grad_enabled(grad)               # setup turns gradients off; leave the suite's setting as it was
-    torch.set_num_threads(threads)
 
 
-def test_encoder_pair_beside_each_decoder_pair(monkeypatch):
+def test_encoder_pair_beside_each_decoder_pair(monkeypatch, notebook_state):
     monkeypatch.delenv("DCIRC_ENCODER_PAIR", raising=False)
     assert N.encoder_pair_for("gpt2") == "bert" and N.encoder_pair_for("small") == "bert-small"
-    monkeypatch.setenv("DCIRC_ENCODER_PAIR", "bert-random")
-    assert N.encoder_pair_for("small") == "bert-random"
+    assert N.encoder_pair_for("small", "bert-random") == "bert-random"            # an explicit choice wins
+    assert N.setup_notebook(pair="gpt2-random", threads=1).encoder_pair == "bert-random"
+    monkeypatch.setenv("DCIRC_ENCODER_PAIR", "bert-small")                       # the setup cell reads the settings
+    cfg = N.setup_notebook(pair="gpt2-random", threads=1)
+    assert cfg.encoder_pair == "bert-small" and cfg.settings.encoder_pair == "bert-small"
 
 
-def test_bad_thread_and_prompt_counts_name_a_fix_that_works(monkeypatch):
-    import torch
-    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+def test_bad_thread_and_prompt_counts_name_a_fix_that_works(monkeypatch, notebook_state):
     monkeypatch.delenv("DCIRC_PROMPTS", raising=False)
     monkeypatch.setenv("DCIRC_THREADS", "abc")
     with pytest.raises(ValueError, match=r"\$DCIRC_THREADS='abc' is not a whole number; give e.g. DCIRC_THREADS=1"):
@@ -70,11 +141,9 @@ def test_bad_thread_and_prompt_counts_name_a_fix_that_works(monkeypatch):
         N.setup_notebook(pair="mini", n_prompts=0)                  # was: silently 100 prompts
     with pytest.raises(ValueError, match="threads=0 must be at least 1"):
         N.setup_notebook(pair="mini", threads=0)
-    torch.set_grad_enabled(grad)
-    torch.set_num_threads(threads)
 
 
-def test_threads_are_the_physical_cores_this_process_may_use(monkeypatch, tmp_path):
+def test_threads_are_the_physical_cores_this_process_may_use(monkeypatch, tmp_path, notebook_state):
     """Hyperthread siblings count once, the CPU affinity and a container's quota narrow the count."""
     import os
 
@@ -105,13 +174,10 @@ def test_threads_are_the_physical_cores_this_process_may_use(monkeypatch, tmp_pa
     assert R._quota(quota) == 2
     quota.write_text("max 100000\n")
     assert R._quota(quota) is None and R._quota(tmp_path / "absent") is None
-    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
     monkeypatch.delenv("DCIRC_THREADS", raising=False)
     assert N.setup_notebook(pair="small").threads == R.default_threads() <= len(os.sched_getaffinity(0))
     monkeypatch.setenv("DCIRC_THREADS", "1")                         # the variable still overrides
     assert N.setup_notebook(pair="small").threads == 1 and torch.get_num_threads() == 1
-    torch.set_grad_enabled(grad)
-    torch.set_num_threads(threads)
 
 
 def test_importing_the_package_sets_a_passive_openmp_wait_policy_before_torch_loads():
