@@ -70,8 +70,7 @@ def main() -> None:
         engine = Engine.for_prompts(adapter, prompts, progress=False)
         t_engine = time.perf_counter() - t0
         t0 = time.perf_counter()
-        circuit = discover(adapter, prompts, pair.name, role, threshold=args.threshold, edges=False, engine=engine,
-                           rule="corrected").circuit
+        circuit = discover(engine, pair.name, role, threshold=args.threshold, edges=False, rule="corrected").circuit
         t_circuit = time.perf_counter() - t0
         print(f"{role}: {adapter!r}, {len(engine.components)} components, {engine.n_prompts} prompts, clean Δl "
               f"{engine.clean_value:.3f}; engine {t_engine:.1f} s; circuit ({len(circuit.components)} components, "

@@ -10,7 +10,8 @@ the ones below it (``tests/unit/test_layers.py`` checks this):
 5. ``studies`` and ``report`` — what a notebook section runs (cached), and tables and figures from plain data;
 6. ``offline`` — training the offline pairs (corpus, distillation).
 
-The names below are the ones every notebook's first cell uses.
+The names below are the researcher's API: what a notebook or a script needs to load a pair, build prompts, run the
+engine, find circuits and record findings, importable from the top (``from dcirc_utils import load_pair, Engine``).
 """
 import warnings as _warnings
 
@@ -24,9 +25,24 @@ _use_passive_openmp()
 _warnings.filterwarnings("ignore", message="IProgress not found")
 
 from .core.components import Component, Site, parse_component  # noqa: E402
-from .core.tasks import PromptSet, make_prompts  # noqa: E402
+from .core.settings import Settings  # noqa: E402
+from .core.tasks import PromptSet, make_prompts, make_task  # noqa: E402
+from .engine import Engine, Patch  # noqa: E402
+from .methods.discovery import Circuit, EdgeScores, path_patch, prune_nodes  # noqa: E402
+from .methods.evaluation import evaluate  # noqa: E402
 from .models.pairs import DEFAULT_PAIR, ModelPair, load_pair, pick_device  # noqa: E402
+from .report.results import Results  # noqa: E402
+from .studies.discover import Discovery, discover  # noqa: E402
+from .studies.notebook import setup_notebook  # noqa: E402
 
-__all__ = ["Component", "Site", "parse_component", "PromptSet", "make_prompts", "DEFAULT_PAIR", "ModelPair",
-           "load_pair", "pick_device"]
+__all__ = [
+    # the vocabulary
+    "Component", "Site", "parse_component",
+    # tasks and pairs
+    "PromptSet", "make_prompts", "make_task", "DEFAULT_PAIR", "ModelPair", "load_pair", "pick_device",
+    # the engine and the study's two discovery methods
+    "Engine", "Patch", "Circuit", "EdgeScores", "prune_nodes", "path_patch", "evaluate", "Discovery", "discover",
+    # notebooks: settings, setup and findings
+    "Settings", "setup_notebook", "Results",
+]
 __version__ = "0.2.0"

@@ -77,10 +77,37 @@ class Component:
     def parse(cls, text: "str | Component") -> "Component":
         return parse_component(text)
 
+    @classmethod
+    def mlp(cls, layer: int) -> "Component":
+        """The MLP of ``layer`` (printed ``"MLP<layer>"``)."""
+        return cls(layer, -1)
+
     def __str__(self) -> str:
         return f"MLP{self.layer}" if self.is_mlp else f"{self.layer}.{self.head}"
 
     __repr__ = __str__
+
+
+class _HeadConstructor:
+    """``Component.head``: read on the class, the constructor ``Component.head(layer, head)`` (an attention head);
+    read on a component, its head index (``-1`` for an MLP: prefer :attr:`Component.is_mlp`). A component's fields
+    live in its instance dictionary, which wins over this non-data descriptor, so the field is untouched."""
+
+    def __get__(self, obj, cls=None):
+        if obj is not None:                              # only reached if an instance lacks the field
+            raise AttributeError("head")
+        return self._build
+
+    @staticmethod
+    def _build(layer: int, head: int) -> "Component":
+        """Head ``head`` of ``layer`` (printed ``"<layer>.<head>"``); ``head`` must be at least 0."""
+        if head < 0:
+            raise ValueError(f"Component.head(layer, head) needs head >= 0, got {head}; the MLP of a layer is "
+                             f"Component.mlp({layer})")
+        return Component(layer, head)
+
+
+Component.head = _HeadConstructor()      # after @dataclass has read the field's default (-1)
 
 
 _COMPONENT = re.compile(r"\s*(?:MLP\s*(\d+)|(\d+)\.(\d+))\s*")

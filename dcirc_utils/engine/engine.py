@@ -87,7 +87,7 @@ class Patch:
 
 def _default_chunk_rows(device: torch.device, d_model: int) -> int:
     """Rows per forward (at most: the prompts are split into equal slices). Measured on this project's 2-core CPU
-    with the fused blocks (``python -m bench.ablation_scan --engine-only --layers 6 --chunk-rows N``, README): GPT-2
+    with the fused blocks (``python -m bench.ablation_scan --engine-only --layers 6 --chunk-rows N``, docs/benchmarks.md): GPT-2
     small (d_model 768) runs fastest per row at about 50 rows (64 → two slices of 50 prompts); the offline pair
     (d_model 128) between 100 and 400. GPUs want large batches."""
     if device.type == "cpu":

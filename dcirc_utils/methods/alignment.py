@@ -30,7 +30,7 @@ from .concentration import gini
 from .discovery import influences
 from .matching import normalise_matches
 
-__all__ = ["alignment_terms", "alignment", "AlignmentResult", "matched_alignment", "normalise_influences",
+__all__ = ["alignment_terms", "alignment", "AlignmentResult", "matched_alignment", "assemble_alignment", "normalise_influences",
            "make_alignment_measure", "DecayFit", "inverse_log_decay", "fit_inverse_log_decay"]
 
 #: Slack allowed beyond the documented ranges for floating-point round-off (values are clipped back into range).
@@ -197,14 +197,39 @@ def matched_alignment(head_matches: Any, mlp_matches: Any, student_influence: Ma
                          "pass (student, teacher, similarity) (use 1.0 only as a stated placeholder)")
     IS = normalise_influences(student_influence) if normalise else dict(student_influence)
     IT = normalise_influences(teacher_influence) if normalise else dict(teacher_influence)
-    S = [m.similarity for m, _ in pairs]
     i_s = [_influence_of(IS, m.student, "student") for m, _ in pairs]
     i_t = [_influence_of(IT, m.teacher, "teacher") for m, _ in pairs]
-    terms = alignment_terms(S, i_s, i_t, similarity_range)
+    return assemble_alignment([(kind, m) for m, kind in pairs], i_s, i_t, similarity_range)
+
+
+def assemble_alignment(pairs: Sequence[tuple[str, Any]], student_influence: Sequence[float],
+                       teacher_influence: Sequence[float], similarity_range: str = "signed",
+                       clip: bool = False) -> AlignmentResult:
+    """A from its matched pairs and their influences: the one place every recipe's A is put together
+    (:func:`matched_alignment`, :func:`dcirc_utils.methods.recipes.recipe_alignment_from_parts`).
+
+    Args:
+        pairs: ``(kind, match)`` per matched pair, ``kind`` ``"head"`` or ``"mlp"``, ``match`` with ``student``,
+            ``teacher`` and ``similarity`` (a :class:`~dcirc_utils.methods.matching.Match`); a pair listed twice
+            counts twice.
+        student_influence, teacher_influence: each pair's influences, in the same order.
+        similarity_range: see :func:`alignment`.
+        clip: clip similarities to [-1, 1] and influences to [0, 1] before the terms (the study's recipes: float32
+            similarities can exceed 1 by rounding); the rows keep the values as given.
+
+    Returns:
+        :class:`AlignmentResult`: A over all pairs, over the head pairs and over the MLP pairs, and one row per pair.
+    """
+    S = [m.similarity for _, m in pairs]
+    if clip:
+        terms = alignment_terms(np.clip(S, -1.0, 1.0), np.clip(student_influence, 0.0, 1.0),
+                                np.clip(teacher_influence, 0.0, 1.0), similarity_range)
+    else:
+        terms = alignment_terms(S, student_influence, teacher_influence, similarity_range)
     rows = [{"student": m.student, "teacher": m.teacher, "kind": kind, "similarity": s,
              "student_influence": a, "teacher_influence": b, "term": float(t)}
-            for (m, kind), s, a, b, t in zip(pairs, S, i_s, i_t, terms)]
-    kinds = np.array([kind for _, kind in pairs])
+            for (kind, m), s, a, b, t in zip(pairs, S, student_influence, teacher_influence, terms)]
+    kinds = np.array([kind for kind, _ in pairs])
 
     def mean_of(kind: str) -> float:
         sel = terms[kinds == kind]

@@ -1,4 +1,5 @@
-"""Attention heads: patterns, role scores computed from the model, QK/OV circuits and head similarity.
+"""Attention heads: patterns, role scores computed from the model and QK/OV circuits (head similarity across two
+models is :func:`dcirc_utils.methods.matching.head_similarity`).
 
 Used by notebook 03 (heads). Every score here is *measured* from the model on prompts (or from its weights), never
 labelled by hand; the study's names for head roles (numeral detection, duplicate-token, number mover, successor) are
@@ -33,7 +34,7 @@ __all__ = [
     "numeral_detection_scores", "duplicate_token_scores", "number_mover_scores", "last_number_scores",
     "head_role_scores", "similar_member_scores", "encoder_role_scores", "encoder_attention_roles",
     "decoder_attention_roles", "role_standing", "exclusive_roles", "base_rate", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
-    "role_table", "HeadCircuits", "qk_ov_matrices", "head_similarity",
+    "role_table", "HeadCircuits", "qk_ov_matrices",
 ]
 
 #: The numeral task's elements (the study's corrupted numbers are drawn from 1..12).
@@ -565,42 +566,3 @@ def qk_ov_matrices(adapter: ModelAdapter, head: Component, elements: Sequence[st
     circ.ov_logits = ov_element_logits(adapter, elements, mode)[head.layer, head.head]
     circ.labels = [e.strip() for e in elements]
     return circ
-
-
-# --------------------------------------------------------------------------------------------- similarity
-def head_similarity(teacher_patterns: Float[Tensor, "t_layer t_head q k"],
-                    student_patterns: Float[Tensor, "s_layer s_head q k"],
-                    mode: str = "rows") -> Float[Tensor, "s_heads t_heads"]:
-    """Cosine similarity of every student head's prompt-averaged pattern with every teacher head's (notebook 03).
-
-    Args:
-        teacher_patterns, student_patterns: :func:`attention_patterns` of the two models on the *same* prompts.
-        mode: ``"rows"`` (the study's measure): the cosine between the two heads' pattern rows of the same query
-            position, averaged over query positions; ``"flat"``: one cosine of the flattened ``q × k`` matrices.
-            Row 0 is ``[1, 0, …]`` for every causal head, so it adds the same ``1/q`` to every pair in ``"rows"``.
-
-    Returns:
-        ``[S_layers·S_heads, T_layers·T_heads]``, student head ``l·S_heads + h`` in row order, teacher heads in
-        column order.
-
-    Raises:
-        ValueError: if the patterns are not 4-D or their ``q × k`` sizes differ (compute both on the same tokens).
-    """
-    t, s = torch.as_tensor(teacher_patterns).float(), torch.as_tensor(student_patterns).float()
-    if t.ndim != 4 or s.ndim != 4:
-        raise ValueError(f"patterns must be [layer, head, q, k]; got teacher {tuple(t.shape)}, student "
-                         f"{tuple(s.shape)}: pass attention_patterns(model, tokens)")
-    if t.shape[-2:] != s.shape[-2:]:
-        raise ValueError(f"teacher patterns are {tuple(t.shape[-2:])} (q x k) but the student's are "
-                         f"{tuple(s.shape[-2:])}: compute both with attention_patterns on the same tokens")
-    t = t.flatten(0, 1)
-    s = s.flatten(0, 1)
-    if mode == "rows":
-        tn = t / t.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        sn = s / s.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return torch.einsum("sqk,tqk->st", sn, tn) / t.shape[1]
-    if mode == "flat":
-        tn = t.flatten(1) / t.flatten(1).norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        sn = s.flatten(1) / s.flatten(1).norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return sn @ tn.T
-    raise ValueError(f"unknown mode {mode!r}: use 'rows' (study) or 'flat'")

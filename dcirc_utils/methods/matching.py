@@ -1,7 +1,7 @@
 """Teacher ↔ student matching: which teacher component each student component corresponds to (notebooks 03–06).
 
 The study's direction: each student head takes the teacher head whose batch-mean attention pattern is most similar
-(:func:`dcirc_utils.methods.heads.head_similarity`), each student MLP the teacher MLP whose output subspace is most
+(:func:`head_similarity`), each student MLP the teacher MLP whose output subspace is most
 similar (:mod:`dcirc_utils.methods.mlps`). Several student components may take the same teacher component. A match
 is a :class:`Match` of two :class:`~dcirc_utils.core.components.Component` s and the pair's similarity.
 """
@@ -19,8 +19,46 @@ from ..models.adapters import ModelAdapter
 from . import heads as heads_mod
 from . import mlps as mlps_mod
 
-__all__ = ["Match", "normalise_matches", "match_heads", "match_heads_topk", "mlp_similarity_table", "match_mlps",
+__all__ = ["head_similarity", "Match", "normalise_matches", "match_heads", "match_heads_topk", "mlp_similarity_table", "match_mlps",
            "study_matches", "MLP_SIMILARITIES", "study_cosine_blocks", "study_table_under_signs"]
+
+def head_similarity(teacher_patterns: Float[Tensor, "t_layer t_head q k"],
+                    student_patterns: Float[Tensor, "s_layer s_head q k"],
+                    mode: str = "rows") -> Float[Tensor, "s_heads t_heads"]:
+    """Cosine similarity of every student head's prompt-averaged pattern with every teacher head's (notebook 03).
+
+    Args:
+        teacher_patterns, student_patterns: :func:`~dcirc_utils.methods.heads.attention_patterns` of the two models on the *same* prompts.
+        mode: ``"rows"`` (the study's measure): the cosine between the two heads' pattern rows of the same query
+            position, averaged over query positions; ``"flat"``: one cosine of the flattened ``q × k`` matrices.
+            Row 0 is ``[1, 0, …]`` for every causal head, so it adds the same ``1/q`` to every pair in ``"rows"``.
+
+    Returns:
+        ``[S_layers·S_heads, T_layers·T_heads]``, student head ``l·S_heads + h`` in row order, teacher heads in
+        column order.
+
+    Raises:
+        ValueError: if the patterns are not 4-D or their ``q × k`` sizes differ (compute both on the same tokens).
+    """
+    t, s = torch.as_tensor(teacher_patterns).float(), torch.as_tensor(student_patterns).float()
+    if t.ndim != 4 or s.ndim != 4:
+        raise ValueError(f"patterns must be [layer, head, q, k]; got teacher {tuple(t.shape)}, student "
+                         f"{tuple(s.shape)}: pass attention_patterns(model, tokens)")
+    if t.shape[-2:] != s.shape[-2:]:
+        raise ValueError(f"teacher patterns are {tuple(t.shape[-2:])} (q x k) but the student's are "
+                         f"{tuple(s.shape[-2:])}: compute both with attention_patterns on the same tokens")
+    t = t.flatten(0, 1)
+    s = s.flatten(0, 1)
+    if mode == "rows":
+        tn = t / t.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        sn = s / s.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return torch.einsum("sqk,tqk->st", sn, tn) / t.shape[1]
+    if mode == "flat":
+        tn = t.flatten(1) / t.flatten(1).norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        sn = s.flatten(1) / s.flatten(1).norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return sn @ tn.T
+    raise ValueError(f"unknown mode {mode!r}: use 'rows' (study) or 'flat'")
+
 
 #: MLP similarity measures by name (:func:`mlp_similarity_table`).
 MLP_SIMILARITIES = {"study": mlps_mod.study_similarity_of_bases, "principal": mlps_mod.principal_similarity_of_bases}
@@ -78,7 +116,7 @@ def match_heads(sim: Float[Tensor, "s_heads t_heads"], n_student_heads: int,
     """Each student head's best teacher head (the study's direction: student → teacher) (notebooks 03, 05, 06).
 
     Args:
-        sim: :func:`~dcirc_utils.methods.heads.head_similarity` output.
+        sim: :func:`head_similarity` output.
         n_student_heads: heads per student layer.
         n_teacher_heads: heads per teacher layer (default: the same).
 
@@ -201,7 +239,7 @@ def study_matches(teacher: ModelAdapter, student: ModelAdapter, tokens, mlp_simi
     """The study's matches with similarities, computed on ``tokens`` (notebooks 05, 06).
 
     Heads: each student head → the teacher head whose batch-mean attention pattern is most similar (row-wise cosine,
-    :func:`~dcirc_utils.methods.heads.head_similarity` + :func:`match_heads`). MLPs: each student MLP → the teacher
+    :func:`head_similarity` + :func:`match_heads`). MLPs: each student MLP → the teacher
     MLP with the highest output similarity (:func:`mlp_similarity_table` + :func:`match_mlps`).
 
     Args:
@@ -218,7 +256,7 @@ def study_matches(teacher: ModelAdapter, student: ModelAdapter, tokens, mlp_simi
     if mlp_similarity not in MLP_SIMILARITIES:
         raise ValueError(f"mlp_similarity must be one of {sorted(MLP_SIMILARITIES)}, got {mlp_similarity!r}")
     t_pat = heads_mod.attention_patterns(teacher, tokens) if teacher_patterns is None else teacher_patterns
-    sim = heads_mod.head_similarity(t_pat, heads_mod.attention_patterns(student, tokens))
+    sim = head_similarity(t_pat, heads_mod.attention_patterns(student, tokens))
     head_m = match_heads(sim, student.n_heads, teacher.n_heads)
     t_out = mlps_mod.mlp_outputs(teacher, tokens) if teacher_mlp_outputs is None else teacher_mlp_outputs
     table = mlp_similarity_table(t_out, mlps_mod.mlp_outputs(student, tokens), mlp_similarity, k)

@@ -40,8 +40,8 @@ from ..engine import Engine
 from ..models.adapters import ModelAdapter
 from . import heads as heads_mod
 from . import mlps as mlps_mod
-from .alignment import AlignmentResult, alignment_terms
-from .matching import Match, mlp_similarity_table, study_cosine_blocks, study_table_under_signs
+from .alignment import AlignmentResult, assemble_alignment
+from .matching import Match, head_similarity, mlp_similarity_table, study_cosine_blocks, study_table_under_signs
 
 __all__ = ["Recipe", "COURSE", "STUDY_SEQUENCE", "STUDY_IOI", "STUDY_QA", "STUDY_RECIPES", "study_recipe_for",
            "influence_scores", "argmax_tie", "rescale_mlp_similarities", "recipe_alignment_from_parts",
@@ -210,7 +210,7 @@ def recipe_alignment_from_parts(recipe: Recipe, head_sim: Float[Tensor, "sh th"]
 
     Args:
         recipe: the recipe.
-        head_sim: ``[S_layers·S_heads, T_layers·T_heads]`` head similarities (``heads.head_similarity``).
+        head_sim: ``[S_layers·S_heads, T_layers·T_heads]`` head similarities (``matching.head_similarity``).
         mlp_table: ``[t_layer, s_layer]`` MLP similarities in the recipe's measure, before any rescaling (raw for
             the study's recipes, principal angles for the course's).
         student_influence, teacher_influence: unnormalised influences of every component (:func:`influence_scores`).
@@ -245,19 +245,9 @@ def recipe_alignment_from_parts(recipe: Recipe, head_sim: Float[Tensor, "sh th"]
     else:
         i_s = _normalise(student_influence, list(student_influence))
         i_t = _normalise(teacher_influence, list(teacher_influence))
-    S = [m.similarity for _, m in pairs]
-    a_s, a_t = [i_s[m.student] for _, m in pairs], [i_t[m.teacher] for _, m in pairs]
-    terms = alignment_terms(np.clip(S, -1.0, 1.0), np.clip(a_s, 0.0, 1.0), np.clip(a_t, 0.0, 1.0))
-    rows = [{"student": m.student, "teacher": m.teacher, "kind": kind, "similarity": s, "student_influence": x,
-             "teacher_influence": y, "term": float(t)}
-            for (kind, m), s, x, y, t in zip(pairs, S, a_s, a_t, terms)]
-    kinds = np.array([k for k, _ in pairs])
-
-    def mean_of(kind):
-        sel = terms[kinds == kind]
-        return float(sel.mean()) if len(sel) else math.nan
-
-    return RecipeResult(float(terms.mean()), mean_of("head"), mean_of("mlp"), rows, recipe, n_dup, float(np.mean(S)))
+    a = assemble_alignment(pairs, [i_s[m.student] for _, m in pairs], [i_t[m.teacher] for _, m in pairs], clip=True)
+    return RecipeResult(a.value, a.value_heads, a.value_mlps, a.rows, recipe, n_dup,
+                        float(np.mean([m.similarity for _, m in pairs])))
 
 
 @dataclass
@@ -310,7 +300,7 @@ def alignment_parts(teacher: ModelAdapter, student: ModelAdapter, prompts, recip
     s_in = similarity_inputs(student, sim_prompts, recipe.bos)
     eng_s = engines.get("student") or Engine.for_prompts(student, prompts, progress=False, check_baseline=False)
     s_infl = influence_scores(eng_s, recipe, "student")
-    head_sim = heads_mod.head_similarity(t_in.patterns, s_in.patterns)
+    head_sim = head_similarity(t_in.patterns, s_in.patterns)
     table = mlp_similarity_table(t_in.mlp_out, s_in.mlp_out, measure)
     blocks = lapack = None
     if signs:

@@ -32,10 +32,12 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT
+from ..core.settings import DEFAULT_PROMPTS, Settings
 from ..models.pairs import DEFAULT_PAIR
 from ..studies.notebook import check_environment
 from .site import build_site, notebook_problem
@@ -351,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
         paths = select_notebooks(args.notebooks, args.only)
-        check_environment(args.pair)
+        settings = check_environment(args.pair)
     except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)
         return 2
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with course_lock(args.build, run, args.wait):
-            return _main(args, paths, run)
+            return _main(args, paths, run, settings)
     except CourseLocked as err:
         print(err, file=sys.stderr)
         return EXIT_LOCKED
@@ -367,16 +369,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _main(args: argparse.Namespace, paths: list[Path], run: Path) -> int:
-    """One locked run: execute into the run folder, write its status and site, publish it when complete."""
-    env = {"DCIRC_RESULTS_DIR": str(run / "results")}
-    if args.pair:
-        env["DCIRC_PAIR"] = args.pair
-    if args.prompts:
-        env["DCIRC_PROMPTS"] = str(args.prompts)
-    full = kernel_env(env)
+def _main(args: argparse.Namespace, paths: list[Path], run: Path, settings: Settings) -> int:
+    """One locked run: execute into the run folder, write its status and site, publish it when complete.
+
+    ``settings`` (read once from the environment by :func:`main`) with the command line's ``--pair`` and
+    ``--prompts`` and this run's results folder is what every notebook's setup cell gets: the kernels see exactly
+    :meth:`Settings.to_env` of it (the stored notebooks read their settings through the environment because
+    ``pytest --nbval`` runs them as stored, with no parameters injected)."""
+    settings = replace(settings, pair=args.pair or settings.pair or DEFAULT_PAIR,
+                       prompts=args.prompts or settings.prompts or DEFAULT_PROMPTS, results_dir=run / "results")
+    env = settings.to_env()
     status = {"state": "running", "message": "running", "pid": os.getpid(), "started": _now(), "run": str(run),
-              "pair": full.get("DCIRC_PAIR") or DEFAULT_PAIR, "prompts": full.get("DCIRC_PROMPTS", "100"),
+              "pair": settings.pair, "prompts": str(settings.prompts),
               "only": args.only, "notebooks": {}}
     if args.only:
         published = _published_settings(args.build)

@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from ..core.paths import REPO_ROOT
+from ..core.settings import Settings
 
 __all__ = ["Finding", "Results", "VERDICTS", "KINDS", "COURSE_WORDS", "claim_kind", "results_dir", "Rule", "Spread",
            "Control", "decide", "MIN_SETS"]
@@ -73,9 +72,10 @@ def claim_kind(source: str) -> str:
     return "study" if any(w in s for w in _STUDY_SOURCES) else "course"
 
 
-def results_dir() -> Path:
-    """``$DCIRC_RESULTS_DIR`` or ``<repo>/build/results``."""
-    return Path(os.environ.get("DCIRC_RESULTS_DIR") or REPO_ROOT / "build" / "results")
+def results_dir(settings: Settings | None = None) -> Path:
+    """The results folder of ``settings`` (default :meth:`Settings.from_env`: ``$DCIRC_RESULTS_DIR``), else
+    ``<repo>/build/results``."""
+    return (Settings.from_env() if settings is None else settings).resolved_results_dir
 
 
 def _plain(v: Any) -> Any:

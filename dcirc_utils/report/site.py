@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.paths import REPO_ROOT
+from ..core.settings import Settings
 from .results import COURSE_WORDS, VERDICTS, Results, results_dir
 
 __all__ = ["collect_results", "render_notebook", "build_site", "notebook_problem"]
@@ -36,14 +37,13 @@ _MATHJAX_CONFIG = ("<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\
 MATHJAX_NPM = "mathjax@3.2.2"
 
 
-def find_mathjax(fetch: bool = True) -> Path | None:
+def find_mathjax(fetch: bool = True, settings: Settings | None = None) -> Path | None:
     """MathJax 3's ``tex-svg.js`` for the site: ``$DCIRC_MATHJAX``, else ``build/mathjax/package/es5/tex-svg.js``,
     else (``fetch``) ``npm pack`` of :data:`MATHJAX_NPM` into ``build/mathjax`` when npm is installed. ``None``
     when none works: the pages then show the LaTeX source of the formulas (readable, not typeset)."""
-    import os
     import subprocess
     import tarfile
-    env = os.environ.get("DCIRC_MATHJAX")
+    env = (Settings.from_env() if settings is None else settings).mathjax
     if env:
         if not Path(env).is_file():
             raise FileNotFoundError(f"DCIRC_MATHJAX={env!r} is not a file: point it at MathJax 3's es5/tex-svg.js")

@@ -9,6 +9,7 @@ give elsewhere; its QA run read padding positions). Cached by both models' weigh
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import asdict
 from typing import Sequence
 
@@ -35,8 +36,10 @@ STUDY_A: dict[str, tuple[float | None, str]] = {
 }
 
 
-#: the teacher's half of A (similarity inputs and influences) per (teacher, prompts, recipe), within a process
-_TEACHER_PARTS: dict[str, tuple] = {}
+#: the teacher's half of A (similarity inputs and influences) per (teacher, prompts, recipe), within a process: the
+#: :data:`TEACHER_PARTS_KEPT` most recently used (a notebook alternates between a few recipes on one teacher)
+_TEACHER_PARTS: OrderedDict[str, tuple] = OrderedDict()
+TEACHER_PARTS_KEPT = 4
 
 
 def study_a(task: str) -> tuple[float | None, str]:
@@ -57,6 +60,9 @@ def _teacher_half(pair, prompts, recipe: Recipe, key: dict) -> tuple[tuple, floa
         eng_t = Engine.for_prompts(pair.teacher, prompts, progress=False, check_baseline=False)
         _TEACHER_PARTS[t_key] = ((similarity_inputs(pair.teacher, prompts, recipe.bos),
                                   influence_scores(eng_t, recipe, "teacher")), eng_t.clean_value)
+        while len(_TEACHER_PARTS) > TEACHER_PARTS_KEPT:
+            _TEACHER_PARTS.popitem(last=False)
+    _TEACHER_PARTS.move_to_end(t_key)
     return _TEACHER_PARTS[t_key]
 
 

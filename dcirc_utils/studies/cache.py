@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..core.paths import DEFAULT_CACHE_DIR
+from ..core.settings import Settings
 
 __all__ = ["CacheWarning", "cache_dir", "model_fingerprint", "engine_fingerprint", "code_fingerprint", "cached"]
 
@@ -41,9 +41,10 @@ class CacheWarning(RuntimeWarning):
     """An entry could not be read or written; the result was recomputed (or not stored). The message names the file."""
 
 
-def cache_dir() -> Path:
-    """``$DCIRC_CACHE`` or ``<repo>/.dcirc_cache`` (not created here: :func:`cached` creates it when it writes)."""
-    return Path(os.environ.get("DCIRC_CACHE") or DEFAULT_CACHE_DIR)
+def cache_dir(settings: Settings | None = None) -> Path:
+    """The cache folder of ``settings`` (default :meth:`Settings.from_env`: ``$DCIRC_CACHE``), else
+    ``<repo>/.dcirc_cache`` (not created here: :func:`cached` creates it when it writes)."""
+    return (Settings.from_env() if settings is None else settings).resolved_cache_dir
 
 
 def _hash_tensor(h, name: str, t: torch.Tensor) -> None:
@@ -136,7 +137,8 @@ def _write(path: Path, data: str) -> None:
 
 
 def cached(kind: str, key: dict, compute: Callable[[], Any], to_json: Callable[[Any], Any] = lambda x: x,
-           from_json: Callable[[Any], Any] = lambda x: x, refresh: bool = False) -> Any:
+           from_json: Callable[[Any], Any] = lambda x: x, refresh: bool = False,
+           folder: str | Path | None = None) -> Any:
     """Return the cached result for ``(kind, key)`` or compute, store and return it.
 
     Args:
@@ -146,11 +148,12 @@ def cached(kind: str, key: dict, compute: Callable[[], Any], to_json: Callable[[
         compute: produces the result on a miss.
         to_json, from_json: convert the result to and from JSON-serialisable data.
         refresh: recompute (and overwrite) even on a hit.
+        folder: the cache folder; ``None``: :func:`cache_dir`.
     """
     full_key = dict(key, code=code_fingerprint())
     key_json = json.loads(json.dumps(full_key, sort_keys=True, default=str))
     digest = hashlib.sha256(json.dumps(key_json, sort_keys=True).encode()).hexdigest()[:20]
-    path = cache_dir() / f"{kind}-{digest}.json"
+    path = Path(folder if folder is not None else cache_dir()) / f"{kind}-{digest}.json"
     if not refresh:
         hit, value = _read(path, key_json)
         if hit:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import torch
 
 from ..engine import Engine
 from ..methods.discovery import Circuit, EdgeScores, path_patch, prune_nodes
-from ..models.adapters import ModelAdapter
 from .cache import cached, engine_fingerprint
 
 __all__ = ["Discovery", "discover", "prompts_digest"]
@@ -37,31 +35,30 @@ def prompts_digest(prompts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshold: float = 0.8,
-             edge_threshold: float = 0.8, edges: bool = True, refresh: bool = False,
-             engine: Engine | None = None, rule: str = "corrected") -> Discovery:
-    """Node pruning and path patching for one model, cached on disk (notebook 02 computes; 03, 05 and 06 reuse).
+def discover(engine: Engine, pair_name: str, role: str, *, threshold: float = 0.8, edge_threshold: float = 0.8,
+             edges: bool = True, refresh: bool = False, rule: str = "corrected") -> Discovery:
+    """Node pruning and path patching for the model and prompts an engine holds, cached on disk (notebook 02
+    computes; 03, 05 and 06 reuse).
 
     Args:
-        adapter: the model (``pair.teacher`` or ``pair.student``).
-        prompts: the task's :class:`~dcirc_utils.core.tasks.PromptSet`.
-        pair_name, role: part of the cache key (``pair.name``, ``"teacher"``/``"student"``).
+        engine: the model's engine on the task's prompts (``Engine.for_prompts(pair.teacher, prompts)``); the
+            cache key is computed from what it holds (weights, tokens, metric), so results found on one prompt set
+            are never served for another.
+        pair_name, role: labels in the cache key (``pair.name``, ``"teacher"``/``"student"``).
         threshold: node-pruning threshold (fraction of the clean metric kept).
         edge_threshold: an edge is kept when its path-patching score falls below it.
         edges: also run path patching.
         refresh: recompute even when cached.
-        engine: an engine for ``adapter`` on ``prompts`` if one exists already (the cache key is computed from the
-            engine's own tokens, so an engine built on other prompts is refused, never stored under these).
         rule: the pruning rule, ``"corrected"`` (default) or ``"study"`` (:func:`~dcirc_utils.methods.discovery.
             prune_nodes`).
 
     Raises:
-        ValueError: if ``engine`` belongs to another model than ``adapter`` or was built on other prompts.
+        TypeError: if ``engine`` is not an :class:`~dcirc_utils.engine.Engine` (e.g. a model adapter: build its
+            engine with ``Engine.for_prompts(adapter, prompts)``).
     """
-    if engine is None:
-        engine = Engine.for_prompts(adapter, prompts)
-    else:
-        _check_engine(engine, adapter, prompts)
+    if not isinstance(engine, Engine):
+        raise TypeError(f"discover() takes the model's engine, not {type(engine).__name__}: pass "
+                        "Engine.for_prompts(adapter, prompts)")
     key = {"pair": pair_name, "role": role, "inputs": engine_fingerprint(engine), "threshold": threshold,
            "rule": rule}
     circuit = cached("circuit", key, lambda: prune_nodes(engine, threshold, rule=rule), Circuit.to_dict,
@@ -72,21 +69,3 @@ def discover(adapter: ModelAdapter, prompts, pair_name: str, role: str, threshol
                         lambda: path_patch(engine, circuit.components, edge_threshold), EdgeScores.to_dict,
                         EdgeScores.from_dict, refresh=refresh)
     return Discovery(engine, circuit, scores)
-
-
-def _check_engine(engine: Engine, adapter: ModelAdapter, prompts) -> None:
-    """Refuse an engine that does not compute on ``adapter`` and ``prompts`` (its results would be stored, and
-    served, as theirs)."""
-    if engine.adapter is not adapter:
-        raise ValueError("discover(adapter, ..., engine=...): the engine belongs to another model than `adapter`; "
-                         "pass that model's engine (Engine.for_prompts(adapter, prompts)) or leave engine=None")
-
-    def same(bos: bool) -> bool:
-        return all(torch.equal(prompts.tokens(adapter.tokenizer, kind, bos=bos), engine.tokens[kind].cpu())
-                   for kind in ("clean", "corrupted"))
-
-    has_bos = getattr(adapter.tokenizer, "bos_token_id", None) is not None
-    if not (same(False) or has_bos and same(True)):
-        raise ValueError(f"discover(adapter, prompts, ..., engine=...): the engine was built on other prompts than "
-                         f"`prompts` (digest {prompts_digest(prompts)}); build it with Engine.for_prompts(adapter, "
-                         "prompts) or leave engine=None")

@@ -30,7 +30,8 @@ from ..engine import Engine
 from ..methods.alignment import alignment
 from ..methods.concentration import gini
 from ..methods.discovery import path_patch
-from ..methods.heads import head_similarity, number_mover_scores
+from ..methods.heads import number_mover_scores
+from ..methods.matching import head_similarity
 
 __all__ = ["CORRECT", "NOT_ATTEMPTED", "exercise",
            "check_logit_diff", "check_filter", "check_mean_ablation_hook",
@@ -321,7 +322,7 @@ def check_head_similarity(fn: Callable, teacher_patterns: torch.Tensor, student_
     """Notebook 03: ``fn(p_student [q k], p_teacher [q k]) -> float`` is the study's head similarity: the cosine
     between the two heads' pattern rows at each query position, averaged over positions. Checked on real batch-mean
     patterns (``[layer, head, q, k]`` of each model) for the given (student head, teacher head) pairs against
-    :func:`dcirc_utils.methods.heads.head_similarity`."""
+    :func:`dcirc_utils.methods.matching.head_similarity`."""
     sim = head_similarity(teacher_patterns, student_patterns)
     n_s, n_t = student_patterns.shape[1], teacher_patterns.shape[1]
     for s, t in pairs:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import random
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..core.runtime import default_threads
+from ..core.settings import DEFAULT_PROMPTS, Settings, positive_int
 from ..models.pairs import DEFAULT_PAIR, HF_PREFIX, PAIRS, pick_device
 
 __all__ = ["NotebookConfig", "setup_notebook", "check_environment", "ENCODER_FOR", "encoder_pair_for", "compact_png",
@@ -35,88 +36,79 @@ NOTEBOOK_RC = {"figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.tit
 ENCODER_FOR = {"gpt2": "bert", "gpt2-random": "bert-random"}
 
 
-def encoder_pair_for(decoder_pair: str) -> str:
-    """The encoder pair notebook 07 uses beside ``decoder_pair``: ``$DCIRC_ENCODER_PAIR`` if set, else
-    :data:`ENCODER_FOR`, else the offline encoder pair ``"bert-small"``."""
-    return os.environ.get("DCIRC_ENCODER_PAIR") or ENCODER_FOR.get(decoder_pair, "bert-small")
+def encoder_pair_for(decoder_pair: str, encoder_pair: str | None = None) -> str:
+    """The encoder pair notebook 07 uses beside ``decoder_pair``: ``encoder_pair`` if given (the setup cell passes
+    ``$DCIRC_ENCODER_PAIR``), else :data:`ENCODER_FOR`, else the offline encoder pair ``"bert-small"``."""
+    return encoder_pair or ENCODER_FOR.get(decoder_pair, "bert-small")
 
 
 @dataclass(frozen=True)
 class NotebookConfig:
-    """What the setup cell decided: pair name, device, seed, threads and prompts per set."""
+    """What the setup cell decided: pair name, device, seed, threads, prompts per set, notebook 07's encoder pair and
+    the settings it read (:class:`~dcirc_utils.core.settings.Settings`: cache and results folders among them)."""
 
     pair: str
     device: torch.device
     seed: int
     threads: int
-    n_prompts: int = 100
+    n_prompts: int = DEFAULT_PROMPTS
+    encoder_pair: str = "bert-small"
+    settings: Settings = field(default_factory=Settings, repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"pair={self.pair!r} seed={self.seed} prompts={self.n_prompts}"
 
 
-def _positive(name: str, value, example: int) -> int:
-    """``value`` as a whole number of at least 1, or a ValueError naming ``name``, the value and one that works
-    (``name`` is an argument, or ``$VAR`` for an environment variable)."""
-    fix = f"give e.g. {name.lstrip('$')}={example}" + (f" or unset {name[1:]}" if name.startswith("$") else "")
-    try:
-        n = int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a whole number; {fix}") from None
-    if n < 1:
-        raise ValueError(f"{name}={n} must be at least 1; {fix}")
-    return n
-
-
-def _env_int(name: str, example: int) -> int | None:
-    """``$name`` as a whole number of at least 1; ``None`` when unset or empty."""
-    value = os.environ.get(name)
-    return _positive(f"${name}", value, example) if value else None
-
-
-def check_environment(pair: str | None = None) -> None:
+def check_environment(pair: str | None = None, settings: Settings | None = None) -> Settings:
     """Check the course's settings before anything runs (the main command calls it, so that a bad value fails once,
-    not in the first cell of every notebook): ``pair`` (else ``$DCIRC_PAIR``) is a known pair or a bring-your-own
-    ``hf:`` name, and ``$DCIRC_THREADS``, ``$DCIRC_PROMPTS`` and ``$DCIRC_DEVICE`` are valid.
+    not in the first cell of every notebook): ``pair`` (else ``settings.pair``) is a known pair or a bring-your-own
+    ``hf:`` name, and the threads, prompts and device are valid. ``settings``: default
+    :meth:`Settings.from_env() <dcirc_utils.core.settings.Settings.from_env>` (which checks the whole numbers).
+
+    Returns:
+        the settings checked.
 
     Raises:
         ValueError: naming the bad value and a fix.
     """
-    pair = pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
+    settings = Settings.from_env() if settings is None else settings
+    pair = pair or settings.pair or DEFAULT_PAIR
     if pair not in PAIRS and not pair.startswith(HF_PREFIX):
         raise ValueError(f"unknown pair {pair!r}; known pairs: {sorted(PAIRS)} (or bring your own: "
                          f"'{HF_PREFIX}<teacher>,<student>')")
-    _env_int("DCIRC_THREADS", 1)
-    _env_int("DCIRC_PROMPTS", 100)
-    pick_device(os.environ.get("DCIRC_DEVICE") or None, env="DCIRC_DEVICE")
+    pick_device(settings.device, env="DCIRC_DEVICE")
+    return settings
 
 
 def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None = None,
-                   n_prompts: int | None = None) -> NotebookConfig:
+                   n_prompts: int | None = None, settings: Settings | None = None) -> NotebookConfig:
     """Seed everything, set CPU threads, disable grad, choose device, pair and prompt count (every notebook's first
-    cell).
+    cell). An argument wins over ``settings``; ``settings`` (default: :meth:`Settings.from_env()
+    <dcirc_utils.core.settings.Settings.from_env>`, the one place the environment is read) over the defaults.
 
     Args:
         seed: seed for ``random``, NumPy and torch.
-        threads: CPU threads for torch; ``None`` reads ``$DCIRC_THREADS``, else every core this process may run on
-            (:func:`~dcirc_utils.core.runtime.default_threads`).
-        pair: pair name; ``None`` reads ``$DCIRC_PAIR`` and falls back to :data:`~dcirc_utils.models.pairs.
+        threads: CPU threads for torch; ``None``: ``settings.threads`` (``$DCIRC_THREADS``), else every core this
+            process may run on (:func:`~dcirc_utils.core.runtime.default_threads`).
+        pair: pair name; ``None``: ``settings.pair`` (``$DCIRC_PAIR``), else :data:`~dcirc_utils.models.pairs.
             DEFAULT_PAIR`.
-        n_prompts: prompts per set; ``None`` reads ``$DCIRC_PROMPTS``, else 100.
+        n_prompts: prompts per set; ``None``: ``settings.prompts`` (``$DCIRC_PROMPTS``), else 100.
+        settings: the course's settings.
 
     Raises:
         ValueError: for ``threads``, ``n_prompts``, ``$DCIRC_THREADS`` or ``$DCIRC_PROMPTS`` that is not a positive
             whole number (the message names the value and one that works).
     """
-    threads = _positive("threads", threads, 1) if threads is not None else _env_int("DCIRC_THREADS", 1)
-    n_prompts = _positive("n_prompts", n_prompts, 100) if n_prompts is not None else _env_int("DCIRC_PROMPTS", 100)
-    pair = pair or os.environ.get("DCIRC_PAIR") or DEFAULT_PAIR
+    settings = Settings.from_env() if settings is None else settings
+    threads = positive_int("threads", threads, 1) if threads is not None else settings.threads
+    n_prompts = positive_int("n_prompts", n_prompts, 100) if n_prompts is not None else settings.prompts
+    pair = pair or settings.pair or DEFAULT_PAIR
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     threads = threads or default_threads()
     torch.set_num_threads(threads)
-    n_prompts = n_prompts or 100
+    n_prompts = n_prompts or DEFAULT_PROMPTS
     torch.set_grad_enabled(False)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -131,8 +123,9 @@ def setup_notebook(seed: int = 0, threads: int | None = None, pair: str | None =
     pd.set_option("display.width", 140)
     pd.set_option("display.max_colwidth", 160)
     pd.set_option("display.float_format", _float_format)
-    device = pick_device(os.environ.get("DCIRC_DEVICE") or None, env="DCIRC_DEVICE")
-    return NotebookConfig(pair, device, seed, threads, n_prompts)
+    device = pick_device(settings.device, env="DCIRC_DEVICE")
+    return NotebookConfig(pair, device, seed, threads, n_prompts, encoder_pair_for(pair, settings.encoder_pair),
+                          settings)
 
 
 def _float_format(x: float) -> str:

@@ -28,8 +28,8 @@ from ..engine import Engine
 from ..methods import brittleness as br
 from ..methods.concentration import gini
 from ..methods.evaluation import evaluate
-from ..methods.heads import attention_patterns, head_similarity
-from ..methods.matching import mlp_similarity_table, study_matches
+from ..methods.heads import attention_patterns
+from ..methods.matching import head_similarity, mlp_similarity_table, study_matches
 from ..methods.mlps import mlp_outputs
 from ..methods.noise import add_weight_noise
 from ..methods.recipes import COURSE, study_recipe_for
@@ -305,8 +305,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
         engines = {r: Engine.for_prompts(a, prompts, progress=False, check_baseline=False)
                    for r, a in pair.models.items()}
         try:
-            found = {r: discover(a, prompts, _discovery_name(pair, r, task), r, engine=engines[r], edges=False)
-                     for r, a in pair.models.items()}
+            found = {r: discover(engines[r], _discovery_name(pair, r, task), r, edges=False) for r in pair.models}
         except ValueError as err:                  # a degenerate baseline: the student does not do the task
             out["error"] = str(err)
             return out
@@ -350,7 +349,8 @@ def shift_profile(pair, n: int = 100, seeds: Sequence[int] = (0, 1)) -> list[dic
     """Accuracy and circuit score of teacher and student on the numeral task and its unseen variants, per seed
     (the circuits are found on the numeral prompts of seed 0; notebook 08's real-shift question)."""
     prompts = make_task("numerals", n, 0, tokenizer=pair.tokenizer)
-    circuits = {r: discover(a, prompts, _discovery_name(pair, r, "numerals"), r, edges=False).circuit.components
+    circuits = {r: discover(Engine.for_prompts(a, prompts), _discovery_name(pair, r, "numerals"), r,
+                          edges=False).circuit.components
                 for r, a in pair.models.items()}
     return shift_study(pair, ("numerals",) + SHIFT_VARIANTS, n, list(seeds), circuits)
 

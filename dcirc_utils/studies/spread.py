@@ -172,7 +172,7 @@ def _circuits_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, 
         found = None
         if float(engine.clean_value) >= min_dl:
             try:
-                found = discover(adapter, part, pair_name, role, edges=False, engine=engine, rule=rule)
+                found = discover(engine, pair_name, role, edges=False, rule=rule)
             except DegenerateBaselineError:
                 found = None
         if found is None:

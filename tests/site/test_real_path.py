@@ -2,7 +2,7 @@
 GPT-2 small / DistilGPT2 architectures with GPT-2's real tokenizer) with a reduced prompt count, so that every cell of
 the `DCIRC_PAIR=gpt2` path is exercised without the hub. Outputs are not compared (random weights); no notebook may
 fail, and each notebook's record (status and wall time in seconds) is written to build/gpt2-random/times.json (the
-README quotes the times). Skips without GPT-2's tokenizer."""
+docs/report.md quotes the times). Skips without GPT-2's tokenizer."""
 from __future__ import annotations
 
 import json

@@ -164,9 +164,10 @@ def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):
         cache.code_fingerprint.cache_clear()
 
 
-def test_discover_keys_on_the_engine_and_refuses_an_engine_of_other_prompts(mini_pair, tmp_path, monkeypatch):
+def test_discover_keys_on_the_engine_it_is_given(mini_pair, tmp_path, monkeypatch):
     """The bug of issue 23: an engine built on prompts B passed with prompts A computed on B and stored the result
-    under A's key, so a later discover(A) served B's circuit."""
+    under A's key, so a later discover(A) served B's circuit. discover() now takes the engine alone, and its entry is
+    keyed on what that engine computes on: B's entry never serves A, and anything but an engine is refused."""
     from dcirc_utils.core.tasks import make_task
     from dcirc_utils.engine import Engine
     from dcirc_utils.studies.discover import discover
@@ -174,16 +175,14 @@ def test_discover_keys_on_the_engine_and_refuses_an_engine_of_other_prompts(mini
     t = mini_pair.teacher
     a = make_task("numerals", 12, 0, tokenizer=mini_pair.tokenizer)
     b = make_task("numerals", 12, 1, tokenizer=mini_pair.tokenizer)
-    eng_b = Engine.for_prompts(t, b, progress=False)
-    with pytest.raises(ValueError, match="other prompts"):
-        discover(t, a, "mini", "teacher", engine=eng_b, edges=False)
-    with pytest.raises(ValueError, match="another model"):
-        discover(mini_pair.student, b, "mini", "student", engine=eng_b, edges=False)
-    on_b = discover(t, b, "mini", "teacher", engine=eng_b, edges=False).circuit
-    on_a = discover(t, a, "mini", "teacher", edges=False).circuit
-    fresh_a = discover(t, a, "mini", "teacher", edges=False, refresh=True).circuit
+    eng_a, eng_b = Engine.for_prompts(t, a, progress=False), Engine.for_prompts(t, b, progress=False)
+    with pytest.raises(TypeError, match="Engine.for_prompts"):
+        discover(t, "mini", "teacher", edges=False)
+    on_b = discover(eng_b, "mini", "teacher", edges=False).circuit
+    on_a = discover(eng_a, "mini", "teacher", edges=False).circuit
+    fresh_a = discover(eng_a, "mini", "teacher", edges=False, refresh=True).circuit
     assert on_a == fresh_a
-    assert cache.engine_fingerprint(eng_b) != cache.engine_fingerprint(Engine.for_prompts(t, a, progress=False))
+    assert cache.engine_fingerprint(eng_b) != cache.engine_fingerprint(eng_a)
     assert cache.engine_fingerprint(eng_b) == cache.engine_fingerprint(Engine.for_prompts(t, b, progress=False))
     assert len(list(tmp_path.glob("circuit-*.json"))) == 2
-    assert discover(t, b, "mini", "teacher", edges=False).circuit == on_b        # B's entry serves B
+    assert discover(Engine.for_prompts(t, b, progress=False), "mini", "teacher", edges=False).circuit == on_b

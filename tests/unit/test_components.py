@@ -47,3 +47,13 @@ def test_student_layer_map():
     assert check_layer_map([0, 2, 5], 6, 3) == [0, 2, 5]
     with pytest.raises(ValueError, match="increasing"):
         check_layer_map([0, 0, 5], 6, 3)
+
+
+def test_named_constructors_build_heads_and_mlps():
+    from dcirc_utils.core.components import Component
+    assert Component.head(4, 10) == Component(4, 10) and str(Component.head(4, 10)) == "4.10"
+    assert Component.mlp(3) == Component(3, -1) and Component.mlp(3).is_mlp and str(Component.mlp(3)) == "MLP3"
+    assert Component.head(4, 10).head == 10 and Component.mlp(3).head == -1      # the field is untouched
+    assert Component.parse("MLP3") == Component.mlp(3)
+    with pytest.raises(ValueError, match=r"Component.mlp\(1\)"):
+        Component.head(1, -1)

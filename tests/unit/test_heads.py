@@ -122,17 +122,17 @@ def test_head_similarity_and_matching_on_hand_built_patterns():
     t = torch.rand(3, 2, 6, 6, generator=g).tril()
     t = t / t.sum(-1, keepdim=True)
     s = t[[2, 0]]                                               # student layer 0 = teacher 2, layer 1 = teacher 0
-    sim = H.head_similarity(t, s)
+    sim = MT.head_similarity(t, s)
     assert sim.shape == (4, 6)
     assert sim.max() <= 1 + 1e-6
     matches = MT.match_heads(sim, 2)
     assert [(str(m.student), str(m.teacher)) for m in matches] == [("0.0", "2.0"), ("0.1", "2.1"), ("1.0", "0.0"),
                                                                    ("1.1", "0.1")]
     assert all(abs(m.similarity - 1) < 1e-6 for m in matches)
-    flat = H.head_similarity(t, s, mode="flat")
+    flat = MT.head_similarity(t, s, mode="flat")
     assert torch.allclose(flat.max(1).values, torch.ones(4))
     with pytest.raises(ValueError, match="same tokens"):
-        H.head_similarity(t, torch.rand(1, 2, 5, 5))
+        MT.head_similarity(t, torch.rand(1, 2, 5, 5))
     with pytest.raises(ValueError, match="n_heads"):
         MT.match_heads(sim, 3)
 
@@ -193,7 +193,8 @@ def test_student_initialised_from_teacher_matches_its_first_block(mini_pair, tmp
     """Before distillation the student's block 0 is a copy of the teacher's: its heads must map onto themselves."""
     from transformers import GPT2LMHeadModel
 
-    from dcirc_utils.models.pairs import MODELS_DIR, boot_local
+    from dcirc_utils.core.paths import MODELS_DIR
+    from dcirc_utils.models.pairs import boot_local
     from dcirc_utils.models.init import init_student_from_teacher
 
     hf_teacher = GPT2LMHeadModel.from_pretrained(str(MODELS_DIR / "mini" / "teacher"))
@@ -203,7 +204,7 @@ def test_student_initialised_from_teacher_matches_its_first_block(mini_pair, tmp
     s_model = boot_local(tmp_path, device="cpu")
     tok = mini_pair.tokenizer
     tokens = make_prompts(16, seed=3, tokenizer=tok).tokens(tok)
-    sim = H.head_similarity(H.attention_patterns(mini_pair.teacher, tokens), H.attention_patterns(s_model, tokens))
+    sim = MT.head_similarity(H.attention_patterns(mini_pair.teacher, tokens), H.attention_patterns(s_model, tokens))
     n_heads = s_model.n_heads
     matches = MT.match_heads(sim, n_heads, mini_pair.teacher.n_heads)
     assert len(matches) == s_model.n_layers * n_heads

@@ -17,6 +17,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from ..metrics import LogitDiff, Metric
+from ..paths import DATA_DIR
 
 __all__ = [
     "DATA_DIR", "SPLITS", "PromptSet", "TaskSpec", "TASKS", "register_task", "make_task", "single_token_words",
@@ -24,8 +25,6 @@ __all__ = [
     "token_strings", "check_split",
 ]
 
-#: The repository's ``data/`` folder (prompt sets, task data, the offline pairs).
-DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 #: The splits every task accepts: held-out combinations (default), training ones, or all.
 SPLITS: tuple[str, ...] = ("heldout", "train", "any")
 
