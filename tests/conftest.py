@@ -116,3 +116,12 @@ def mini_pair():
         return load_pair("mini", device="cpu")
     except PairUnavailableError as err:
         pytest.skip(f"offline pair not shipped yet: {err}")
+
+
+@pytest.fixture
+def close_figures():
+    """Close every matplotlib figure after the test (the figure tests draw several each; more than 20 open figures
+    make matplotlib warn)."""
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")

@@ -29,3 +29,8 @@ def prompt_data(tok, n: int = 8, seed: int = 0):
     ps = make_prompts(n, seed=seed, tokenizer=tok)
     c, i = ps.answer_ids(tok)
     return ps.tokens(tok), ps.tokens(tok, "corrupted"), c, i
+
+
+def fig_size(fig) -> tuple[float, float]:
+    """A matplotlib figure's size in inches, as a tuple (the figure tests)."""
+    return tuple(fig.get_size_inches())

@@ -4,7 +4,6 @@ model's), and the vocabulary check a teacher and its student must pass.
 """
 from __future__ import annotations
 
-
 from pathlib import Path
 
 from ..core.settings import Settings
@@ -19,25 +18,16 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tok
 
 
 def gpt2_tokenizer(folder: str | Path | None = None):
-    """GPT-2's tokenizer: from ``folder`` (default: the settings' ``$DCIRC_GPT2_TOKENIZER``), else the Hugging Face cache, else the hub.
+    """GPT-2's tokenizer: from ``folder`` (default: the settings' ``$DCIRC_GPT2_TOKENIZER``), else the Hugging Face
+    cache, else the hub.
 
     Raises:
         PairUnavailableError: when none of the three has it.
     """
-    from transformers import AutoTokenizer
-    folder = folder or Settings.from_env().gpt2_tokenizer
-    if folder:
-        if not Path(folder, "vocab.json").exists() and not Path(folder, "tokenizer.json").exists():
-            raise PairUnavailableError(f"DCIRC_GPT2_TOKENIZER={folder!r} holds no vocab.json or tokenizer.json; "
-                                       "point it at a folder with GPT-2's tokenizer files or unset it.")
-        with quiet_loading():
-            return AutoTokenizer.from_pretrained(folder)
-    try:
-        with quiet_loading():
-            return AutoTokenizer.from_pretrained(str(hub_snapshot("gpt2")))
-    except PairUnavailableError as err:
-        raise PairUnavailableError("GPT-2's tokenizer was not found: set DCIRC_GPT2_TOKENIZER to a folder with its "
-                                   "vocab.json and merges.txt, or fill the Hugging Face cache. " + str(err)) from err
+    return _shared_tokenizer(folder or Settings.from_env().gpt2_tokenizer, "DCIRC_GPT2_TOKENIZER", "vocab.json",
+                             "GPT-2's tokenizer files", "gpt2", None,
+                             "GPT-2's tokenizer was not found: set DCIRC_GPT2_TOKENIZER to a folder with its vocab.json "
+                             "and merges.txt, or fill the Hugging Face cache. ")
 
 
 def bert_tokenizer(folder: str | Path | None = None):
@@ -47,20 +37,28 @@ def bert_tokenizer(folder: str | Path | None = None):
     Raises:
         PairUnavailableError: when none of the three has it, or the folder lacks ``vocab.txt``/``tokenizer.json``.
     """
+    return _shared_tokenizer(folder or Settings.from_env().bert_tokenizer, "DCIRC_BERT_TOKENIZER", "vocab.txt",
+                             "bert-base-uncased's tokenizer files", "bert-base-uncased", BERT_FIXES,
+                             "BERT's tokenizer was not found: set DCIRC_BERT_TOKENIZER to a folder with its vocab.txt, "
+                             "or fill the Hugging Face cache. ")
+
+
+def _shared_tokenizer(folder, variable: str, vocab_file: str, files: str, hub_id: str, fixes, not_found: str):
+    """A real model's tokenizer from ``folder`` if given (checked to hold ``vocab_file`` or ``tokenizer.json``),
+    else from the Hugging Face cache or hub; errors name ``variable`` and the fix."""
     from transformers import AutoTokenizer
-    folder = folder or Settings.from_env().bert_tokenizer
     if folder:
-        if not Path(folder, "vocab.txt").exists() and not Path(folder, "tokenizer.json").exists():
-            raise PairUnavailableError(f"DCIRC_BERT_TOKENIZER={folder!r} holds no vocab.txt or tokenizer.json; "
-                                       "point it at a folder with bert-base-uncased's tokenizer files or unset it.")
+        folder = str(folder)
+        if not Path(folder, vocab_file).exists() and not Path(folder, "tokenizer.json").exists():
+            raise PairUnavailableError(f"{variable}={folder!r} holds no {vocab_file} or tokenizer.json; point it at a "
+                                       f"folder with {files} or unset it.")
         with quiet_loading():
             return AutoTokenizer.from_pretrained(folder)
     try:
         with quiet_loading():
-            return AutoTokenizer.from_pretrained(str(hub_snapshot("bert-base-uncased", BERT_FIXES)))
+            return AutoTokenizer.from_pretrained(str(hub_snapshot(hub_id, *([fixes] if fixes is not None else []))))
     except PairUnavailableError as err:
-        raise PairUnavailableError("BERT's tokenizer was not found: set DCIRC_BERT_TOKENIZER to a folder with its "
-                                   "vocab.txt, or fill the Hugging Face cache. " + str(err)) from err
+        raise PairUnavailableError(not_found + str(err)) from err
 
 
 def local_tokenizer(folder: str | Path):

@@ -1,29 +1,17 @@
 """report/plots/bars.py: grouped bars (with values and error bars), histograms and the alignment bars."""
-import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
+from dcirc_utils.report import plots
+from tests.helpers import fig_size
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-from dcirc_utils.report import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def _size(fig):
-    return tuple(fig.get_size_inches())
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_grouped_bars_are_projector_sized_write_values_and_check_inputs():
     fig = plots.grouped_bars(["a", "b", "c"], {"x": [1, 2, np.nan], "y": [3, 2, 1]}, "acc", hline=2,
                              value_format="{:.0f}")
-    w, h = _size(fig)
+    w, h = fig_size(fig)
     assert w >= 6 and h >= 3.5
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["1", "2", "3", "2", "1"]      # a NaN draws no bar and no value
@@ -34,7 +22,7 @@ def test_grouped_bars_are_projector_sized_write_values_and_check_inputs():
 
 def test_logit_diff_hist_takes_its_size_and_keeps_the_legend_off_the_bars():
     fig = plots.logit_diff_hist({"t": [1.0, 2.0, 3.0]}, figsize=(6, 3.5))
-    assert _size(fig) == (6.0, 3.5)
+    assert fig_size(fig) == (6.0, 3.5)
     fig = plots.logit_diff_hist({"teacher": [1.0, 2.0, 3.0], "student": [0.5, 1.5]})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher (mean 2.00)", "student (mean 1.00)"]

@@ -1,20 +1,12 @@
 """report/plots/curves.py: lines by token position, training curves and noise sweeps draw the values they are given."""
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
+from dcirc_utils.methods.alignment import fit_inverse_log_decay
+from dcirc_utils.report import plots
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-from dcirc_utils.methods.alignment import fit_inverse_log_decay  # noqa: E402
-from dcirc_utils.report import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_training_curves_one_panel_per_phase_and_check_inputs():

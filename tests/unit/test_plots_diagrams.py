@@ -1,19 +1,11 @@
 """report/plots/diagrams.py: the method diagrams draw their runs, in the colours their legend names."""
-import matplotlib
 import pytest
 from matplotlib.colors import to_hex
 
-matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+from dcirc_utils.report import plots
 
-from dcirc_utils.report import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _faces(fig):

@@ -1,19 +1,10 @@
 """report/plots/graphs.py: a circuit drawn as one panel per receiving input."""
-import matplotlib
 import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
 from dcirc_utils.core.components import Component  # noqa: E402
-from dcirc_utils.report import plots  # noqa: E402
+from dcirc_utils.report import plots
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _edge(sender, receiver, kind):

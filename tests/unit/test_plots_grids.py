@@ -4,21 +4,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
+from dcirc_utils.report import plots
+from tests.helpers import fig_size
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-from dcirc_utils.report import plots  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def _size(fig):
-    return tuple(fig.get_size_inches())
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_layer_head_heatmaps_share_one_colour_scale():
@@ -27,7 +16,7 @@ def test_layer_head_heatmaps_share_one_colour_scale():
     fig = plots.layer_head_heatmaps({"teacher": t, "student": s}, title="drops", label="pp")
     images = [im for ax in fig.axes for im in ax.get_images()]
     assert len(images) == 3 and {im.get_clim() for im in images} == {(-6.0, 6.0)}
-    w, h = _size(fig)
+    w, h = fig_size(fig)
     assert w >= 6 and h >= 3.5
     fixed = plots.layer_head_heatmaps({"teacher": t}, vmin=-1, vmax=2)
     assert {im.get_clim() for ax in fixed.axes for im in ax.get_images()} == {(-1.0, 2.0)}

@@ -1,19 +1,10 @@
 """report/plots/scatters.py: the exact effect against its first-order estimate."""
-import matplotlib
 import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
 from dcirc_utils.core.components import Component  # noqa: E402
-from dcirc_utils.report import plots  # noqa: E402
+from dcirc_utils.report import plots
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_exact_vs_estimate_marks_circuit_and_misses():
