@@ -29,7 +29,7 @@ from .core.settings import Settings  # noqa: E402
 from .core.tasks import PromptSet, make_prompts, make_task  # noqa: E402
 from .engine import Engine, Patch  # noqa: E402
 from .methods.discovery import Circuit, EdgeScores, path_patch, prune_nodes  # noqa: E402
-from .methods.evaluation import evaluate  # noqa: E402
+from .methods.evaluation import TaskEvaluation, evaluate_task  # noqa: E402
 from .models.pairs import DEFAULT_PAIR, ModelPair, load_pair, pick_device  # noqa: E402
 from .report.results import Results  # noqa: E402
 from .studies.discover import Discovery, discover  # noqa: E402
@@ -41,7 +41,7 @@ __all__ = [
     # tasks and pairs
     "PromptSet", "make_prompts", "make_task", "DEFAULT_PAIR", "ModelPair", "load_pair", "pick_device",
     # the engine and the study's two discovery methods
-    "Engine", "Patch", "Circuit", "EdgeScores", "prune_nodes", "path_patch", "evaluate", "Discovery", "discover",
+    "Engine", "Patch", "Circuit", "EdgeScores", "prune_nodes", "path_patch", "evaluate_task", "TaskEvaluation", "Discovery", "discover",
     # notebooks: settings, setup and findings
     "Settings", "setup_notebook", "Results",
 ]

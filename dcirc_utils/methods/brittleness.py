@@ -260,10 +260,10 @@ def position_zeroing_impacts(adapter, prompts, positions: Sequence[int] | None =
     bad = [p for p in positions if not 0 <= p < tokens.shape[1]]
     if bad:
         raise ValueError(f"positions {bad} lie outside the prompts' {tokens.shape[1]} tokens")
-    from .evaluation import evaluate
+    from .evaluation import evaluate_task
 
     def value() -> float:
-        return evaluate(adapter, prompts, batch_size=batch_size, corrupted=False)["value"]
+        return evaluate_task(adapter, prompts, batch_size=batch_size, corrupted=False)["value"]
 
     clean = value()
     out = {}

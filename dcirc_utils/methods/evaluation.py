@@ -1,17 +1,63 @@
 """How well a model does a task: accuracy, the task metric per prompt, and the study's prompt filter inputs
-(notebooks 01, 05, 08).
+(notebooks 01, 05, 08). (``Engine.evaluate`` is another thing: the metric under patches.)
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from ..core.metrics import LogitDiff
 from ..models.adapters import ModelAdapter
 
-__all__ = ["evaluate"]
+__all__ = ["TaskEvaluation", "evaluate_task"]
 
 
-def evaluate(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: bool = True, bos: bool = False) -> dict:
+@dataclass(frozen=True, eq=False)
+class TaskEvaluation(Mapping):
+    """How one model does on one prompt set (:func:`evaluate_task`). Also a read-only mapping of its field names
+    (``ev["accuracy"]`` is ``ev.accuracy``), so that tables and records take it as they take a dict.
+
+    Attributes:
+        n: prompts.
+        accuracy: share of prompts whose correct answer is the model's top output.
+        value: the mean task metric on the clean prompts (Δl for logit-difference tasks); ``value_std`` its standard
+            deviation over prompts (0 for one prompt); ``per_prompt`` its values.
+        corrupted_value: the mean metric on the corrupted prompts (``nan`` when they were not run).
+        p_correct: the mean probability of the correct answer (``nan`` for metrics without one correct token).
+        end_logits: the clean answer-position logits (for ``tasks.filter_prompts``).
+    """
+
+    n: int
+    accuracy: float
+    value: float
+    value_std: float
+    corrupted_value: float
+    p_correct: float
+    per_prompt: list[float]
+    end_logits: Float[Tensor, "batch d_vocab"]
+
+    def __getitem__(self, key: str):
+        if key not in self._names():
+            raise KeyError(f"{key!r}: a TaskEvaluation has {list(self._names())}")
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def evaluate_task(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: bool = True,
+                  bos: bool = False) -> TaskEvaluation:
     """Accuracy and metric of one model on a prompt set, clean and corrupted (notebooks 01 and 05).
 
     Args:
@@ -23,10 +69,7 @@ def evaluate(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: b
         bos: prepend the tokenizer's BOS token.
 
     Returns:
-        ``{"n", "accuracy", "value", "value_std", "corrupted_value", "p_correct", "per_prompt", "end_logits"}``:
-        ``value`` is the mean task metric (Δl for logit-difference tasks), ``per_prompt`` its values (a list),
-        ``p_correct`` the mean probability of the correct answer (``nan`` for metrics without one correct token),
-        ``end_logits`` the clean answer-position logits ``[batch, d_vocab]`` (for ``tasks.filter_prompts``).
+        :class:`TaskEvaluation`.
     """
     prompts.check_family(adapter.family)
     tok = adapter.tokenizer
@@ -43,7 +86,7 @@ def evaluate(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: b
     per = values(clean)
     p = (clean.softmax(-1).gather(-1, ids[:, :1])[:, 0].mean() if isinstance(metric, LogitDiff)
          else torch.tensor(float("nan")))
-    return {"n": len(prompts), "accuracy": float(metric.correct(clean).float().mean()), "value": float(per.mean()),
-            "value_std": float(per.std()) if len(per) > 1 else 0.0,
-            "corrupted_value": float(values(out["corrupted"]).mean()) if corrupted else float("nan"),
-            "p_correct": float(p), "per_prompt": per.tolist(), "end_logits": clean}
+    return TaskEvaluation(n=len(prompts), accuracy=float(metric.correct(clean).float().mean()),
+                          value=float(per.mean()), value_std=float(per.std()) if len(per) > 1 else 0.0,
+                          corrupted_value=float(values(out["corrupted"]).mean()) if corrupted else float("nan"),
+                          p_correct=float(p), per_prompt=per.tolist(), end_logits=clean)

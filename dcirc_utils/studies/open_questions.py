@@ -27,7 +27,7 @@ from ..core.tasks import make_task
 from ..engine import Engine
 from ..methods import brittleness as br
 from ..methods.concentration import gini
-from ..methods.evaluation import evaluate
+from ..methods.evaluation import evaluate_task
 from ..methods.heads import attention_patterns
 from ..methods.matching import head_similarity, mlp_similarity_table, study_matches
 from ..methods.mlps import mlp_outputs
@@ -299,7 +299,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
 
     def compute() -> dict:
         out: dict = {"pair": pair.name, "task": task, "student_layers": pair.student.n_layers}
-        ev = {r: evaluate(a, prompts, corrupted=False) for r, a in pair.models.items()}
+        ev = {r: evaluate_task(a, prompts, corrupted=False) for r, a in pair.models.items()}
         for r in ("teacher", "student"):
             out[f"{r}_accuracy"], out[f"{r}_value"] = ev[r]["accuracy"], ev[r]["value"]
         engines = {r: Engine.for_prompts(a, prompts, progress=False, check_baseline=False)
@@ -338,7 +338,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
         noisy = []
         for s in NOISE_SEEDS:
             with add_weight_noise(pair.student.model, NOISE_LEVEL, s):
-                noisy.append(evaluate(pair.student, prompts, corrupted=False)["value"])
+                noisy.append(evaluate_task(pair.student, prompts, corrupted=False)["value"])
         out["noise_retained"] = float(np.mean(noisy)) / clean if abs(clean) > 1e-9 else math.nan
         return out
 

@@ -11,7 +11,7 @@ from ..core.metrics import DegenerateBaselineError
 from ..core.tasks import make_prompts
 from ..engine import Engine
 from ..methods.brittleness import circuit_score
-from ..methods.evaluation import evaluate
+from ..methods.evaluation import evaluate_task
 
 __all__ = ["variant_prompts", "shift_study", "summarise_shift"]
 
@@ -67,7 +67,7 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
                              "p_correct": math.nan, "circuit_score": math.nan, "error": str(err)})
             continue
         for role, adapter in pair.models.items():
-            ev = evaluate(adapter, prompts, corrupted=False)
+            ev = evaluate_task(adapter, prompts, corrupted=False)
             row = {"variant": variant, "model": role, "n": ev["n"], "accuracy": ev["accuracy"], "value": ev["value"],
                    "p_correct": ev["p_correct"], "circuit_score": math.nan, "error": None}
             if role in circuits:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dcirc_utils.core import tasks
-from dcirc_utils.methods.evaluation import evaluate
+from dcirc_utils.methods.evaluation import evaluate_task
 from dcirc_utils.core.paths import MODELS_DIR
 from dcirc_utils.models.pairs import load_pair
 from dcirc_utils.models.registry import PairUnavailableError
@@ -22,7 +22,7 @@ def _have(*models: str) -> None:
 
 def _top1(adapter, ps) -> tuple[float, float]:
     """Top-1 and mean Δl of an adapter on a prompt set (final position)."""
-    out = evaluate(adapter, ps, corrupted=False)
+    out = evaluate_task(adapter, ps, corrupted=False)
     return out["accuracy"], out["value"]
 
 

@@ -14,7 +14,7 @@ from dcirc_utils.engine import Engine
 from dcirc_utils.methods.brittleness import (backup_heads, circuit_removal_drops, circuit_score, drops_grid,
                                              full_model_drops, sensitivity_ratios)
 from dcirc_utils.methods.concentration import gini, lorenz_curve, top_share
-from dcirc_utils.methods.evaluation import evaluate
+from dcirc_utils.methods.evaluation import evaluate_task
 from dcirc_utils.studies.shift import shift_study
 
 from .. import naive_reference as naive
@@ -163,7 +163,7 @@ def test_shift_study_rows(mini_pair):
         assert r["error"] is None and r["n"] == 6 and 0.0 <= r["accuracy"] <= 1.0 and math.isfinite(r["value"])
     assert rows[0]["circuit_score"] == pytest.approx(100.0, abs=1e-3)  # the whole teacher is its own circuit
     # the same accuracy and Δl as a full evaluate (which also runs the corrupted prompts)
-    ev = evaluate(mini_pair.student, make_prompts(6, 0, "long", mini_pair.tokenizer, length=7))
+    ev = evaluate_task(mini_pair.student, make_prompts(6, 0, "long", mini_pair.tokenizer, length=7))
     assert rows[3]["accuracy"] == ev["accuracy"] and rows[3]["value"] == pytest.approx(ev["value"], abs=1e-6)
     assert math.isfinite(ev["corrupted_value"])
     assert math.isfinite(rows[1]["circuit_score"]) and rows[1]["circuit_score"] < 100.0

@@ -102,14 +102,14 @@ def test_shipped_bert_small_meets_its_targets():
         pytest.skip("data/models/bert-small not trained yet: python -m dcirc_utils.offline.encoder")
     from dcirc_utils import load_pair
     from dcirc_utils.core.tasks import make_task
-    from dcirc_utils.methods.evaluation import evaluate
+    from dcirc_utils.methods.evaluation import evaluate_task
     size = sum(p.stat().st_size for p in BERT_SMALL.rglob("*") if p.is_file())
     assert size < 15 * 2 ** 20
     pair = load_pair("bert-small", device="cpu")
     assert (pair.teacher.n_layers, pair.teacher.n_heads, pair.student.n_layers) == (12, 12, 6)
     assert type(pair.student.model).__name__ == "DistilBertForMaskedLM"
     ps = make_task("numerals_masked", 200, seed=0, tokenizer=pair.tokenizer)          # held-out, the study's form
-    t, s = evaluate(pair.teacher, ps, corrupted=False), evaluate(pair.student, ps, corrupted=False)
+    t, s = evaluate_task(pair.teacher, ps, corrupted=False), evaluate_task(pair.student, ps, corrupted=False)
     assert t["accuracy"] >= 0.98 and t["value"] >= 3.0
     assert s["accuracy"] >= 0.95
 

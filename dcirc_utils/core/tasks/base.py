@@ -139,7 +139,7 @@ class PromptSet:
         return spec.family if spec is not None else "decoder"
 
     def check_family(self, family: str) -> None:
-        """Raise ``ValueError`` unless the prompts suit models of ``family`` (the engine and ``evaluate`` call it).
+        """Raise ``ValueError`` unless the prompts suit models of ``family`` (the engine and ``evaluate_task`` call it).
 
         Raises:
             ValueError: naming the task that fits the model.

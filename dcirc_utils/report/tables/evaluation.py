@@ -13,7 +13,7 @@ __all__ = ["evaluation_table", "offline_eval_table", "token_share_table", "sweep
 
 
 def evaluation_table(results: Mapping[str, Mapping[str, Any]], digits: int = 3) -> pd.DataFrame:
-    """One row per model from :func:`dcirc_utils.methods.evaluation.evaluate` results (notebooks 01, 05)."""
+    """One row per model from :func:`dcirc_utils.methods.evaluation.evaluate_task` results (notebooks 01, 05)."""
     rows = [{"model": name, "accuracy": r["accuracy"], "value": r["value"], "± std": r["value_std"],
              "corrupted value": r["corrupted_value"], "p(correct)": r["p_correct"]} for name, r in results.items()]
     return frame(rows, index="model", digits=digits)
