@@ -62,7 +62,7 @@ def per_prompt_patterns(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
     """
     tokens = _check_tokens(tokens)
     sites = [Site("pattern", l) for l in range(adapter.n_layers)]
-    acts = adapter.capture(tokens, sites, batch_size)
+    acts = adapter.capture_unpatched(tokens, sites, batch_size)
     return torch.stack([acts[s] for s in sites])
 
 
@@ -394,7 +394,7 @@ def effective_embeddings(adapter: ModelAdapter, token_ids: Sequence[int],
             return (e + adapter.mlp_on(0, e))[0].float().cpu()
         if mode == "resid0":
             site = Site("resid_pre", 1) if adapter.n_layers > 1 else Site("resid_final")
-            return adapter.capture(ids[:, None], [site])[site][:, 0]
+            return adapter.capture_unpatched(ids[:, None], [site])[site][:, 0]
     raise ValueError(f"unknown mode {mode!r}: use 'mlp0' (embedding + MLP0) or 'resid0' (one-token forward)")
 
 

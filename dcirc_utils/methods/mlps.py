@@ -54,7 +54,7 @@ def mlp_outputs(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
                 batch_size: int = 256) -> Float[Tensor, "layer batch pos d_model"]:
     """Every MLP's output on the prompts, on the CPU (notebook 04)."""
     sites = [Site("mlp_out", l) for l in range(adapter.n_layers)]
-    acts = adapter.capture(tokens, sites, batch_size)
+    acts = adapter.capture_unpatched(tokens, sites, batch_size)
     return torch.stack([acts[s] for s in sites])
 
 
@@ -433,7 +433,7 @@ def logit_diff_contributions(adapter: ModelAdapter, tokens: Int[Tensor, "batch p
         raise ValueError(f"correct and incorrect need one token id per prompt ({n}), got {tuple(c.shape)} and "
                          f"{tuple(i.shape)}: use PromptSet.answer_ids(tokenizer)")
     sites = [Site("mlp_out", l) for l in range(adapter.n_layers)]
-    acts = adapter.capture(tokens, sites + [Site("resid_final")], batch_size)
+    acts = adapter.capture_unpatched(tokens, sites + [Site("resid_final")], batch_size)
     stack = torch.stack([acts[s] for s in sites]).double()                                # [layer, b, pos, d]
     with torch.no_grad():
         both = adapter.direct_logits(stack.to(adapter.device), acts[Site("resid_final")].double().to(adapter.device),

@@ -145,9 +145,10 @@ class ModelAdapter:
             x = self.run_blocks(self.probe_tokens())
             return self.logits_at(x.reshape(-1, x.shape[-1]))
 
-    def capture(self, tokens: Int[Tensor, "batch pos"], sites: Iterable[Site],
-                batch_size: int = 128) -> dict[Site, Tensor]:
-        """Activations of ``sites`` on ``tokens``, unpatched, as float32 CPU tensors ``[batch, ...]``: the one batched
+    def capture_unpatched(self, tokens: Int[Tensor, "batch pos"], sites: Iterable[Site],
+                          batch_size: int = 128) -> dict[Site, Tensor]:
+        """Activations of ``sites`` on ``tokens``, unpatched, as float32 CPU tensors ``[batch, ...]`` (the engine's
+        :meth:`~dcirc_utils.engine.Engine.capture` is the one under patches, on its own prompts): the one batched
         capture routine of the package (attention patterns for notebook 03, MLP outputs for 04, the residual stream
         for logit attribution). Runs only the blocks it needs and never the output head.
 

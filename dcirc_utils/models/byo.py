@@ -6,7 +6,7 @@ Any decoder family TransformerLens 4.3's ``TransformerBridge`` boots and
 :class:`~dcirc_utils.models.decoder.DecoderAdapter` can run block by block (GPT-2, Llama, Qwen2 and their kin:
 RMSNorm, rotary position embeddings, grouped-query attention), checked when it loads: the config must describe a
 causal decoder the bridge has an adapter for, the two tokenizers must agree, and each model's block-by-block forward
-must equal its own (:meth:`~dcirc_utils.models.decoder.DecoderAdapter.check_family`). Hub ids come from the Hugging
+must equal its own (:meth:`~dcirc_utils.models.decoder.DecoderAdapter.check_blockwise_forward`). Hub ids come from the Hugging
 Face cache and fail fast offline (:func:`~dcirc_utils.models.hub.hub_snapshot`).
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def register_hf_pair(name: str, teacher: str | Path, student: str | Path, *, lay
     a causal decoder (``*ForCausalLM`` / ``*LMHeadModel``) that TransformerLens 4.3's ``TransformerBridge`` boots
     and that :class:`~dcirc_utils.models.adapters.DecoderAdapter` can run block by block: GPT-2, Llama, Qwen2 and
     their kin (RMSNorm, rotary position embeddings, grouped-query attention). Loading boots both in compatibility
-    mode and checks each with :meth:`~dcirc_utils.models.adapters.DecoderAdapter.check_family` (the block-by-block
+    mode and checks each with :meth:`~dcirc_utils.models.decoder.DecoderAdapter.check_blockwise_forward` (the block-by-block
     forward equals the model's own). Nothing is loaded here.
 
     Args:
@@ -229,7 +229,7 @@ def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torc
                                    "needs the model's config.json and *.safetensors weights (save_pretrained writes "
                                    "both)") from err
     adapter = DecoderAdapter(bridge, tok, label)
-    adapter.check_family()
+    adapter.check_blockwise_forward()
     return adapter
 
 

@@ -3,7 +3,7 @@
 
 GPT-2 and the offline pairs, and any decoder family the bridge boots whose blocks this adapter can run one by one —
 Llama- and Qwen2-style models (RMSNorm, rotary position embeddings, grouped-query attention) included. Pre-norm
-blocks, causal attention, readout at the last position, a linear unembedding. :meth:`DecoderAdapter.check_family`
+blocks, causal attention, readout at the last position, a linear unembedding. :meth:`DecoderAdapter.check_blockwise_forward`
 proves the block-by-block forward equal to the bridge's own on a probe prompt and names what is missing when it is
 not. Its blocks split into an attention part and an MLP part, and GPT-2-style models also run on fused kernels where
 no hook is needed (both used by the engine's shortcuts, each checked against the bridge). :func:`boot_bridge` boots
@@ -174,7 +174,7 @@ class DecoderAdapter(ModelAdapter):
     def readout_positions(self, tokens):
         return torch.full((tokens.shape[0],), tokens.shape[1] - 1, dtype=torch.long)
 
-    # split blocks: the bridge's pre-norm block is resid + attn(ln1(resid)), then + mlp(ln2(.)) (check_family proves
+    # split blocks: the bridge's pre-norm block is resid + attn(ln1(resid)), then + mlp(ln2(.)) (check_blockwise_forward proves
     # it when a bring-your-own pair loads; tests/integration/test_engine_shortcuts.py and test_families.py for the
     # built-in pairs, Llama and Qwen2)
     splits_blocks = True
@@ -378,7 +378,7 @@ class DecoderAdapter(ModelAdapter):
         return self.model.ln_final(x) @ self.model.W_U[:, list(ids)]
 
     # ----------------------------------------------------------------------------------------- family check
-    def check_family(self, tokens: Int[Tensor, "batch pos"] | None = None) -> float:
+    def check_blockwise_forward(self, tokens: Int[Tensor, "batch pos"] | None = None) -> float:
         """Check that this adapter can run the model: every site's hook exists, the block-by-block forward
         (:meth:`embed`, :meth:`block` for each layer, :meth:`logits_at` at every position) equals the bridge's own
         forward on ``tokens`` (default: one probe prompt of 8 token ids), and block 0 equals its

@@ -19,7 +19,7 @@ def test_capture_equals_the_library_cache(mini_pair, tokens):
     adapter = mini_pair.teacher
     sites = [Site(kind, layer) for kind in ("resid_pre", "q", "k", "v", "pattern", "z", "mlp_in", "mlp_out")
              for layer in (0, adapter.n_layers - 1)] + [Site("resid_final")]
-    ours = adapter.capture(tokens, sites, batch_size=4)           # two batches
+    ours = adapter.capture_unpatched(tokens, sites, batch_size=4)           # two batches
     _, cache = adapter.model.run_with_cache(tokens)
     for site in sites:
         ref = cache[adapter.hook_name(site)]
@@ -39,14 +39,14 @@ def test_readout_logits_equal_the_library_forward(mini_pair, tokens):
 def test_bad_sites_and_families_are_explained(mini_pair, tokens):
     adapter = mini_pair.teacher
     with pytest.raises(ValueError, match="unknown site kind"):
-        adapter.capture(tokens, [Site("attn_scores", 0)])
+        adapter.capture_unpatched(tokens, [Site("attn_scores", 0)])
     with pytest.raises(ValueError, match="needs a layer"):
-        adapter.capture(tokens, [Site("z", adapter.n_layers)])
+        adapter.capture_unpatched(tokens, [Site("z", adapter.n_layers)])
     with pytest.raises(ValueError, match="takes no layer"):
         adapter.check_site(Site("resid_final", 2))
     with pytest.raises(ValueError, match="not a Site"):
         adapter.check_site(("z", 0))
     with pytest.raises(ValueError, match=r"\[batch, pos\]"):
-        adapter.capture(tokens[0], [Site("z", 0)])
+        adapter.capture_unpatched(tokens[0], [Site("z", 0)])
     with pytest.raises(FamilyError, match="encoder"):
         adapter.require("encoder", "an MLM-only analysis")

@@ -109,7 +109,7 @@ def test_block_by_block_forward_equals_the_hf_model(family, folders, pairs, toke
         assert scale > 0.1, "the random model's logits are too flat to test anything"
         torch.testing.assert_close(ours, ref, atol=1e-4 * scale, rtol=0)
         torch.testing.assert_close(_centred(adapter.readout_logits(tokens)), ours[:, -1], atol=1e-4 * scale, rtol=0)
-        assert adapter.check_family(tokens) <= 1e-4 * max(1.0, scale)
+        assert adapter.check_blockwise_forward(tokens) <= 1e-4 * max(1.0, scale)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -135,7 +135,7 @@ def test_grouped_model_equals_the_ungrouped_one(grouped, pairs, folders, tokens)
     ref = _centred(hf_logits(folders["llama"][0], tokens))[:, -1]
     torch.testing.assert_close(_centred(g.readout_logits(tokens)), ref, atol=1e-4 * float(ref.abs().max()), rtol=0)
     sites = [Site("q", 1), Site("k", 1), Site("v", 1), Site("z", 1), Site("pattern", 1)]
-    cg, cu = g.capture(tokens, sites), u.capture(tokens, sites)
+    cg, cu = g.capture_unpatched(tokens, sites), u.capture_unpatched(tokens, sites)
     for site in sites:
         assert cg[site].shape == cu[site].shape, site
         torch.testing.assert_close(cg[site], cu[site], atol=1e-5, rtol=1e-5, msg=str(site))
@@ -186,7 +186,7 @@ def test_weights_mlp_and_direct_logits(family, pairs, grouped, tokens):
         torch.testing.assert_close(wg["W_V"], w["W_V"])
         assert torch.equal(wg["W_V"][0], wg["W_V"][1])
     sites = [Site("mlp_in", 1), Site("mlp_out", 1), Site("resid_final")]
-    acts = adapter.capture(tokens, sites)
+    acts = adapter.capture_unpatched(tokens, sites)
     with torch.inference_mode():
         torch.testing.assert_close(adapter.mlp_on(1, acts[Site("mlp_in", 1)]), acts[Site("mlp_out", 1)],
                                    atol=1e-5, rtol=1e-5)

@@ -57,7 +57,7 @@ def test_forward_equals_hugging_face(adapter):
 
 def test_sites_read_what_the_modules_compute(adapter):
     tokens = _tokens()
-    caps = adapter.capture(tokens, [Site("q", 1), Site("pattern", 1), Site("z", 1), Site("mlp_out", 1),
+    caps = adapter.capture_unpatched(tokens, [Site("q", 1), Site("pattern", 1), Site("z", 1), Site("mlp_out", 1),
                                     Site("resid_pre", 1), Site("resid_final")])
     blk = adapter.parts.blocks[1]
     seen = {}
