@@ -25,13 +25,15 @@ import numpy as np
 from jaxtyping import Float
 
 from ..core.components import Component
+from ..core.records import Record
 from ..engine import Engine
 from .concentration import gini
 from .discovery import influences
 from .matching import normalise_matches
 
-__all__ = ["alignment_terms", "alignment", "AlignmentResult", "matched_alignment", "assemble_alignment", "normalise_influences",
-           "make_alignment_measure", "DecayFit", "inverse_log_decay", "fit_inverse_log_decay"]
+__all__ = ["alignment_terms", "alignment", "AlignmentTerm", "AlignmentResult", "matched_alignment",
+           "assemble_alignment", "normalise_influences", "AlignmentMeasure", "make_alignment_measure", "DecayFit",
+           "inverse_log_decay", "fit_inverse_log_decay"]
 
 #: Slack allowed beyond the documented ranges for floating-point round-off (values are clipped back into range).
 RANGE_TOL = 1e-6
@@ -140,6 +142,28 @@ def normalise_influences(influence: Mapping[Component, float]) -> dict[Component
     return {k: v / total for k, v in vals.items()}
 
 
+@dataclass(frozen=True, eq=False)
+class AlignmentTerm(Record):
+    """One matched pair's term of A (a row of :class:`AlignmentResult`; reads as a mapping of its fields).
+
+    Attributes:
+        student, teacher: the matched components.
+        kind: ``"head"`` or ``"mlp"``.
+        similarity: ``S_i``, the pair's similarity as given (a cosine in [−1, 1], or a |cos| in [0, 1]; unitless).
+        student_influence, teacher_influence: ``I^S_i`` and ``I^T_i``, each component's share of its model's total
+            influence (in [0, 1]).
+        term: ``S_i · (1 − |I^S_i − I^T_i|)``, the pair's contribution to A before averaging (unitless).
+    """
+
+    student: Component
+    teacher: Component
+    kind: str
+    similarity: float
+    student_influence: float
+    teacher_influence: float
+    term: float
+
+
 @dataclass
 class AlignmentResult:
     """A over matched components, with the per-pair terms (plain data; notebook 06).
@@ -147,14 +171,13 @@ class AlignmentResult:
     Attributes:
         value: A over every matched pair (heads and MLPs).
         value_heads, value_mlps: A over the head pairs only and the MLP pairs only (``nan`` when there are none).
-        rows: one dict per pair: ``student``, ``teacher`` (components), ``kind`` (``"head"``/``"mlp"``),
-            ``similarity``, ``student_influence``, ``teacher_influence``, ``term``.
+        rows: one :class:`AlignmentTerm` per pair.
     """
 
     value: float
     value_heads: float
     value_mlps: float
-    rows: list[dict] = field(default_factory=list)
+    rows: list[AlignmentTerm] = field(default_factory=list)
 
     @property
     def n_matched(self) -> int:
@@ -226,8 +249,8 @@ def assemble_alignment(pairs: Sequence[tuple[str, Any]], student_influence: Sequ
                                 np.clip(teacher_influence, 0.0, 1.0), similarity_range)
     else:
         terms = alignment_terms(S, student_influence, teacher_influence, similarity_range)
-    rows = [{"student": m.student, "teacher": m.teacher, "kind": kind, "similarity": s,
-             "student_influence": a, "teacher_influence": b, "term": float(t)}
+    rows = [AlignmentTerm(student=m.student, teacher=m.teacher, kind=kind, similarity=s, student_influence=a,
+                          teacher_influence=b, term=float(t))
             for (kind, m), s, a, b, t in zip(pairs, S, student_influence, teacher_influence, terms)]
     kinds = np.array([kind for kind, _ in pairs])
 
@@ -238,18 +261,42 @@ def assemble_alignment(pairs: Sequence[tuple[str, Any]], student_influence: Sequ
     return AlignmentResult(float(terms.mean()), mean_of("head"), mean_of("mlp"), rows)
 
 
+@dataclass(frozen=True, eq=False)
+class AlignmentMeasure(Record):
+    """A of one (perturbed) student, and what it is made of: what :func:`make_alignment_measure`'s measure returns
+    (a row of the noise sweep; reads as a mapping of its fields).
+
+    Attributes:
+        alignment: A over every matched pair; ``alignment_heads``, ``alignment_mlps`` over the head and the MLP
+            pairs (``nan`` when there are none). Unitless, in [−1, 1].
+        mean_similarity: the mean ``S_i`` over the matched pairs.
+        influence_term: ``mean_similarity − alignment = (1/|M|) Σ S_i·|I^S_i − I^T_i|``, the part of the fall of A
+            that influences cause (at most ``2/|M|`` when S ≤ 1 and no teacher component is matched twice).
+        clean_value: the student's clean task metric on the engine's prompts (Δl in logits for logit-difference
+            tasks).
+        influence_gini: the Gini coefficient of the student's influences (0: spread evenly; 1: all in one
+            component).
+    """
+
+    alignment: float
+    alignment_heads: float
+    alignment_mlps: float
+    mean_similarity: float
+    influence_term: float
+    clean_value: float
+    influence_gini: float
+
+
 def make_alignment_measure(teacher_influence: Mapping[Component, float], engine_factory: Callable[[Any], Engine],
                            matches_fn: Callable[[Any], tuple[Any, Any]],
-                           similarity_range: str = "signed") -> Callable[[Any], dict]:
+                           similarity_range: str = "signed") -> Callable[[Any], AlignmentMeasure]:
     """A ``measure_fn`` for :func:`dcirc_utils.methods.noise.noise_sweep`: A of a (perturbed) student (notebook 06).
 
     For each student it builds a fresh engine (``engine_factory(student)``, so that the mean-ablation values are the
     perturbed model's own), scans its influences (:func:`dcirc_utils.methods.discovery.influences`), asks
-    ``matches_fn(student)`` for ``(head_matches, mlp_matches)`` with similarities, and returns
-    ``{"alignment", "alignment_heads", "alignment_mlps", "mean_similarity", "influence_term", "clean_value",
-    "influence_gini"}``. ``mean_similarity`` is the mean ``S_i`` over matched pairs and ``influence_term`` is
-    ``mean_similarity − alignment = (1/|M|) Σ S_i·|I^S_i − I^T_i|``, the part of the fall of A that influences
-    cause (at most ``2/|M|`` when S ≤ 1 and no teacher component is matched twice).
+    ``matches_fn(student)`` for ``(head_matches, mlp_matches)`` with similarities, and returns an
+    :class:`AlignmentMeasure` (``alignment``, ``alignment_heads``, ``alignment_mlps``, ``mean_similarity``,
+    ``influence_term``, ``clean_value``, ``influence_gini``).
 
     Args:
         teacher_influence: the (unperturbed) teacher's influences.
@@ -258,15 +305,15 @@ def make_alignment_measure(teacher_influence: Mapping[Component, float], engine_
         matches_fn: ``model → (head_matches, mlp_matches)``; recompute similarities on the perturbed student, or
             return fixed matches with ``S = 1`` as an explicitly stated placeholder.
     """
-    def measure(student) -> dict:
+    def measure(student) -> AlignmentMeasure:
         engine = engine_factory(student)
         infl = influences(engine)
         head_m, mlp_m = matches_fn(student)
         res = matched_alignment(head_m, mlp_m, infl, teacher_influence, similarity_range=similarity_range)
-        mean_s = float(np.mean([r["similarity"] for r in res.rows]))
-        return {"alignment": res.value, "alignment_heads": res.value_heads, "alignment_mlps": res.value_mlps,
-                "mean_similarity": mean_s, "influence_term": mean_s - res.value,
-                "clean_value": engine.clean_value, "influence_gini": gini(list(infl.values()))}
+        mean_s = float(np.mean([r.similarity for r in res.rows]))
+        return AlignmentMeasure(alignment=res.value, alignment_heads=res.value_heads, alignment_mlps=res.value_mlps,
+                                mean_similarity=mean_s, influence_term=mean_s - res.value,
+                                clean_value=engine.clean_value, influence_gini=gini(list(infl.values())))
 
     return measure
 

@@ -3,23 +3,24 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from ..core.metrics import LogitDiff
+from ..core.records import Record
 from ..models.adapters import ModelAdapter
 
 __all__ = ["TaskEvaluation", "evaluate_task"]
 
 
 @dataclass(frozen=True, eq=False)
-class TaskEvaluation(Mapping):
+class TaskEvaluation(Record):
     """How one model does on one prompt set (:func:`evaluate_task`). Also a read-only mapping of its field names
-    (``ev["accuracy"]`` is ``ev.accuracy``), so that tables and records take it as they take a dict.
+    (``ev["accuracy"]`` is ``ev.accuracy``; :class:`~dcirc_utils.core.records.Record`), so that tables and records
+    take it as they take a dict.
 
     Attributes:
         n: prompts.
@@ -39,21 +40,6 @@ class TaskEvaluation(Mapping):
     p_correct: float
     per_prompt: list[float]
     end_logits: Float[Tensor, "batch d_vocab"]
-
-    def __getitem__(self, key: str):
-        if key not in self._names():
-            raise KeyError(f"{key!r}: a TaskEvaluation has {list(self._names())}")
-        return getattr(self, key)
-
-    def __iter__(self):
-        return iter(self._names())
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    @classmethod
-    def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
 
 
 def evaluate_task(adapter: ModelAdapter, prompts, batch_size: int = 128, corrupted: bool = True,

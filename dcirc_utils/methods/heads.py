@@ -27,14 +27,15 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from ..core.components import Component, Site
-from ..models.adapters import ModelAdapter
+from ..core.records import Record
+from ..models.adapters import ModelAdapter, check_tokens
 
 __all__ = [
     "DEFAULT_ELEMENTS", "attention_patterns", "per_prompt_patterns", "element_token_mask", "element_token_ids",
     "numeral_detection_scores", "duplicate_token_scores", "number_mover_scores", "last_number_scores",
     "head_role_scores", "similar_member_scores", "encoder_role_scores", "encoder_attention_roles",
     "decoder_attention_roles", "role_standing", "exclusive_roles", "base_rate", "effective_embeddings", "ov_element_logits", "successor_score_from_ov", "successor_scores",
-    "role_table", "HeadCircuits", "qk_ov_matrices",
+    "RoleRank", "role_table", "HeadCircuits", "qk_ov_matrices",
 ]
 
 #: The numeral task's elements (the study's corrupted numbers are drawn from 1..12).
@@ -42,15 +43,6 @@ DEFAULT_ELEMENTS: tuple[str, ...] = tuple(str(i) for i in range(1, 13))
 
 
 # --------------------------------------------------------------------------------------------- patterns
-def _check_tokens(tokens: Tensor) -> Tensor:
-    if not isinstance(tokens, Tensor) or tokens.ndim != 2 or tokens.dtype not in (torch.long, torch.int32,
-                                                                                  torch.int64):
-        raise ValueError(f"tokens must be an integer tensor [batch, pos], got "
-                         f"{getattr(tokens, 'shape', type(tokens))} {getattr(tokens, 'dtype', '')}: pass "
-                         "PromptSet.tokens(tokenizer)")
-    return tokens
-
-
 def per_prompt_patterns(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
                         batch_size: int = 256) -> Float[Tensor, "layer batch head q k"]:
     """Every head's attention pattern on every prompt, on the CPU (notebook 03).
@@ -60,7 +52,7 @@ def per_prompt_patterns(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
         tokens: the prompts.
         batch_size: prompts per forward pass (bounds memory).
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     sites = [Site("pattern", l) for l in range(adapter.n_layers)]
     acts = adapter.capture_unpatched(tokens, sites, batch_size)
     return torch.stack([acts[s] for s in sites])
@@ -107,7 +99,7 @@ def element_token_mask(tokens: Int[Tensor, "batch pos"], tokenizer=None,
     Raises:
         ValueError: if neither ``tokenizer`` nor ``element_ids`` is given.
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     if element_ids is None:
         if tokenizer is None:
             raise ValueError("element_token_mask needs the tokenizer (to find number tokens) or element_ids")
@@ -155,7 +147,7 @@ def numeral_detection_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "
         tokenizer, element_ids: what counts as an element, see :func:`element_token_mask`.
         patterns: optional precomputed :func:`per_prompt_patterns` of ``tokens`` (saves a forward pass).
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
     earlier = torch.tril(torch.ones(tokens.shape[1], tokens.shape[1], dtype=torch.bool), diagonal=-1)
@@ -175,7 +167,7 @@ def duplicate_token_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "ba
     (5 times) and ``"."`` (4 times); the words are distinct, and clean numbers never repeat (corrupted ones may).
     Self-attention (``k == q``) does not count.
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     pos = tokens.shape[1]
     earlier = torch.tril(torch.ones(pos, pos, dtype=torch.bool), diagonal=-1)
@@ -215,7 +207,7 @@ def number_mover_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch
     (BERT 4.0, DistilBERT 0.0) attend to every number (its QK figures, study-spec.md §3.4): notebook 07 passes
     ``skip_first=False``. :func:`last_number_scores` isolates the most recent number.
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
     if skip_first:
@@ -237,7 +229,7 @@ def last_number_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "batch 
     Raises:
         ValueError: if a prompt has no element token.
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
     if not bool(is_el.any(-1).all()):
@@ -264,7 +256,7 @@ def similar_member_scores(adapter: ModelAdapter | None, tokens: Int[Tensor, "bat
     By the study's own descriptions this role overlaps numeral detection (a number attending to earlier numbers is
     both), so one head can top both scores: count each head for one role at a time (:func:`exclusive_roles`).
     """
-    tokens = _check_tokens(tokens)
+    tokens = check_tokens(tokens)
     patterns = _patterns_or_run(adapter, tokens, patterns)
     is_el = element_token_mask(tokens, tokenizer, element_ids)
     pos = tokens.shape[1]
@@ -472,8 +464,26 @@ def head_role_scores(adapter: ModelAdapter, tokens: Int[Tensor, "batch pos"],
             "successor": successor_scores(adapter, elements)}
 
 
+@dataclass(frozen=True, eq=False)
+class RoleRank(Record):
+    """One head's place in a role's ranking (a row of :func:`role_table`; reads as a mapping of its fields).
+
+    Attributes:
+        role: the role's name (a key of the scores, e.g. ``"number mover"``).
+        rank: the head's rank for the role, 1 for the highest score.
+        head: the head.
+        score: its role score (attention mass in [0, 1] for the attention roles; the successor score for
+            ``"successor"``; see the role's function).
+    """
+
+    role: str
+    rank: int
+    head: Component
+    score: float
+
+
 def role_table(scores: Mapping[str, Tensor], top_k: int = 3,
-               counted: Mapping[str, Tensor] | None = None) -> list[dict]:
+               counted: Mapping[str, Tensor] | None = None) -> list[RoleRank]:
     """The ``top_k`` heads of each role, highest score first, as plain rows (notebooks 03 and 07's tables).
 
     Args:
@@ -483,8 +493,8 @@ def role_table(scores: Mapping[str, Tensor], top_k: int = 3,
             (:func:`exclusive_roles`); ``None`` ranks every head for every role.
 
     Returns:
-        ``[{"role", "rank", "head", "score"}, ...]`` with ``head`` a :class:`Component`, rank from 1; NaN scores
-        are skipped.
+        One :class:`RoleRank` (``role``, ``rank``, ``head``, ``score``) per ranked head, roles in the order of
+        ``scores``, rank from 1; NaN scores are skipped.
 
     Raises:
         ValueError: for ``top_k < 1``, a score tensor that is not 2-D, or a mask of another shape or role.
@@ -506,8 +516,8 @@ def role_table(scores: Mapping[str, Tensor], top_k: int = 3,
         order = [int(i) for i in torch.argsort(flat, descending=True, stable=True)
                  if not torch.isnan(flat[i]) and bool(allowed[i])]
         for rank, i in enumerate(order[:top_k], start=1):
-            rows.append({"role": role, "rank": rank, "head": Component(i // s.shape[1], i % s.shape[1]),
-                         "score": float(flat[i])})
+            rows.append(RoleRank(role=role, rank=rank, head=Component(i // s.shape[1], i % s.shape[1]),
+                                 score=float(flat[i])))
     return rows
 
 

@@ -26,6 +26,7 @@ Which measure to trust for what:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -34,13 +35,15 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..core.components import Component, Site, check_layer_map, pair_label, student_layer_map
+from ..core.records import Record
 from ..models.adapters import ModelAdapter
 
 __all__ = [
-    "mlp_outputs", "positional_cosine", "cosine_summary", "top_singular_vectors", "subspace_cosines",
+    "mlp_outputs", "positional_cosine", "CosineSummary", "cosine_summary", "top_singular_vectors", "subspace_cosines",
     "subspace_similarity", "principal_angle_similarity", "study_similarity_of_bases", "principal_similarity_of_bases",
     "lapack_singular_vectors", "column_signs", "canonical_correlations", "cca_similarity", "merge_r2",
-    "merge_test", "logit_diff_contributions", "all_pairs_similarity", "layer_correspondences",
+    "MergeTestResult", "merge_test", "logit_diff_contributions", "all_pairs_similarity", "LayerCorrespondence",
+    "layer_correspondences",
     "DEFAULT_MERGE_MARGIN",
 ]
 
@@ -91,13 +94,38 @@ def positional_cosine(a: Float[Tensor, "batch pos d_model"],
     return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-12).float()
 
 
-def cosine_summary(cos: Float[Tensor, "batch pos"]) -> dict:
+@dataclass(frozen=True, eq=False)
+class CosineSummary(Record):
+    """A summary of the per-position cosine of two MLPs' outputs (:func:`cosine_summary`; reads as a mapping of its
+    fields). Every value is a cosine (unitless, in [−1, 1]) except ``n_prompts``.
+
+    Attributes:
+        all: the mean over every prompt and position; ``token0`` over position 0 alone; ``other`` over positions 1….
+        by_position: the mean at each position, over prompts (one float per position).
+        prompt_std: the standard deviation (ddof = 0; 0 for one prompt) over prompts of each prompt's mean over its
+            positions; ``prompt_p05``, ``prompt_p50``, ``prompt_p95``: the 5th, 50th and 95th percentiles of it.
+        n_prompts: prompts summarised.
+    """
+
+    all: float
+    token0: float
+    other: float
+    by_position: list[float]
+    prompt_std: float
+    prompt_p05: float
+    prompt_p50: float
+    prompt_p95: float
+    n_prompts: int
+
+
+def cosine_summary(cos: Float[Tensor, "batch pos"]) -> CosineSummary:
     """Summary of :func:`positional_cosine` (notebook 04), as the study reported it plus its spread.
 
     Returns:
-        ``{"all", "token0", "other"}``: mean over all tokens, over position 0, over positions 1…; ``"by_position"``:
-        the mean at each position (list); and the spread across prompts of each prompt's mean over all tokens:
-        ``"prompt_std"``, ``"prompt_p05"``, ``"prompt_p50"``, ``"prompt_p95"``; ``"n_prompts"``.
+        :class:`CosineSummary`: ``all``, ``token0``, ``other``: mean over all tokens, over position 0, over
+        positions 1…; ``by_position``: the mean at each position (list); and the spread across prompts of each
+        prompt's mean over all tokens: ``prompt_std``, ``prompt_p05``, ``prompt_p50``, ``prompt_p95``;
+        ``n_prompts``.
 
     Raises:
         ValueError: unless ``cos`` is ``[batch, pos]`` with at least 2 positions.
@@ -107,13 +135,13 @@ def cosine_summary(cos: Float[Tensor, "batch pos"]) -> dict:
         raise ValueError(f"cos must be [batch, pos] with pos >= 2, got {tuple(c.shape)}")
     per_prompt = c.mean(dim=1)
     q = torch.quantile(per_prompt, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
-    return {
-        "all": float(c.mean()), "token0": float(c[:, 0].mean()), "other": float(c[:, 1:].mean()),
-        "by_position": [float(v) for v in c.mean(dim=0)],
-        "prompt_std": float(per_prompt.std(unbiased=False)) if c.shape[0] > 1 else 0.0,
-        "prompt_p05": float(q[0]), "prompt_p50": float(q[1]), "prompt_p95": float(q[2]),
-        "n_prompts": int(c.shape[0]),
-    }
+    return CosineSummary(
+        all=float(c.mean()), token0=float(c[:, 0].mean()), other=float(c[:, 1:].mean()),
+        by_position=[float(v) for v in c.mean(dim=0)],
+        prompt_std=float(per_prompt.std(unbiased=False)) if c.shape[0] > 1 else 0.0,
+        prompt_p05=float(q[0]), prompt_p50=float(q[1]), prompt_p95=float(q[2]),
+        n_prompts=int(c.shape[0]),
+    )
 
 
 # --------------------------------------------------------------------------------------------- subspaces
@@ -368,10 +396,34 @@ def merge_r2(student_out: Float[Tensor, "batch pos d_model"], teacher_outs: Sequ
     return 1.0 - float(((yte - pred) ** 2).sum()) / ss_tot
 
 
+@dataclass(frozen=True, eq=False)
+class MergeTestResult(Record):
+    """The merge test for one pair of teacher MLPs (a row of :func:`merge_test`; reads as a mapping of its fields).
+    Every R² is held-out (unitless; 1 explains the student MLP's output fully, 0 no better than its mean, and it can
+    be negative).
+
+    Attributes:
+        teachers: the two teacher layers ``(i, j)``.
+        label: ``"T{i}+T{j}"``.
+        r2_first, r2_second: R² of the student MLP's output from teacher MLP ``i`` alone and from ``j`` alone.
+        r2_pair: R² from both together.
+        gain: ``r2_pair − max(r2_first, r2_second)``, what the pair adds to the better member.
+        claim: whether a merge is claimed (``gain ≥ margin`` and ``r2_pair > 0``).
+    """
+
+    teachers: tuple[int, int]
+    label: str
+    r2_first: float
+    r2_second: float
+    r2_pair: float
+    gain: float
+    claim: bool
+
+
 def merge_test(student_out: Float[Tensor, "batch pos d_model"],
                teacher_outs: Sequence[Tensor] | Float[Tensor, "layer batch pos d_model"],
                pairs: Sequence[tuple[int, int]] | None = None, margin: float = DEFAULT_MERGE_MARGIN,
-               fit: str = "scalar", train_frac: float = 0.5, seed: int = 0) -> list[dict]:
+               fit: str = "scalar", train_frac: float = 0.5, seed: int = 0) -> list[MergeTestResult]:
     """Does a student MLP do the work of two teacher MLPs together? (notebook 04; the study's merging claim)
 
     For each teacher pair ``(i, j)`` (default: every adjacent pair ``(i, i+1)``), :func:`merge_r2` (with ``fit``)
@@ -383,8 +435,8 @@ def merge_test(student_out: Float[Tensor, "batch pos d_model"],
     stay tiny and no claim can be made either way.
 
     Returns:
-        one dict per pair: ``teachers`` ``(i, j)``, ``label`` ``"T{i}+T{j}"``, ``r2_first``, ``r2_second``,
-        ``r2_pair``, ``gain``, ``claim``.
+        one :class:`MergeTestResult` per pair: ``teachers`` ``(i, j)``, ``label`` ``"T{i}+T{j}"``, ``r2_first``,
+        ``r2_second``, ``r2_pair``, ``gain``, ``claim``.
 
     Raises:
         ValueError: for a pair index outside ``teacher_outs``.
@@ -402,8 +454,8 @@ def merge_test(student_out: Float[Tensor, "batch pos d_model"],
                 cache[m] = merge_r2(student_out, [outs[m]], fit, train_frac, seed)
         both = merge_r2(student_out, [outs[i], outs[j]], fit, train_frac, seed)
         gain = both - max(cache[i], cache[j])
-        rows.append({"teachers": (i, j), "label": f"T{i}+T{j}", "r2_first": cache[i], "r2_second": cache[j],
-                     "r2_pair": both, "gain": gain, "claim": bool(gain >= margin and both > 0)})
+        rows.append(MergeTestResult(teachers=(i, j), label=f"T{i}+T{j}", r2_first=cache[i], r2_second=cache[j],
+                                    r2_pair=both, gain=gain, claim=bool(gain >= margin and both > 0)))
     return rows
 
 
@@ -453,8 +505,26 @@ def all_pairs_similarity(teacher_outs: Sequence[Tensor] | Tensor, student_outs: 
     return torch.tensor([[float(fn(ti, sj)) for sj in s] for ti in t])
 
 
+@dataclass(frozen=True, eq=False)
+class LayerCorrespondence(Record):
+    """A teacher/student MLP pair worth comparing (a row of :func:`layer_correspondences`; reads as a mapping of its
+    fields).
+
+    Attributes:
+        teacher, student: the teacher's and the student's layer indices.
+        kind: ``"init"`` when the student layer was initialised from this teacher block, ``"dropped"`` when the
+            block was dropped between the student's source block and the next one.
+        label: the pair's label, e.g. ``"T9/S4"``.
+    """
+
+    teacher: int
+    student: int
+    kind: str
+    label: str
+
+
 def layer_correspondences(n_teacher_layers: int, n_student_layers: int,
-                          layer_map: Sequence[int] | None = None) -> list[dict]:
+                          layer_map: Sequence[int] | None = None) -> list[LayerCorrespondence]:
     """The teacher/student MLP pairs worth comparing, from the student's initialisation (notebook 04).
 
     DistilGPT2-style students copy teacher blocks ``layer_map`` (default
@@ -466,8 +536,8 @@ def layer_correspondences(n_teacher_layers: int, n_student_layers: int,
     (init), T10/S4 (dropped), T11/S5 (init), besides the earlier layers.
 
     Returns:
-        ``[{"teacher", "student", "kind", "label"}, ...]`` ordered by student then teacher layer; ``label`` is
-        ``"T9/S4"``.
+        One :class:`LayerCorrespondence` (``teacher``, ``student``, ``kind``, ``label``) per pair, ordered by
+        student then teacher layer; ``label`` is ``"T9/S4"``.
 
     Raises:
         ValueError: if ``layer_map`` does not have one increasing teacher index per student layer.
@@ -479,6 +549,6 @@ def layer_correspondences(n_teacher_layers: int, n_student_layers: int,
     for s, t0 in enumerate(lm):
         t_end = lm[s + 1] if s + 1 < len(lm) else n_teacher_layers
         for t in range(t0, t_end):
-            rows.append({"teacher": t, "student": s, "kind": "init" if t == t0 else "dropped",
-                         "label": pair_label(Component(t), Component(s))})
+            rows.append(LayerCorrespondence(teacher=t, student=s, kind="init" if t == t0 else "dropped",
+                                            label=pair_label(Component(t), Component(s))))
     return rows

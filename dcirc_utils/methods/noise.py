@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -146,21 +146,23 @@ def _shares_memory(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def noise_sweep(teacher: ModelAdapter, student: ModelAdapter, levels: Sequence[float], seeds: Sequence[int],
-                measure_fn: Callable[[ModelAdapter], dict], include_vectors: bool = False,
+                measure_fn: Callable[[ModelAdapter], Mapping[str, Any]], include_vectors: bool = False,
                 progress: bool = True) -> list[dict]:
     """Measure a perturbed student at every (noise level, seed) (notebook 06).
 
     For each level and seed the student is perturbed in place (:func:`add_weight_noise`), ``measure_fn(student)``
-    returns a dict of numbers, and the weights are restored. The teacher is never perturbed; it is checked to share
-    no memory with the student (an in-place perturbation would otherwise reach it). Level 0 is measured once and
-    its row repeated for every seed (the model is the same; its spread is truly 0).
+    returns a mapping of numbers (a dict, or a record such as
+    :class:`~dcirc_utils.methods.alignment.AlignmentMeasure`), and the weights are restored. The teacher is never
+    perturbed; it is checked to share no memory with the student (an in-place perturbation would otherwise reach
+    it). Level 0 is measured once and its row repeated for every seed (the model is the same; its spread is truly
+    0). The rows stay dicts: their keys are ``measure_fn``'s, whatever it measures.
 
     Args:
         teacher, student: the pair's adapters (``measure_fn`` may close over teacher results such as its
             influences); the student's ``model`` is perturbed.
         levels: noise levels σ ≥ 0.
         seeds: noise seeds (the study used five per level).
-        measure_fn: ``student adapter (perturbed) → {metric: value}``.
+        measure_fn: ``student adapter (perturbed) → {metric: value}`` (any mapping).
         include_vectors: perturb biases and LayerNorm vectors too.
         progress: show a tqdm bar.
 
@@ -169,7 +171,7 @@ def noise_sweep(teacher: ModelAdapter, student: ModelAdapter, levels: Sequence[f
 
     Raises:
         ValueError: if the teacher shares weights with the student, a level is negative, there are no seeds, or
-            ``measure_fn`` does not return a dict.
+            ``measure_fn`` does not return a mapping.
     """
     if teacher is student or _shares_memory(teacher.model, student.model):
         raise ValueError("teacher and student share weight memory: perturbing the student in place would perturb "
@@ -188,8 +190,8 @@ def noise_sweep(teacher: ModelAdapter, student: ModelAdapter, levels: Sequence[f
             continue
         with add_weight_noise(student.model, lv, s, include_vectors):
             out = measure_fn(student)
-        if not isinstance(out, dict):
-            raise ValueError(f"measure_fn must return a dict of metrics, got {type(out).__name__}")
+        if not isinstance(out, Mapping):
+            raise ValueError(f"measure_fn must return a mapping (e.g. a dict) of metrics, got {type(out).__name__}")
         if lv == 0:
             zero = dict(out)
         rows.append({"level": float(lv), "seed": s, **out})

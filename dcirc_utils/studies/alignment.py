@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from ..core.paths import DATA_DIR
+from ..core.records import Record
 from ..core.tasks import make_task
 from ..methods.recipes import (COURSE, Recipe, alignment_parts, influence_scores, random_matching_alignment,
                                sign_range, similarity_inputs, study_recipe_for)
 from .cache import cached, model_fingerprint
 from .discover import prompts_digest
 
-__all__ = ["STUDY_A", "study_a", "task_alignment", "alignment_rows"]
+__all__ = ["STUDY_A", "study_a", "TaskAlignment", "task_alignment", "AlignmentNotMeasured", "alignment_rows"]
 
 #: The study's A per task of the course and where it came from (``data/reference/study-spec.md`` §1–§4).
 STUDY_A: dict[str, tuple[float | None, str]] = {
@@ -66,8 +67,57 @@ def _teacher_half(pair, prompts, recipe: Recipe, key: dict) -> tuple[tuple, floa
     return _TEACHER_PARTS[t_key]
 
 
+@dataclass(frozen=True, eq=False)
+class TaskAlignment(Record):
+    """A of one pair on one task under one recipe, with its control (:func:`task_alignment`; reads as a mapping of
+    its fields, so tables and figures take it as a row).
+
+    Attributes:
+        task, pair, recipe: the task's, the pair's and the recipe's names.
+        A: the alignment metric over every matched pair (unitless, at most 1); ``A_heads``, ``A_mlps``: over the
+            head pairs and the MLP pairs alone (``nan`` when there are none).
+        A_random: A under random matchings of the same components (the control; unitless).
+        n_pairs: matched pairs |M| (repeats included); ``n_duplicates``: teacher heads matched more than once.
+        mean_similarity: the mean similarity ``S_i`` over the matched pairs.
+        teacher_clean, student_clean: each model's clean task metric on the prompts (Δl in logits for
+            logit-difference tasks).
+    """
+
+    task: str
+    pair: str
+    recipe: str
+    A: float
+    A_heads: float
+    A_mlps: float
+    A_random: float
+    n_pairs: int
+    n_duplicates: int
+    mean_similarity: float
+    teacher_clean: float
+    student_clean: float
+
+
+@dataclass(frozen=True, eq=False)
+class AlignmentNotMeasured(Record):
+    """A part of the prompts on which A could not be measured (a row of :func:`alignment_by_set`; reads as a
+    mapping of its fields, like the :class:`TaskAlignment` rows beside it).
+
+    Attributes:
+        task, pair, recipe: as in :class:`TaskAlignment`.
+        A, A_random: ``None`` (not measured).
+        note: why (e.g. every influence of a model is zero on that part).
+    """
+
+    task: str
+    pair: str
+    recipe: str
+    A: None
+    A_random: None
+    note: str
+
+
 def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, refresh: bool = False,
-                   part: tuple[int, int] | None = None, **task_kwargs) -> dict:
+                   part: tuple[int, int] | None = None, **task_kwargs) -> TaskAlignment:
     """A of ``pair`` on ``task`` under ``recipe``, cached on disk (notebooks 06 and 08), with its control: A under
     random matchings of the same components (:func:`~dcirc_utils.methods.recipes.random_matching_alignment`).
 
@@ -76,8 +126,9 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
             (:func:`~dcirc_utils.studies.spread.disjoint_sets`; a spread), ``None`` on all of them.
 
     Returns:
-        ``{"task", "pair", "recipe", "A", "A_heads", "A_mlps", "A_random", "n_pairs", "n_duplicates",
-        "mean_similarity", "teacher_clean", "student_clean"}``.
+        :class:`TaskAlignment` (``task``, ``pair``, ``recipe``, ``A``, ``A_heads``, ``A_mlps``, ``A_random``,
+        ``n_pairs``, ``n_duplicates``, ``mean_similarity``, ``teacher_clean``, ``student_clean``). The cache holds
+        the measured fields as a JSON object; the names are added here.
 
     Raises:
         ValueError: if the pair's tokenizer cannot make the task (``make_task``'s message says which word).
@@ -100,7 +151,7 @@ def task_alignment(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
                 "teacher_clean": t_clean, "student_clean": parts.student_clean}
 
     out = cached("alignment", key, compute, refresh=refresh)
-    return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
+    return TaskAlignment.from_mapping({"task": task, "pair": pair.name, "recipe": recipe.name, **out})
 
 
 def alignment_rows(pairs: Sequence, tasks: Sequence[str], n: int = 100, seed: int = 0,
@@ -114,6 +165,11 @@ def alignment_rows(pairs: Sequence, tasks: Sequence[str], n: int = 100, seed: in
         recipes: ``"both"``, ``"course"`` or ``"study"`` (the study's recipe for each task).
 
     A task the pair's tokenizer cannot make gets a row with ``A = None`` and the reason.
+
+    Returns:
+        Table rows, as plain (mutable) dicts: the fields of :class:`TaskAlignment` with ``"note"`` (where the study's
+        value comes from; empty for the course's recipe) and ``"study A"`` (the study's value, or ``None``); a row
+        that could not be computed has ``task``, ``pair``, ``recipe``, ``A = None``, ``note`` and ``study A``.
     """
     rows = []
     for task in tasks:
@@ -123,7 +179,7 @@ def alignment_rows(pairs: Sequence, tasks: Sequence[str], n: int = 100, seed: in
         for pair in pairs:
             for recipe in chosen:
                 try:
-                    row = task_alignment(pair, task, recipe, n, seed)
+                    row = dict(task_alignment(pair, task, recipe, n, seed))
                     row["note"] = note if recipe is not COURSE else ""
                 except ValueError as err:
                     row = {"task": task, "pair": pair.name, "recipe": recipe.name, "A": None,
@@ -142,10 +198,11 @@ __all__ += ["load_reference"]
 
 
 def alignment_by_set(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
-                     n_sets: int | None = None) -> list[dict]:
+                     n_sets: int | None = None) -> list[TaskAlignment | AlignmentNotMeasured]:
     """:func:`task_alignment` on each of ``n_sets`` disjoint parts of the same ``n`` prompts (a spread for A and its
-    random-matching control; :data:`~dcirc_utils.studies.spread.N_SETS` by default). A part that a model cannot be
-    measured on (e.g. every influence zero) gives a row with ``A = None`` and the reason."""
+    random-matching control; :data:`~dcirc_utils.studies.spread.N_SETS` by default): one :class:`TaskAlignment` per
+    part. A part that a model cannot be measured on (e.g. every influence zero) gives an
+    :class:`AlignmentNotMeasured` (``A = None``, ``A_random = None`` and the reason in ``note``)."""
     from .spread import N_SETS
     n_sets = N_SETS if n_sets is None else n_sets
     rows = []
@@ -153,23 +210,48 @@ def alignment_by_set(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 
         try:
             rows.append(task_alignment(pair, task, recipe, n, seed, part=(k, n_sets)))
         except ValueError as err:
-            rows.append({"task": task, "pair": pair.name, "recipe": recipe.name, "A": None, "A_random": None,
-                         "note": str(err)})
+            rows.append(AlignmentNotMeasured(task=task, pair=pair.name, recipe=recipe.name, A=None, A_random=None,
+                                             note=str(err)))
     return rows
 
 
 __all__ += ["alignment_by_set"]
 
 
+@dataclass(frozen=True, eq=False)
+class TaskSignRange(Record):
+    """How much of a pair's A on a task is the sign convention of the study's MLP singular vectors
+    (:func:`sign_range_row`; reads as a mapping of its fields). Every A is unitless.
+
+    Attributes:
+        task, pair, recipe: the task's, the pair's and the study recipe's names.
+        A_fixed: A with the course's sign convention (the A of :func:`task_alignment`).
+        A_lapack: A with the signs LAPACK returned on the machine that filled the cache.
+        A_low, A_median, A_high: the lowest, median and highest A over ``draws`` random sign choices.
+        draws: random sign choices drawn.
+    """
+
+    task: str
+    pair: str
+    recipe: str
+    A_fixed: float
+    A_lapack: float
+    A_low: float
+    A_median: float
+    A_high: float
+    draws: int
+
+
 def sign_range_row(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0, draws: int = 200,
-                   refresh: bool = False) -> dict:
+                   refresh: bool = False) -> TaskSignRange:
     """How much of ``pair``'s A on ``task`` under a study ``recipe`` is the sign convention of the study's MLP
     singular vectors (:func:`~dcirc_utils.methods.recipes.sign_range`), cached on disk (notebook 06).
 
     Returns:
-        ``{"task", "pair", "recipe", "A_fixed", "A_lapack", "A_low", "A_median", "A_high", "draws"}``: A with the
-        course's sign convention (the A of :func:`task_alignment`), with the signs LAPACK returned on the machine
-        that filled the cache, and the lowest, median and highest A over ``draws`` random sign choices.
+        :class:`TaskSignRange` (``task``, ``pair``, ``recipe``, ``A_fixed``, ``A_lapack``, ``A_low``, ``A_median``,
+        ``A_high``, ``draws``): A with the course's sign convention (the A of :func:`task_alignment`), with the
+        signs LAPACK returned on the machine that filled the cache, and the lowest, median and highest A over
+        ``draws`` random sign choices.
 
     Raises:
         ValueError: for the course's recipe (its MLP measure has no signs), or a task the pair cannot make.
@@ -189,7 +271,7 @@ def sign_range_row(pair, task: str, recipe: Recipe, n: int = 100, seed: int = 0,
                 "draws": draws}
 
     out = cached("alignment_signs", key, compute, refresh=refresh)
-    return {"task": task, "pair": pair.name, "recipe": recipe.name, **out}
+    return TaskSignRange.from_mapping({"task": task, "pair": pair.name, "recipe": recipe.name, **out})
 
 
-__all__ += ["sign_range_row"]
+__all__ += ["TaskSignRange", "sign_range_row"]

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from typing import Hashable, NamedTuple, Sequence
 
 import numpy as np
 
 from ..core.components import Component
 from ..core.paths import DATA_DIR
+from ..core.records import Record
 from ..core.tasks import make_task
 from ..engine import Engine
 from ..methods import brittleness as br
@@ -241,7 +243,23 @@ NOISE_SEEDS = (0, 1, 2)
 RESULTS_PATH = DATA_DIR / "results" / "open_questions.json"
 
 
-def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> dict:
+@dataclass(frozen=True, eq=False)
+class DiscardedFunctions(Record):
+    """Which teacher circuit components have a counterpart in the student's circuit (:func:`discarded_functions`;
+    reads as a mapping of its fields).
+
+    Attributes:
+        kept, discarded: ``"teacher->student"`` strings (e.g. ``"4.4->2.4"``), teacher component and its most
+            similar student component, for those whose counterpart is in the student's circuit and for the others.
+        share_discarded: ``len(discarded) / (len(kept) + len(discarded))`` (``nan`` for an empty teacher circuit).
+    """
+
+    kept: list[str]
+    discarded: list[str]
+    share_discarded: float
+
+
+def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> DiscardedFunctions:
     """Which of the teacher's circuit components have no counterpart in the student's circuit (notebook 08).
 
     Each teacher circuit component takes the student component most similar to it (heads: row-wise cosine of
@@ -250,7 +268,7 @@ def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> dict
     counterpart is in the student's circuit, *discarded* otherwise.
 
     Returns:
-        ``{"kept": [...], "discarded": [...], "share_discarded"}`` (components as strings).
+        :class:`DiscardedFunctions` (``kept``, ``discarded``: components as strings; ``share_discarded``).
     """
     tokens = prompts.tokens(teacher.tokenizer, bos=True)
     sim = head_similarity(attention_patterns(teacher, tokens), attention_patterns(student, tokens))  # [s, t]
@@ -265,7 +283,7 @@ def discarded_functions(teacher, student, prompts, t_circuit, s_circuit) -> dict
             match = Component(j // student.n_heads, j % student.n_heads)
         (kept if match in s_set else dropped).append(f"{c}->{match}")
     n = len(kept) + len(dropped)
-    return {"kept": kept, "discarded": dropped, "share_discarded": len(dropped) / n if n else math.nan}
+    return DiscardedFunctions(kept=kept, discarded=dropped, share_discarded=len(dropped) / n if n else math.nan)
 
 
 def _discovery_name(pair, role: str, task: str) -> str:
@@ -289,6 +307,10 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
     scores, brittleness (sensitivity ratios of matched components, the worst single ablation, Gini of influence,
     backup), A under both recipes, the drop under weight noise, and the teacher functions the student discards.
     Cached on disk by both models' weights, the prompts and ``n``.
+
+    A profile is a JSON object (cached, and shipped in :data:`RESULTS_PATH`), so it stays a plain ``dict``: a
+    profile whose student does not do the task stops after the accuracies with an ``"error"``, and
+    ``"discarded"`` holds :func:`discarded_functions`' fields as a dict.
 
     Raises:
         ValueError: if the pair's tokenizer cannot make the task.
@@ -329,7 +351,7 @@ def student_profile(pair, task: str, n: int = 100, seed: int = 0, refresh: bool 
         backup = br.backup_heads(engines["student"], top_k=1, full_drops=full["student"])
         out["backup_max_rise"] = backup.rows[0].change if backup.rows else math.nan
         out["discarded"] = discarded_functions(pair.teacher, pair.student, prompts, circ["teacher"].components,
-                                               circ["student"].components)
+                                               circ["student"].components).to_dict()
         out["student_circuit"] = [str(c) for c in circ["student"].components]
         out["teacher_circuit"] = [str(c) for c in circ["teacher"].components]
         for name, recipe in (("course", COURSE), ("study", study_recipe_for(task))):
@@ -418,7 +440,8 @@ if __name__ == "__main__":
 
 
 # --------------------------------------------------------------------------------------------- notebook 08's tables
-__all__ += ["tasks_for", "CONTROL_TASKS", "load_or_compute", "capacity_rows", "circuit_overlap", "shift_rows", "robustness_points", "SHIFT_FIRST"]
+__all__ += ["tasks_for", "CONTROL_TASKS", "load_or_compute", "capacity_rows", "CircuitOverlap", "circuit_overlap",
+            "shift_rows", "RobustnessPoint", "robustness_points", "SHIFT_FIRST", "DiscardedFunctions"]
 
 #: the in-distribution variant the shift losses are measured from
 SHIFT_FIRST = "numerals"
@@ -476,20 +499,32 @@ def capacity_rows(oq: dict, task: str = "numerals") -> list[dict]:
     return sorted(rows, key=lambda r: (not r["distilled"], r["student_layers"]))
 
 
-def circuit_overlap(oq: dict, pair: str, role: str = "student") -> dict:
-    """Which of a model's circuit components recur across tasks (notebook 08, question 2).
+@dataclass(frozen=True, eq=False)
+class CircuitOverlap(Record):
+    """Which of a model's circuit components recur across tasks (:func:`circuit_overlap`; reads as a mapping).
 
-    Returns:
-        ``{"tasks", "in_every_task", "in_any_task", "jaccard"}``: the tasks with a circuit, the components in every
-        one of them, in at least one, and |every| / |any|.
+    Attributes:
+        tasks: the tasks with a circuit, sorted.
+        in_every_task, in_any_task: the components (as strings, sorted) in every task's circuit and in at least one.
+        jaccard: ``len(in_every_task) / len(in_any_task)`` (``nan`` with no circuit).
     """
+
+    tasks: list[str]
+    in_every_task: list[str]
+    in_any_task: list[str]
+    jaccard: float
+
+
+def circuit_overlap(oq: dict, pair: str, role: str = "student") -> CircuitOverlap:
+    """Which of a model's circuit components recur across tasks (notebook 08, question 2): a
+    :class:`CircuitOverlap` (``tasks``, ``in_every_task``, ``in_any_task``, ``jaccard``)."""
     sets = {p["task"]: set(p[f"{role}_circuit"]) for p in oq["profiles"]
             if p["pair"] == pair and not p.get("error") and f"{role}_circuit" in p}
     if not sets:
-        return {"tasks": [], "in_every_task": [], "in_any_task": [], "jaccard": math.nan}
+        return CircuitOverlap(tasks=[], in_every_task=[], in_any_task=[], jaccard=math.nan)
     every, any_ = set.intersection(*sets.values()), set.union(*sets.values())
-    return {"tasks": sorted(sets), "in_every_task": sorted(every), "in_any_task": sorted(any_),
-            "jaccard": len(every) / len(any_) if any_ else math.nan}
+    return CircuitOverlap(tasks=sorted(sets), in_every_task=sorted(every), in_any_task=sorted(any_),
+                          jaccard=len(every) / len(any_) if any_ else math.nan)
 
 
 def shift_rows(oq: dict, pair: str) -> list[dict]:
@@ -497,10 +532,38 @@ def shift_rows(oq: dict, pair: str) -> list[dict]:
     return [r for r in oq["shift"] if r["pair"] == pair]
 
 
-def robustness_points(oq: dict) -> list[dict]:
-    """One point per (pair, task) profile for question 4: A under both recipes, plain performance (the student's
-    clean metric and accuracy), the student's depth (``student_layers``, what section 4's figure colours by) and three
-    robustness measures: the share of the clean metric kept under weight noise
+@dataclass(frozen=True, eq=False)
+class RobustnessPoint(Record):
+    """One (pair, task) profile as a point of question 4 (:func:`robustness_points`; reads as a mapping).
+
+    Attributes:
+        pair, task: the pair's and the task's names; ``distilled``: False for a copy before distillation.
+        student_layers: the student's depth (``None`` if the profile lacks it).
+        A_course, A_study: A under the course's and the study's recipe (unitless; ``A_study`` may be ``None``).
+        student_value, student_accuracy: the student's clean metric (Δl, logits) and accuracy (share, 0–1).
+        noise_retained: the share of the student's clean Δl kept under weight noise (mean over noise seeds).
+        worst_drop: the worst single-component full-model drop (points of % clean; less negative is more robust).
+        shift_loss: on the numeral task, the accuracy lost under the unseen variants (percentage points, student,
+            mean over seeds and variants); ``nan`` on other tasks or without shift rows.
+    """
+
+    pair: str
+    task: str
+    distilled: bool
+    student_layers: int | None
+    A_course: float
+    A_study: float | None
+    student_value: float
+    student_accuracy: float
+    noise_retained: float
+    worst_drop: float
+    shift_loss: float
+
+
+def robustness_points(oq: dict) -> list[RobustnessPoint]:
+    """One :class:`RobustnessPoint` per (pair, task) profile for question 4: A under both recipes, plain
+    performance (the student's clean metric and accuracy), the student's depth (``student_layers``, what section 4's
+    figure colours by) and three robustness measures: the share of the clean metric kept under weight noise
     (``noise_retained``), the worst single-component full-model drop (``worst_drop``, points of % clean; less
     negative is more robust) and, on the numeral task, the mean accuracy lost under the unseen variants
     (``shift_loss``, points; from the shift rows, student, averaged over seeds and variants).
@@ -516,10 +579,10 @@ def robustness_points(oq: dict) -> list[dict]:
     for p in oq["profiles"]:
         if p.get("error") or p.get("A_course") is None:
             continue
-        points.append({"pair": p["pair"], "task": p["task"], "distilled": not p["pair"].endswith("-init"),
-                       "student_layers": p.get("student_layers"),
-                       "A_course": p["A_course"], "A_study": p.get("A_study"), "student_value": p["student_value"],
-                       "student_accuracy": p["student_accuracy"], "noise_retained": p["noise_retained"],
-                       "worst_drop": p["student_worst_drop"],
-                       "shift_loss": loss.get(p["pair"], math.nan) if p["task"] == "numerals" else math.nan})
+        points.append(RobustnessPoint(
+            pair=p["pair"], task=p["task"], distilled=not p["pair"].endswith("-init"),
+            student_layers=p.get("student_layers"), A_course=p["A_course"], A_study=p.get("A_study"),
+            student_value=p["student_value"], student_accuracy=p["student_accuracy"],
+            noise_retained=p["noise_retained"], worst_drop=p["student_worst_drop"],
+            shift_loss=loss.get(p["pair"], math.nan) if p["task"] == "numerals" else math.nan))
     return points

@@ -2,18 +2,21 @@
 (notebooks 05 and 08)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from ..core.components import Component
 from ..core.metrics import DegenerateBaselineError
+from ..core.records import Record
 from ..core.tasks import make_prompts
 from ..engine import Engine
 from ..methods.brittleness import circuit_score
 from ..methods.evaluation import evaluate_task
 
-__all__ = ["variant_prompts", "shift_study", "summarise_shift"]
+__all__ = ["variant_prompts", "ShiftRow", "shift_study", "summarise_shift"]
 
 _LONG = re.compile(r"long(\d)")
 
@@ -26,14 +29,43 @@ def variant_prompts(variant: str, n: int, seed: int, tokenizer):
     return make_prompts(n, seed, variant, tokenizer=tokenizer)
 
 
+@dataclass(frozen=True, eq=False)
+class ShiftRow(Record):
+    """One model on one task variant and prompt seed (a row of :func:`shift_study`; reads as a mapping of its
+    fields, so :func:`summarise_shift`, :func:`shift_degradation` and tables take it as a dict row).
+
+    Attributes:
+        variant: the task variant (``"long7"``: the long variant of length 7).
+        model: ``"teacher"`` or ``"student"``.
+        n: prompts (0 when the variant could not be made).
+        accuracy: share of prompts whose correct answer is the model's top output (0–1).
+        value: the mean clean metric (Δl, logits).
+        p_correct: the mean probability of the correct answer.
+        circuit_score: the circuit's score, in % of the model's clean Δl on the variant (``nan`` without a circuit
+            or when the clean value is too close to 0 to be a reference).
+        error: ``None``, or why the variant or the score could not be made.
+        seed: the prompt seed.
+    """
+
+    variant: str
+    model: str
+    n: int
+    accuracy: float
+    value: float
+    p_correct: float
+    circuit_score: float
+    error: str | None
+    seed: int
+
+
 def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "months", "long", "large"),
                 n: int = 100, seed: int | Sequence[int] = 0, circuits: Mapping[str, Iterable[Component]] | None = None,
-                chunk_rows: int | None = None) -> list[dict]:
+                chunk_rows: int | None = None) -> list[ShiftRow]:
     """Accuracy, metric and circuit scores of teacher and student on each task variant (notebook 05).
 
-    For each variant and model: :func:`dcirc_utils.methods.evaluation.evaluate` on ``n`` prompts; with ``circuits``
-    also the circuit's score on the variant's prompts (an engine on those prompts, everything outside the circuit
-    mean-ablated with the variant's own corrupted means), in % of that model's clean Δl on the variant.
+    For each variant and model: :func:`dcirc_utils.methods.evaluation.evaluate_task` on ``n`` prompts; with
+    ``circuits`` also the circuit's score on the variant's prompts (an engine on those prompts, everything outside
+    the circuit mean-ablated with the variant's own corrupted means), in % of that model's clean Δl on the variant.
 
     Args:
         pair: a :class:`~dcirc_utils.models.pairs.ModelPair`.
@@ -45,14 +77,14 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
         chunk_rows: passed to the engines.
 
     Returns:
-        One dict per (variant, model): ``variant``, ``model`` (``"teacher"``/``"student"``), ``n``, ``accuracy``,
-        ``value`` (mean Δl), ``p_correct``, ``circuit_score`` (``nan`` without a circuit or when the clean value is
-        too close to 0 to be a reference), ``error`` (``None``, or why the variant could not be made for this
-        tokenizer).
+        One :class:`ShiftRow` per (seed, variant, model): ``variant``, ``model`` (``"teacher"``/``"student"``),
+        ``n``, ``accuracy``, ``value`` (mean Δl), ``p_correct``, ``circuit_score`` (``nan`` without a circuit or
+        when the clean value is too close to 0 to be a reference), ``error`` (``None``, or why the variant could
+        not be made for this tokenizer), ``seed``.
     """
     if not isinstance(seed, int):
-        return [dict(row, seed=s) for s in seed for row in shift_study(pair, variants, n, s, circuits, chunk_rows)]
-    rows: list[dict] = []
+        return [row for s in seed for row in shift_study(pair, variants, n, s, circuits, chunk_rows)]
+    rows: list[ShiftRow] = []
     circuits = dict(circuits or {})
     unknown = set(circuits) - {"teacher", "student"}
     if unknown:
@@ -63,26 +95,29 @@ def shift_study(pair, variants: Sequence[str] = ("numerals", "number_words", "mo
             prompts.tokens(pair.tokenizer), prompts.tokens(pair.tokenizer, "corrupted")
         except ValueError as err:
             for role in ("teacher", "student"):
-                rows.append({"variant": variant, "model": role, "n": 0, "accuracy": math.nan, "value": math.nan,
-                             "p_correct": math.nan, "circuit_score": math.nan, "error": str(err)})
+                rows.append(ShiftRow(variant=variant, model=role, n=0, accuracy=math.nan, value=math.nan,
+                                     p_correct=math.nan, circuit_score=math.nan, error=str(err), seed=seed))
             continue
         for role, adapter in pair.models.items():
             ev = evaluate_task(adapter, prompts, corrupted=False)
-            row = {"variant": variant, "model": role, "n": ev["n"], "accuracy": ev["accuracy"], "value": ev["value"],
-                   "p_correct": ev["p_correct"], "circuit_score": math.nan, "error": None}
+            score, error = math.nan, None
             if role in circuits:
                 try:
                     engine = Engine.for_prompts(adapter, prompts, chunk_rows=chunk_rows, progress=False)
-                    row["circuit_score"] = circuit_score(engine, circuits[role])
+                    score = circuit_score(engine, circuits[role])
                 except DegenerateBaselineError as err:
-                    row["error"] = f"circuit score undefined: {err}"
-            rows.append(row)
+                    error = f"circuit score undefined: {err}"
+            rows.append(ShiftRow(variant=variant, model=role, n=ev.n, accuracy=ev.accuracy, value=ev.value,
+                                 p_correct=ev.p_correct, circuit_score=score, error=error, seed=seed))
     return rows
 
 
-def summarise_shift(rows: Sequence[dict], measures: Sequence[str] = ("accuracy", "value", "circuit_score")) -> list[dict]:
+def summarise_shift(rows: Sequence[Mapping],
+                    measures: Sequence[str] = ("accuracy", "value", "circuit_score")) -> list[dict]:
     """Mean and standard deviation over seeds (ddof = 1; 0 for one seed) of each measure per (variant, model)
-    (notebooks 05 and 08). NaN values (undefined scores) are left out; a measure with none left is NaN."""
+    (notebooks 05 and 08). NaN values (undefined scores) are left out; a measure with none left is NaN.
+
+    The rows stay dicts: their columns are named after ``measures`` (``"<measure>"`` and ``"<measure> std"``)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["variant"], r["model"]), []).append(r)
@@ -98,7 +133,7 @@ def summarise_shift(rows: Sequence[dict], measures: Sequence[str] = ("accuracy",
     return out
 
 
-def undefined_unless_solved(rows: Sequence[dict], min_value: float = 1.0) -> list[dict]:
+def undefined_unless_solved(rows: Sequence[Mapping], min_value: float = 1.0) -> list[Mapping]:
     """Copies of :func:`shift_study` rows whose circuit score is set to NaN, with the reason in ``error``, where the
     model does not solve the variant: its clean metric (mean Δl) is below ``min_value`` (notebooks 05 and 08).
 
@@ -112,17 +147,19 @@ def undefined_unless_solved(rows: Sequence[dict], min_value: float = 1.0) -> lis
             preferred by at least a factor e on average).
 
     Returns:
-        New row dicts (the input is not changed); rows already carrying an error keep it.
+        New rows (the input is not changed): a :class:`ShiftRow` for a :class:`ShiftRow`, a dict for any other
+        mapping (e.g. a row a notebook extended with ``dict(row, model=...)``); rows already carrying an error keep
+        it.
     """
     out = []
     for r in rows:
-        r = dict(r)
         value = r.get("value", math.nan)
+        change = {}
         if not (value >= min_value) and not math.isnan(float(r.get("circuit_score", math.nan))):
-            r["circuit_score"] = math.nan
-            r["error"] = r.get("error") or (f"circuit score undefined: clean Δl {value:.2f} < {min_value:g} (the "
-                                            "model does not solve this variant)")
-        out.append(r)
+            change = {"circuit_score": math.nan,
+                      "error": r.get("error") or (f"circuit score undefined: clean Δl {value:.2f} < {min_value:g} "
+                                                  "(the model does not solve this variant)")}
+        out.append(dataclasses.replace(r, **change) if isinstance(r, ShiftRow) else dict(r, **change))
     return out
 
 
@@ -130,7 +167,7 @@ def undefined_unless_solved(rows: Sequence[dict], min_value: float = 1.0) -> lis
 DEGRADATION_UNITS = {"accuracy": "pp of accuracy", "value": "% of the baseline Δl", "circuit_score": "pp of score"}
 
 
-def shift_degradation(rows: Sequence[dict], first: str = "teacher", second: str = "student",
+def shift_degradation(rows: Sequence[Mapping], first: str = "teacher", second: str = "student",
                       baseline: str = "numerals", measures: Sequence[str] = ("accuracy", "value", "circuit_score"),
                       k: float = 2.0, min_effect: float = 1.0) -> list[dict]:
     """Does ``second`` degrade faster than ``first`` under each shift? Paired over seeds (notebooks 05 and 08).
@@ -153,7 +190,7 @@ def shift_degradation(rows: Sequence[dict], first: str = "teacher", second: str 
     Returns:
         One dict per (variant, measure), variants in their order in ``rows`` (the baseline left out): ``variant``,
         ``measure``, ``units``, ``<first> loss``, ``<second> loss`` (means over seeds), ``gap``, ``gap std``,
-        ``seeds``, ``verdict``.
+        ``seeds``, ``verdict`` (dicts: two columns are named after the models).
 
     Raises:
         ValueError: for an unknown measure, or when ``rows`` lack the baseline or a model.

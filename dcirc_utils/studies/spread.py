@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -21,13 +22,15 @@ import numpy as np
 from ..core.components import Component, parse_component
 from ..core.metrics import MIN_DL, DegenerateBaselineError
 from ..core.paths import DATA_DIR
+from ..core.records import Record
 from ..engine import Engine
 from ..methods import brittleness as br
 from ..models.adapters import ModelAdapter
 from .cache import cached, model_fingerprint
 from .discover import discover, prompts_digest
 
-__all__ = ["N_SETS", "set_indices", "disjoint_sets", "sets_description", "drops_by_set", "clipped_mean_head_drop",
+__all__ = ["N_SETS", "set_indices", "disjoint_sets", "sets_description", "SetDrops", "drops_by_set", "SetShares",
+           "clipped_mean_head_drop",
            "mean_circuit_head_drop", "largest_head_ratio", "ratio", "circuit_shares_by_set", "SHIPPED_PATH", "shipped_or_compute", "ship"]
 
 #: Disjoint prompt sets per spread (the least a verdict takes: ``report.results.MIN_SETS``).
@@ -65,34 +68,65 @@ def sets_description(prompts, sets: Sequence) -> str:
     return f"{len(sets)} disjoint sets of {size} of the notebook's {len(prompts)} prompts"
 
 
-def _drops_to_json(rows: list[dict]) -> list[dict]:
+@dataclass(frozen=True, eq=False)
+class SetDrops(Record):
+    """The drops of one disjoint prompt set (a row of :func:`drops_by_set`; reads as a mapping of its fields).
+    Every drop is in points of % of the set's clean metric (negative: the score falls when the component is
+    removed).
+
+    Attributes:
+        full: every component's full-model drop (:func:`~dcirc_utils.methods.brittleness.full_model_drops`).
+        circuit: each circuit component's removal drop from the circuit
+            (:func:`~dcirc_utils.methods.brittleness.circuit_removal_drops`; empty for an empty circuit).
+    """
+
+    full: dict[Component, float]
+    circuit: dict[Component, float]
+
+
+@dataclass(frozen=True, eq=False)
+class SetShares(Record):
+    """How much of a model a circuit found afresh on one disjoint prompt set keeps (a row of the per-set circuits
+    behind :func:`circuit_shares_by_set`; reads as a mapping of its fields).
+
+    Attributes:
+        share: circuit components / all components (0–1; ``nan`` where the model does not solve the set).
+        mlp_share: circuit MLPs / the model's MLPs (0–1; ``nan`` likewise).
+    """
+
+    share: float
+    mlp_share: float
+
+
+def _drops_to_json(rows: list[SetDrops]) -> list[dict]:
     return [{k: {str(c): v for c, v in d.items()} for k, d in row.items()} for row in rows]
 
 
-def _drops_from_json(rows: list[dict]) -> list[dict]:
-    return [{k: {parse_component(c): v for c, v in d.items()} for k, d in row.items()} for row in rows]
+def _drops_from_json(rows: list[dict]) -> list[SetDrops]:
+    return [SetDrops.from_mapping({k: {parse_component(c): v for c, v in d.items()} for k, d in row.items()})
+            for row in rows]
 
 
 def drops_by_set(adapter: ModelAdapter, prompts, circuit: Sequence[Component], n_sets: int = N_SETS,
-                 refresh: bool = False) -> list[dict[str, dict[Component, float]]]:
+                 refresh: bool = False) -> list[SetDrops]:
     """Full-model and circuit-removal drops of every component on each disjoint prompt set, cached on disk.
 
     Returns:
-        One ``{"full": {component: drop}, "circuit": {circuit component: drop}}`` per set
-        (:func:`~dcirc_utils.methods.brittleness.full_model_drops`,
-        :func:`~dcirc_utils.methods.brittleness.circuit_removal_drops` with ``circuit`` held fixed; ``"circuit"`` is
-        empty when the circuit is).
+        One :class:`SetDrops` per set: ``full`` (``{component: drop}``,
+        :func:`~dcirc_utils.methods.brittleness.full_model_drops`) and ``circuit`` (``{circuit component: drop}``,
+        :func:`~dcirc_utils.methods.brittleness.circuit_removal_drops` with ``circuit`` held fixed; empty when the
+        circuit is). The cache holds them as JSON objects keyed by the components' names.
     """
     circuit = sorted(set(circuit))
     key = {"model": model_fingerprint(adapter.model), "prompts": prompts_digest(prompts), "n_sets": n_sets,
            "circuit": [str(c) for c in circuit]}
 
-    def compute() -> list[dict]:
+    def compute() -> list[SetDrops]:
         rows = []
         for part in disjoint_sets(prompts, n_sets):
             engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
-            rows.append({"full": br.full_model_drops(engine),
-                         "circuit": br.circuit_removal_drops(engine, circuit) if circuit else {}})
+            rows.append(SetDrops(full=br.full_model_drops(engine),
+                                 circuit=br.circuit_removal_drops(engine, circuit) if circuit else {}))
         return rows
 
     return cached("drops-by-set", key, compute, _drops_to_json, _drops_from_json, refresh=refresh)
@@ -162,10 +196,10 @@ def _shares_key(adapter: ModelAdapter, prompts, rule: str, n_sets: int, min_dl: 
 
 
 def _circuits_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, rule: str, n_sets: int,
-                     min_dl: float) -> list[dict]:
+                     min_dl: float) -> list[SetShares]:
     """A circuit found afresh on each disjoint set (each cached by :func:`~dcirc_utils.studies.discover.discover`):
-    per set, the share of all components it keeps and the share of the model's MLPs it keeps (``nan`` where the
-    model's clean Δl on the set is below ``min_dl``)."""
+    per set, a :class:`SetShares`: the share of all components it keeps and the share of the model's MLPs it keeps
+    (``nan`` where the model's clean Δl on the set is below ``min_dl``)."""
     rows = []
     for part in disjoint_sets(prompts, n_sets):
         engine = Engine.for_prompts(adapter, part, progress=False, check_baseline=False)
@@ -176,10 +210,10 @@ def _circuits_by_set(adapter: ModelAdapter, prompts, pair_name: str, role: str, 
             except DegenerateBaselineError:
                 found = None
         if found is None:
-            rows.append({"share": math.nan, "mlp_share": math.nan})
+            rows.append(SetShares(share=math.nan, mlp_share=math.nan))
             continue
-        rows.append({"share": len(found.circuit.components) / len(engine.components),
-                     "mlp_share": len(found.circuit.mlps) / engine.n_layers})
+        rows.append(SetShares(share=len(found.circuit.components) / len(engine.components),
+                              mlp_share=len(found.circuit.mlps) / engine.n_layers))
     return rows
 
 

@@ -286,13 +286,13 @@ def test_noise_curves_draws_the_means_and_the_fit():
             for lv in levels for s in range(2)]
     stats = mean_std(rows, "A")
     fit = fit_inverse_log_decay([r["level"] for r in rows], [r["A"] for r in rows], sigma0=0.01)
-    fig = noise_curves({"A": stats}, fits={"A": fit}, normalise=False, references={"study A": 0.895})
+    fig = noise_curves(rows, {"A": "A"}, fits={"A": fit}, normalise=False, references={"study A": 0.895})
     ax = fig.axes[0]
     assert ax.get_xscale() == "symlog"
     [bars] = ax.containers                                          # the one metric's mean ± std
     order = sorted(stats, key=lambda r: r["level"])
-    np.testing.assert_allclose(bars.lines[0].get_xdata(), [r["level"] for r in order])
-    np.testing.assert_allclose(bars.lines[0].get_ydata(), [r["mean"] for r in order])
+    np.testing.assert_allclose(np.asarray(bars.lines[0].get_xdata(), float), [r["level"] for r in order])
+    np.testing.assert_allclose(np.asarray(bars.lines[0].get_ydata(), float), [r["mean"] for r in order])
     fitted = next(line for line in ax.lines if line.get_label() == "A: inverse-log fit")
     np.testing.assert_allclose(fitted.get_ydata(), fit(fitted.get_xdata()))
     assert "study A" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -236,7 +236,8 @@ def fig_scatter_panels():                                           # 08, A agai
                                  "student_value": "student's clean metric"}, group="student_layers", marker="task",
                                 group_label="student layers", annotations={"noise_retained": "r = 0.48 [-0.01, 0.81]",
                                                                           "worst_drop": "r = 0.02 [-0.52, 0.56]"},
-                                xlabel="A (course recipe)",
+                                xlabel="A (course recipe)", fit=["noise_retained", "worst_drop"],
+                                units="pair",
                                 title="A against robustness and against plain performance (one point per student × "
                                       "task)")
 
@@ -319,11 +320,14 @@ def fig_logit_diff_hist():                                          # 01, Δl pe
 
 def fig_grouped_errorbars():                                        # 05, under shift (with an undefined score)
     variants = ["numerals", "number_words", "letters", "spaced", "roman", "reversed"]
-    acc = {"teacher": ([95, 90, 60, 80, 40, 30], [2] * 6), "student": ([92, 85, 50, 70, 35, 20], [3] * 6)}
-    score = {"teacher": ([85, 80, 60, 70, 50, 40], [4] * 6),
-             "student": ([np.nan, 75, 55, 65, 45, 30], [0, 5, 5, 5, 5, 5])}
-    return plots.grouped_errorbars(variants, {"accuracy (%)": acc, "circuit score (% of clean Δl)": score},
-                                   hlines={"circuit score (% of clean Δl)": 80.0}, missing_label="undefined",
+    acc = {"teacher": [95, 90, 60, 80, 40, 30], "student": [92, 85, 50, 70, 35, 20]}
+    score = {"teacher": [85, 80, 60, 70, 50, 40], "student": [np.nan, 75, 55, 65, 45, 30]}
+    rows = [{"variant": v, "model": m, "seed": s, "accuracy": acc[m][i] + 2 * (-1) ** s,
+             "circuit_score": score[m][i] + 4 * (-1) ** s} for i, v in enumerate(variants) for m in acc for s in (0, 1)]
+    return plots.grouped_errorbars({"accuracy (%)": (rows, "accuracy"),
+                                    "circuit score (% of clean Δl)": (rows, "circuit_score")}, x="variant",
+                                   hue="model", hlines={"circuit score (% of clean Δl)": 80.0},
+                                   missing_label="undefined",
                                    title="small: under shift (mean ± std over 2 prompt sets; dashed: 80 %)")
 
 
@@ -347,8 +351,9 @@ def fig_concentration_curve():                                      # 05, cumula
 
 def fig_noise_curves():                                             # 06, the noisy student
     levels = [0, 0.01, 0.03, 0.1, 0.3, 1.0]
-    rows = [{"level": lv, "mean": 1 / (1 + 3 * lv), "std": 0.02} for lv in levels]
-    return plots.noise_curves({"A": rows, "student's clean Δl": rows},
+    rows = [{"level": lv, "seed": s, "A": 1 / (1 + 3 * lv) + 0.02 * s * (lv > 0),
+             "dl": 9 / (1 + 3 * lv) - 0.2 * s * (lv > 0)} for lv in levels for s in (-1, 0, 1)]
+    return plots.noise_curves(rows, {"A": "A", "student's clean Δl": "dl"},
                               fits={"A": lambda x: 1 / (1 + 3 * np.asarray(x))},
                               references={"study: plateau / A(0) = 0.83/0.895": 0.93},
                               title="small: the noisy student, each measure / its σ = 0 value\n"
@@ -556,6 +561,8 @@ def test_scatter_panels_colour_by_depth_and_shape_by_task():
     pts = robustness_points()
     colours: dict[int, set] = {}
     for coll in ax.collections:
+        if coll.get_zorder() < 1:                                    # the fit's band, drawn under the points
+            continue
         depth = {p["student_layers"] for p in pts
                  if any(np.allclose(o, (p["A_course"], p["noise_retained"])) for o in coll.get_offsets())}
         assert len(depth) == 1                                       # one depth per drawn group

@@ -217,3 +217,45 @@ def test_every_notebook_imports_the_package_before_torch():
         ours_at = re.search(r"^(import dcirc_utils|from dcirc_utils)", code, re.M)
         assert ours_at, path
         assert torch_at is None or ours_at.start() < torch_at.start(), f"{path.name} imports torch first"
+
+
+def _shown(message: str, category: type, module: str) -> int:
+    """How many times a warning raised at ``module`` is shown under the filters in force (a fresh registry: the
+    default action shows it once)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.warn_explicit(message, category, module.replace(".", "/") + ".py", 1, module=module, registry={})
+    return len(seen)
+
+
+def test_setup_notebook_adds_no_warning_filter_so_notebooks_hear_every_warning(notebook_state):
+    """It used to ignore every UserWarning and FutureWarning; run with no filter, the notebooks raised none of ours
+    or of a library's besides tqdm's, so no filter is needed (issue 24)."""
+    before = list(warnings.filters)
+    N.setup_notebook(pair="mini", threads=1)
+    assert warnings.filters == before
+    assert _shown("a user warning", UserWarning, "dcirc_utils.studies.x") == 1
+    assert _shown("a future change", FutureWarning, "transformers.x") == 1
+
+
+def test_the_package_ignores_only_tqdms_iprogress_warning_from_tqdm_auto():
+    """The one warning the notebooks raise (tqdm.auto, when a Jupyter kernel has no ipywidgets) is ignored by its
+    message, category and module; the same message from elsewhere, or another tqdm warning, is still shown. In a
+    fresh interpreter: pytest drops the filters that imports set while it collects."""
+    import inspect
+    import subprocess
+    import sys
+    code = inspect.getsource(_shown) + (
+        "import warnings\n"
+        "before = list(warnings.filters)\n"
+        "import dcirc_utils\n"
+        "from tqdm import TqdmWarning\n"
+        "msg = 'IProgress not found. Please update jupyter and ipywidgets. See https://ipywidgets.readthedocs.io/'\n"
+        "print(_shown(msg, TqdmWarning, 'tqdm.auto'), _shown(msg, TqdmWarning, 'dcirc_utils.report.x'),\n"
+        "      _shown(msg, UserWarning, 'tqdm.auto'), _shown('another tqdm warning', TqdmWarning, 'tqdm.auto'))\n"
+        "new = [f for f in warnings.filters if f not in before]\n"       # ours, and those torch and numpy set
+        "print([f[2].__name__ for f in new if f[0] == 'ignore' and f[1] is None and f[3] is None])\n"
+        "print([(f[1].pattern, f[3].pattern) for f in new if f[2] is TqdmWarning])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "0 1 1 1"                  # ignored only from tqdm.auto, only that message, only that category
+    assert out[1] == "[]"                       # importing the package ignores no whole category
+    assert out[2] == str([("IProgress not found", r"tqdm\.auto")])

@@ -30,18 +30,60 @@ def test_logit_diff_hist_takes_its_size_and_keeps_the_legend_off_the_bars():
     assert legend_box.x0 >= ax.get_window_extent().x1 - 1                   # to the right of the axes
 
 
-def test_grouped_errorbars_marks_missing_values():
-    fig = plots.grouped_errorbars(["a", "b"], {"accuracy (%)": {"T": ([90, 80], [1, 2]), "S": ([85, np.nan], [1, 0])},
-                                               "score (%)": {"T": ([70, 60], [3, 3])}},
-                                  title="t", hlines={"score (%)": 80})
-    assert len(fig.axes) == 2
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts == ["n/a"]
-    assert fig.get_size_inches()[0] >= 6 and fig.get_size_inches()[1] >= 3.5
-    with pytest.raises(ValueError, match="one mean and one std"):
-        plots.grouped_errorbars(["a"], {"y": {"T": ([1, 2], [0, 0])}})
+def test_grouped_errorbars_draws_mean_and_std_over_replicas_and_marks_missing_values():
+    """seaborn aggregates the replicas: each bar is their mean, its error bar ± their std (ddof = 1, as
+    summarise_shift), each replica a dot on its bar; an all-NaN group writes the missing label where its bar would
+    stand."""
+    import math
+
+    from dcirc_utils.studies.shift import summarise_shift
+    acc = {("a", "T"): [90, 94, 86], ("a", "S"): [85, 80, 81], ("b", "T"): [80, 70, 72], ("b", "S"): [60, 66, 63]}
+    score = {("a", "T"): [70.0, 74.0], ("a", "S"): [math.nan, None], ("b", "T"): [60.0, math.nan],
+             ("b", "S"): [50.0, 58.0]}
+    rows = [{"variant": v, "model": m, "seed": s, "accuracy": x} for (v, m), xs in acc.items()
+            for s, x in enumerate(xs)]
+    srows = [{"variant": v, "model": m, "seed": s, "circuit_score": x} for (v, m), xs in score.items()
+             for s, x in enumerate(xs)]
+    fig = plots.grouped_errorbars({"accuracy (%)": (rows, "accuracy"), "score (%)": (srows, "circuit_score")},
+                                  x="variant", hue="model", title="t", hlines={"score (%)": 80},
+                                  hue_order=["T", "S"])
+    assert len(fig.axes) == 2 and fig.get_size_inches()[0] >= 6 and fig.get_size_inches()[1] >= 3.5
+    w = 0.8 / 2
+    for ax, data, key in ((fig.axes[0], rows, "accuracy"), (fig.axes[1], srows, "circuit_score")):
+        summary = {(r["variant"], r["model"]): r for r in summarise_shift(
+            [dict(r, **{key: math.nan if r[key] is None else r[key]}) for r in data], (key,))
+            if not math.isnan(r[key])}
+        drawn = {}
+        for bar in ax.patches:
+            centre = bar.get_x() + bar.get_width() / 2
+            group = (["a", "b"][round(centre)], "T" if centre < round(centre) else "S")
+            assert centre == pytest.approx(round(centre) + (-w / 2 if group[1] == "T" else w / 2))
+            drawn[group] = bar.get_height()
+        assert drawn == pytest.approx({g: s[key] for g, s in summary.items()})          # the mean of the replicas
+        # each error bar (one line: its caps and its stem, NaN-separated) spans mean ± std; one replica: none
+        bars = [y for ln in ax.lines if np.isnan(y := np.asarray(ln.get_ydata(), float)).any()]
+        spans = sorted(v for y in bars if np.isfinite(y).any() for v in (np.nanmin(y), np.nanmax(y)))
+        expected = sorted(y for s in summary.values() if s[key + " std"] > 0
+                          for y in (s[key] - s[key + " std"], s[key] + s[key + " std"]))
+        assert len(expected) == 2 * sum(s[key + " std"] > 0 for s in summary.values()) > 0
+        assert spans == pytest.approx(expected)
+        centres = {("a", "T"): -w / 2, ("a", "S"): w / 2, ("b", "T"): 1 - w / 2, ("b", "S"): 1 + w / 2}
+        dots = sorted((round(float(px), 6), float(py)) for c in ax.collections for px, py in c.get_offsets())
+        replicas = sorted((round(centres[(r["variant"], r["model"])], 6), float(r[key])) for r in data
+                          if r[key] is not None and not math.isnan(r[key]))
+        assert dots == replicas                                        # one dot per replica, on its group's bar
+    assert [t.get_text() for t in fig.axes[0].texts] == []
+    [missing] = fig.axes[1].texts                                      # (a, S): both scores undefined
+    assert missing.get_text() == "n/a" and missing.xy[0] == pytest.approx(0 + w / 2)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["T", "S"]
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["a", "b"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "score (%)"]
+    with pytest.raises(ValueError, match="has no 'accuracy'"):
+        plots.grouped_errorbars({"y": ([{"variant": "a", "model": "T"}], "accuracy")}, x="variant", hue="model")
+    with pytest.raises(ValueError, match="has no rows"):
+        plots.grouped_errorbars({"y": ([], "accuracy")}, x="variant", hue="model")
     with pytest.raises(ValueError, match="at least one panel"):
-        plots.grouped_errorbars(["a"], {})
+        plots.grouped_errorbars({}, x="variant", hue="model")
 
 
 def test_alignment_bars_draws_study_marker_and_missing():

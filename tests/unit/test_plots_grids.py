@@ -47,3 +47,30 @@ def test_annotation_colour_contrasts_with_its_cell():
     fig = plots.heatmap(np.array([[0.0, 1.0]]), annotate=True, cmap="magma")
     assert [t.get_color() for t in fig.axes[0].texts] == ["white", "black"]
     assert matplotlib.colormaps["magma"](0.0)[0] < 0.01
+
+
+def test_attention_view_falls_back_to_the_static_figure_without_circuitsvis(monkeypatch, capsys):
+    """circuitsvis is the optional extra `interactive`: without it the view is attention_grid of the same heads (the
+    same weights, the prompt's tokens on both axes), with a one-line note naming the extra."""
+    import sys
+
+    from matplotlib.figure import Figure
+    tokens = [f"t{i}" for i in range(5)]
+    rng = np.random.default_rng(0)
+    pattern = np.tril(rng.random((2, 5, 5)))
+    pattern /= pattern.sum(-1, keepdims=True)
+    monkeypatch.setitem(sys.modules, "circuitsvis", None)               # `import circuitsvis...` raises ImportError
+    monkeypatch.setitem(sys.modules, "circuitsvis.attention", None)
+    fig = plots.attention_view(tokens, pattern, ["T 0.1", "S 0.1"])
+    note = capsys.readouterr().out
+    assert isinstance(fig, Figure)
+    assert note.count("\n") == 1 and "circuitsvis is not installed" in note and "[interactive]" in note
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in panels] == ["T 0.1", "S 0.1"]
+    for ax, head in zip(panels, pattern):
+        np.testing.assert_allclose(ax.get_images()[0].get_array(), head)   # the same weights, unrounded
+        assert [t.get_text() for t in ax.get_xticklabels()] == tokens
+    with pytest.raises(ValueError, match="do not fit"):                   # the inputs are checked either way
+        plots.attention_view(tokens[:3], pattern)
+    one = plots.attention_view(tokens, pattern[0])                        # one head, default name
+    assert [ax.get_title() for ax in one.axes if ax.get_images()] == ["head 0"]

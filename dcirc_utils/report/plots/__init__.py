@@ -16,7 +16,8 @@ from ..readability import NOTEBOOK_RC, figure_readability_problems, mark_cut_axi
 from ._style import FIT_WIDTH_IN, clipped_limit, text_colour_on  # noqa: E402
 from .bars import (alignment_bars, bar_compare, grouped_bars, grouped_errorbars, logit_diff_hist,  # noqa: E402
                    merge_test_bars)
-from .curves import by_position, capacity_lines, concentration_curve, noise_curves, training_curves  # noqa: E402
+from .curves import (MODEL_STYLES, by_position, capacity_lines, concentration_curve, faithfulness_curves,  # noqa: E402
+                     noise_curves, training_curves)
 from .diagrams import DIAGRAM_COLOURS, mean_ablation_diagram, path_patching_diagram  # noqa: E402
 from .graphs import EDGE_PANELS, circuit_graph  # noqa: E402
 from .grids import attention_grid, attention_view, head_scores_grid, heatmap, layer_head_heatmaps  # noqa: E402
@@ -30,7 +31,8 @@ __all__ = [
     # bars
     "logit_diff_hist", "bar_compare", "grouped_bars", "merge_test_bars", "grouped_errorbars", "alignment_bars",
     # curves
-    "by_position", "training_curves", "concentration_curve", "noise_curves", "capacity_lines",
+    "by_position", "training_curves", "concentration_curve", "noise_curves", "capacity_lines", "faithfulness_curves",
+    "MODEL_STYLES",
     # scatters
     "sensitivity_scatter", "exact_vs_estimate", "scatter_panels",
     # diagrams

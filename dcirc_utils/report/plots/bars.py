@@ -1,4 +1,5 @@
-"""Bars and histograms: grouped bars, bars with error bars, the alignment bars (notebooks 01, 02, 04, 05, 06, 09)."""
+"""Bars and histograms: grouped bars, bars of a mean over replicas with its spread (seaborn), the alignment bars
+(notebooks 01, 02, 04, 05, 06, 08, 09)."""
 from __future__ import annotations
 
 import math
@@ -6,6 +7,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from ..readability import mark_cut_axis
 from ._style import FIT_WIDTH_IN
@@ -128,56 +130,77 @@ def merge_test_bars(rows: Sequence[Mapping], title: str = "", margin: float | No
     return fig
 
 
-def grouped_errorbars(labels: Sequence[str], panels: Mapping[str, Mapping[str, tuple]], title: str = "",
+def grouped_errorbars(panels: Mapping[str, tuple[Sequence[Mapping], str]], x: str, hue: str,
+                      order: Sequence | None = None, hue_order: Sequence | None = None, title: str = "",
                       hlines: Mapping[str, float] | None = None, missing_label: str = "n/a",
                       figsize: tuple[float, float] | None = None):
-    """Grouped bars with error bars, one panel per measure stacked on a shared x axis; a missing value (NaN mean)
-    draws no bar but writes ``missing_label`` where the bar would stand, so an undefined result stays visible
-    (notebook 05: accuracy and circuit score under distribution shift, mean ± std over prompt sets).
+    """Bars of the mean over replicas (e.g. prompt sets) with ± 1 standard deviation (ddof = 1, as
+    :func:`~dcirc_utils.studies.shift.summarise_shift` computes it) and each replica as a dot on its bar, one panel
+    per measure on a shared x axis (notebooks 05 and 08: accuracy and circuit score under distribution shift, over
+    prompt sets). Drawn by seaborn from the replicas themselves (``barplot`` with ``errorbar="sd"``, ``stripplot``
+    for the dots), so the figure shows how many replicas a bar averages and how far apart they lie. NaN or ``None``
+    values (an undefined score) are left out; a group with none left draws no bar but writes ``missing_label``
+    where the bar would stand, so an undefined result stays visible.
 
     Args:
-        labels: the groups (x axis), e.g. variants.
-        panels: panel y label → {series name → (means, stds)}, one value per label each.
+        panels: panel y label → (rows, measure key): one mapping per replica and group, holding ``x``, ``hue`` and
+            the measure (e.g. ``studies.shift.shift_study`` rows, one per seed, variant and model).
+        x: the key of the groups on the x axis (e.g. ``"variant"``); hue: the key of the bars in a group.
+        order, hue_order: the x groups and the bars of a group, in order (default: as first seen in the rows);
+            rows of other groups are left out.
         title: the figure's title.
         hlines: panel y label → y of a dashed reference line.
-        missing_label: text written for a NaN mean.
+        missing_label: text written for a group whose values are all undefined.
         figsize: inches; default at least (6.5, 3.2 per panel).
 
     Raises:
-        ValueError: for no panel, or a series without one mean and one std per label.
+        ValueError: for no panel, a panel without rows, or a row without ``x``, ``hue`` or its measure.
     """
+    import pandas as pd
+    import seaborn as sns
     if not panels:
-        raise ValueError("give at least one panel: {ylabel: {series: (means, stds)}}")
-    labels = [str(x) for x in labels]
-    n_series = max(len(s) for s in panels.values())
+        raise ValueError("give at least one panel: {ylabel: (rows, measure key)}")
+    frames = {}
+    for ylabel, (rows, key) in panels.items():
+        if not rows:
+            raise ValueError(f"panel {ylabel!r} has no rows: pass one mapping per replica and group")
+        for k in (x, hue, key):
+            if any(k not in r for r in rows):
+                raise ValueError(f"a row of panel {ylabel!r} has no {k!r}: each row needs {x!r}, {hue!r} and {key!r}")
+        frames[ylabel] = pd.DataFrame({x: [str(r[x]) for r in rows], hue: [str(r[hue]) for r in rows],
+                                       "value": [math.nan if r[key] is None else float(r[key]) for r in rows]})
+    every = pd.concat(list(frames.values()))
+    labels = [str(v) for v in order] if order is not None else list(dict.fromkeys(every[x]))
+    series = [str(v) for v in hue_order] if hue_order is not None else list(dict.fromkeys(every[hue]))
     fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False, figsize=figsize or (
-        max(6.5, 0.35 * len(labels) * max(2, n_series) + 3.0), 3.2 * len(panels) + 0.6))
-    x = np.arange(len(labels))
-    w = 0.8 / max(1, n_series)
-    for ax, (ylabel, series) in zip(axes[:, 0], panels.items()):
-        finite_top = 0.0
-        for k, (name, (means, stds)) in enumerate(series.items()):
-            m, s = np.asarray(means, float), np.asarray(stds, float)
-            if m.shape != (len(labels),) or s.shape != (len(labels),):
-                raise ValueError(f"series {name!r} of panel {ylabel!r} needs one mean and one std per label "
-                                 f"({len(labels)})")
-            pos = x + (k - (n_series - 1) / 2) * w
-            ok = np.isfinite(m)
-            ax.bar(pos[ok], m[ok], w, yerr=np.nan_to_num(s[ok]), capsize=3, color=f"C{k}", label=name,
-                   error_kw={"lw": 1})
-            if ok.any():
-                finite_top = max(finite_top, float(np.nanmax(np.abs(m[ok]) + np.nan_to_num(s[ok]))))
-            for p in pos[~ok]:
-                ax.annotate(missing_label, (p, 0), ha="center", va="bottom", rotation=90, fontsize=10, color=f"C{k}",
-                            xytext=(0, 2), textcoords="offset points")
+        max(6.5, 0.35 * len(labels) * max(2, len(series)) + 3.0), 3.2 * len(panels) + 0.6))
+    w = 0.8 / max(1, len(series))
+    for ax, (ylabel, data) in zip(axes[:, 0], frames.items()):
+        data = data[data[x].isin(labels) & data[hue].isin(series)]
+        finite = data.dropna()
+        if len(finite):
+            common = dict(data=finite, x=x, y="value", hue=hue, order=labels, hue_order=series, legend=False, ax=ax)
+            sns.barplot(**common, palette={s: f"C{k}" for k, s in enumerate(series)}, errorbar="sd", width=0.8,
+                        capsize=0.25, err_kws={"color": "k", "linewidth": 1})
+            sns.stripplot(**common, palette={s: "0.15" for s in series}, dodge=True, jitter=False, size=3.5,
+                          edgecolor="white", linewidth=0.5, zorder=3)
+        shown = set(zip(finite[x], finite[hue]))
+        for label, s in sorted(set(zip(data[x], data[hue])) - shown, key=lambda g: (series.index(g[1]),
+                                                                                       labels.index(g[0]))):
+            k = series.index(s)
+            ax.annotate(missing_label, (labels.index(label) + (k - (len(series) - 1) / 2) * w, 0), ha="center",
+                        va="bottom", rotation=90, fontsize=10, color=f"C{k}", xytext=(0, 2),
+                        textcoords="offset points")
         if hlines and ylabel in hlines:
             ax.axhline(hlines[ylabel], color="k", lw=0.8, ls="--")
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel(ylabel)
+        ax.set_xlabel("")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[0, 0].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    axes[-1, 0].set_xticks(x, labels, rotation=30, ha="right")
+    handles = [Patch(color=f"C{k}", label=s) for k, s in enumerate(series)]
+    axes[0, 0].legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1, 0].set_xticks(np.arange(len(labels)), labels, rotation=30, ha="right")
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()

@@ -1,5 +1,5 @@
-"""Lines over an axis: values by token position, training losses, concentration (Lorenz) curves, noise sweeps and
-metrics against student size (notebooks 04, 05, 06, 08, 09)."""
+"""Lines over an axis: values by token position, training losses, concentration (Lorenz) curves, noise sweeps,
+metrics against student size and faithfulness against circuit size (notebooks 02, 04, 05, 06, 08, 09)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -10,7 +10,8 @@ import numpy as np
 from ...methods.concentration import gini, lorenz_curve
 from ._style import FIT_WIDTH_IN
 
-__all__ = ["by_position", "training_curves", "concentration_curve", "noise_curves", "capacity_lines"]
+__all__ = ["by_position", "training_curves", "concentration_curve", "noise_curves", "capacity_lines",
+           "faithfulness_curves", "MODEL_STYLES"]
 
 
 def by_position(series: Mapping[str, Sequence[float]], token_labels: Sequence[str] | None = None,
@@ -157,46 +158,58 @@ def concentration_curve(influences: Mapping[str, Sequence[float]], title: str = 
     return fig
 
 
-def noise_curves(series: Mapping[str, Sequence[Mapping]], fits: Mapping[str, object] | None = None,
-                 normalise: bool = True, references: Mapping[str, float] | None = None,
+def noise_curves(rows: Sequence[Mapping], metrics: Mapping[str, str], fits: Mapping[str, object] | None = None,
+                 level: str = "level", normalise: bool = True, references: Mapping[str, float] | None = None,
                  title: str = "The noisy student", figsize: tuple[float, float] = (7.5, 5.2)):
-    """Several metrics of a noise sweep on one axis, each divided by its value at σ = 0 (so A and Δl share a
-    scale), mean ± std over seeds, symlog x so that σ = 0 shows (notebook 06; input: ``noise.mean_std`` rows per
-    metric and ``alignment.fit_inverse_log_decay``).
+    """Several metrics of a noise sweep on one axis, each divided by its mean at σ = 0 (so A and Δl share a
+    scale): the mean over noise draws (seeds) ± 1 standard deviation (ddof = 1, as ``noise.mean_std``) at each
+    level, and each draw as a faint dot; symlog x so that σ = 0 shows (notebook 06; input: ``noise.noise_sweep``
+    rows and ``alignment.fit_inverse_log_decay``). Drawn by seaborn (``lineplot`` with ``errorbar="sd"``,
+    ``scatterplot`` for the draws) from the rows themselves; NaN or ``None`` values are left out.
 
     Args:
-        series: metric name → ``[{"level", "mean", "std"}]`` rows.
-        fits: metric name → a fitted curve (callable on levels, e.g. a ``DecayFit``) drawn dashed in its colour.
+        rows: one mapping per (level, draw), holding ``level`` and every key of ``metrics``.
+        metrics: legend name → the key of its values in the rows.
+        fits: legend name → a fitted curve (callable on levels, e.g. a ``DecayFit``) drawn dashed in its colour.
+        level: the key of the noise level.
         normalise: divide each metric (and its fit) by its mean at the smallest level (σ = 0).
         references: label → y of a dotted reference line (in the plotted units).
         title: the figure's title.
         figsize: inches.
 
     Raises:
-        ValueError: for no series, or a series whose σ = 0 value is 0 or NaN while ``normalise`` is on.
+        ValueError: for no metric, a row without ``level`` or a metric, a metric without a finite value, or one
+            whose mean at the smallest level is 0 or NaN while ``normalise`` is on.
     """
-    if not series:
-        raise ValueError("give at least one metric's noise.mean_std rows")
+    import pandas as pd
+    import seaborn as sns
+    if not metrics:
+        raise ValueError("give at least one metric: {legend name: key of its values in the sweep rows}")
+    for key in (level, *metrics.values()):
+        if any(key not in r for r in rows):
+            raise ValueError(f"a row has no {key!r}: pass noise.noise_sweep rows and keys its measure returns")
     fig, ax = plt.subplots(figsize=figsize)
     all_pos: list[float] = []
-    top = 0.0
-    for k, (name, stats) in enumerate(series.items()):
-        stats = sorted(stats, key=lambda r: r["level"])
-        levels = np.array([r["level"] for r in stats], float)
-        mean = np.array([r["mean"] for r in stats], float)
-        std = np.array([r["std"] for r in stats], float)
+    for k, (name, key) in enumerate(metrics.items()):
+        d = pd.DataFrame({"level": [float(r[level]) for r in rows],
+                          "value": [np.nan if r[key] is None else float(r[key]) for r in rows]}).dropna()
+        if d.empty:
+            raise ValueError(f"{name}: no finite {key!r} value to draw")
+        levels = np.sort(d["level"].unique())
+        start = float(d.loc[d["level"] == levels[0], "value"].mean())
         scale = 1.0
         if normalise:
-            scale = float(mean[0])
+            scale = start
             if not (np.isfinite(scale) and scale != 0.0):
                 raise ValueError(f"{name}: its value at the smallest level is {scale}, so it cannot be normalised")
-        label = f"{name} (σ = {levels[0]:g}: {mean[0]:.3g})" if normalise else name
-        ax.errorbar(levels, mean / scale, yerr=np.abs(std / scale), marker="o", ms=4, capsize=3, lw=1.2,
-                    color=f"C{k}", label=label)
-        top = max(top, float(np.nanmax(mean / scale)))
+        d["y"] = d["value"] / scale
+        label = f"{name} (σ = {levels[0]:g}: {start:.3g})" if normalise else name
+        sns.scatterplot(d, x="level", y="y", color=f"C{k}", alpha=0.35, s=14, linewidth=0, legend=False, ax=ax)
+        sns.lineplot(d, x="level", y="y", estimator="mean", errorbar="sd", err_style="bars", marker="o",
+                     markersize=5, color=f"C{k}", lw=1.2, label=label, err_kws={"capsize": 3}, ax=ax)
         all_pos += [float(v) for v in levels if v > 0]
         if fits and name in fits:
-            hi = float(levels.max()) if levels.size else 1.0
+            hi = float(levels.max())
             lo = min([v for v in levels if v > 0], default=hi / 100)
             xs = np.concatenate([[0.0], np.geomspace(lo / 3, hi * 3, 200)])
             ax.plot(xs, np.asarray(fits[name](xs), float) / scale, color=f"C{k}", lw=1, ls="--",
@@ -262,4 +275,100 @@ def capacity_lines(rows: Sequence[Mapping], metrics: Mapping[str, str], x: str =
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=10)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.45 / fig.get_size_inches()[1], 1, 1))
+    return fig
+
+
+#: Colour and line style of each model of a pair in :func:`faithfulness_curves` (the copy before distillation dashed);
+#: other model names take the next colours of ``tab10``, solid.
+MODEL_STYLES: dict[str, tuple[str, str]] = {"teacher": ("#1f4e9c", "-"), "student": ("#c05600", "-"),
+                                             "copy": ("0.35", "--")}
+
+
+def faithfulness_curves(series: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
+                        points: Mapping[str, tuple[float, float]] | None = None, level: float | None = 0.8,
+                        title: str = "", ylabel: str = "faithfulness f", point_label: str = "node pruning at 80 %",
+                        figsize: tuple[float, float] | None = None):
+    """Faithfulness against circuit size, MIB's picture (notebook 02; input: ``methods.faithfulness.curve_band`` of
+    each model and ranking, or one curve as ``{"sizes", "mean"}``): one panel per ranking, in each a line per model
+    (teacher and student solid, the copy before distillation dashed: :data:`MODEL_STYLES`), the spread over prompt
+    sets as a band (``low`` to ``high``, where given), x the circuit size in % of the components on a log axis (as
+    MIB plots it), and each model's ``points`` (e.g. node pruning's circuit at 80 %) marked with a star in its colour.
+
+    Args:
+        series: model → ranking → ``{"sizes": [%], "mean": [f], "low": [f], "high": [f]}`` (``low``/``high``
+            optional).
+        points: model → ``(size %, f)`` drawn in every panel (the circuit does not depend on the ranking).
+        level: a dotted reference line at this faithfulness (``None``: none).
+        title: the figure's title; ``ylabel``: the y axis'; ``point_label``: the legend's text for the points.
+        figsize: inches; default the notebook's width, 3.6 in tall plus the legend.
+
+    Raises:
+        ValueError: for no series, a curve whose lists differ in length or hold a size outside (0, 100], or a
+            point of a model without a curve.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    if not series or not any(series.values()):
+        raise ValueError("give at least one model with one ranking's curve: {model: {ranking: {'sizes', 'mean'}}}")
+    points = dict(points or {})
+    unknown = [m for m in points if m not in series]
+    if unknown:
+        raise ValueError(f"points name models without curves: {unknown}; give each marked model its curves")
+    rankings = list(dict.fromkeys(r for per in series.values() for r in per))
+    models = list(series)
+    spare = iter(c for c in plt.cm.tab10.colors[2:])
+    style = {m: MODEL_STYLES.get(m) or (next(spare), "-") for m in models}
+    fig, axes = plt.subplots(1, len(rankings), sharex=True, sharey=True, squeeze=False,
+                             figsize=figsize or (FIT_WIDTH_IN, 4.4))
+    all_sizes: list[float] = []
+    for ax, ranking in zip(axes[0], rankings):
+        for m in models:
+            curve = series[m].get(ranking)
+            if curve is None:
+                continue
+            x = np.asarray(curve["sizes"], float)
+            y = np.asarray(curve["mean"], float)
+            if len(x) != len(y) or not len(x) or ((x <= 0) | (x > 100)).any():
+                raise ValueError(f"{m} / {ranking}: 'sizes' (in % of the components, in (0, 100]) and 'mean' must be "
+                                 "equally long and non-empty")
+            all_sizes += list(x)
+            colour, ls = style[m]
+            if "low" in curve and "high" in curve:
+                lo, hi = np.asarray(curve["low"], float), np.asarray(curve["high"], float)
+                if len(lo) != len(x) or len(hi) != len(x):
+                    raise ValueError(f"{m} / {ranking}: 'low' and 'high' need one value per size")
+                ax.fill_between(x, lo, hi, color=colour, alpha=0.18, lw=0)
+            ax.plot(x, y, color=colour, ls=ls, lw=1.8, marker="o", ms=3.5, label=m)
+        for m, (size, f) in points.items():
+            ax.plot([size], [f], marker="*", ms=15, color=style[m][0], mec="black", mew=0.8, ls="none", zorder=5)
+        ax.axhline(1.0, color="0.55", lw=0.8)
+        ax.axhline(0.0, color="0.55", lw=0.8)
+        if level is not None:
+            ax.axhline(level, color="0.4", lw=0.9, ls=":")
+        ax.set_xscale("log")
+        ax.set_title(ranking, fontsize=12)
+        ax.grid(axis="y", color="0.92", lw=0.8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    lo_x = min(all_sizes + [size for size, _ in points.values()])
+    decades = [d for d in (0.01, 0.1, 1.0, 10.0, 100.0) if lo_x / 1.5 <= d <= 100.0]
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(FixedLocator(decades))
+        ax.set_xticks(decades, [f"{d:g}" for d in decades])
+        ax.xaxis.set_minor_locator(FixedLocator(sorted(set(all_sizes) - set(decades))))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(lo_x / 1.5, 150.0)
+        ax.set_xlabel("circuit size (% of components)")
+    axes[0, 0].set_ylabel(ylabel)
+    handles = [Line2D([], [], color=style[m][0], ls=style[m][1], lw=1.8, marker="o", ms=3.5, label=m) for m in models]
+    if points:
+        handles.append(Line2D([], [], marker="*", ms=12, color="0.6", mec="black", mew=0.8, ls="none",
+                              label=point_label))
+    if level is not None:
+        handles.append(Line2D([], [], color="0.4", lw=0.9, ls=":", label=f"f = {level:g}"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_size_inches()[1], 1, 1))
     return fig

@@ -264,7 +264,8 @@ def attention_grid(patterns: Mapping[str, object], token_labels: Sequence[str] |
 
 def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[str] | None = None,
                    decimals: int = 3):
-    """An interactive circuitsvis view of attention patterns (notebook 03's one interactive cell).
+    """An interactive circuitsvis view of attention patterns (notebook 03's one interactive cell), or, where
+    circuitsvis is not installed, the static figure of the same heads.
 
     ``circuitsvis.attention.attention_heads`` renders either with its JavaScript bundle inlined (about 1.3 MB, what
     it chooses when the kernel is offline) or loading the bundle from the unpkg CDN (a few kB). This returns the
@@ -272,19 +273,21 @@ def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[s
     access (a static heatmap of the same heads sits next to it for offline readers). Values are rounded to
     ``decimals`` to keep the embedded data short.
 
+    circuitsvis is the optional extra ``interactive`` (``pip install -e ".[interactive]"``; the ``dev`` extra has
+    it too). Without it this prints a one-line note saying so and returns :func:`attention_grid` of the same
+    patterns, with the prompt's tokens on both axes.
+
     Args:
         token_labels: the prompt's tokens (``tasks.token_strings``).
         patterns: ``[head, q, k]`` (or ``[q, k]`` for one head) attention pattern of that prompt.
         head_names: one name per head (e.g. ``["T 0.1", "S 0.1"]``).
 
     Returns:
-        an ``IPython.display.HTML`` object.
+        an ``IPython.display.HTML`` object, or the static figure when circuitsvis is missing.
 
     Raises:
         ValueError: if the pattern's size does not match the tokens, or the names the heads.
     """
-    import circuitsvis
-    from IPython.display import HTML
     p = np.asarray(patterns, dtype=float)
     if p.ndim == 2:
         p = p[None]
@@ -293,6 +296,15 @@ def attention_view(token_labels: Sequence[str], patterns, head_names: Sequence[s
                          "one prompt")
     if head_names is not None and len(head_names) != p.shape[0]:
         raise ValueError(f"{len(head_names)} head names for {p.shape[0]} heads")
+    names = [str(n) for n in head_names] if head_names is not None else [f"head {i}" for i in range(p.shape[0])]
+    try:
+        import circuitsvis.attention
+    except ImportError:
+        print("circuitsvis is not installed (the extra `interactive`: pip install -e \".[interactive]\"), so this is "
+              "the static view of the same heads")
+        return attention_grid(dict(zip(names, p)), token_labels=[str(t) for t in token_labels],
+                              ncols=min(2, len(names)), title="the same heads on this prompt (static view)")
+    from IPython.display import HTML
     view = circuitsvis.attention.attention_heads(attention=np.round(p, decimals).tolist(),
                                                  tokens=[str(t) for t in token_labels],
                                                  attention_head_names=list(head_names) if head_names else None)

@@ -105,9 +105,11 @@ def exact_vs_estimate(panels: Mapping[str, object], title: str = "Exact effect v
 def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], group: str,
                    annotations: Mapping[str, str] | None = None, xlabel: str = "", title: str = "",
                    figsize: tuple[float, float] | None = None, marker: str | None = None, group_label: str = "",
-                   marker_label: str = ""):
+                   marker_label: str = "", fit: bool | Sequence[str] = False, units: str | None = None,
+                   seed: int = 0):
     """Scatter plots of ``x`` against each ``y``, coloured by ``group``, one panel per y, with an optional text in
-    each panel's corner (notebook 08: A against robustness, with the correlation and its interval).
+    each panel's corner and, with ``fit``, the least-squares line and its 95% bootstrap band (notebook 08: A against
+    robustness, with the correlation and its interval).
 
     Colour should show the variable the text discusses (notebook 08: the student's depth, a confound of A and
     robustness). A numeric ``group`` (e.g. ``student_layers``) gets ordered colours (viridis, dark purple for the
@@ -122,14 +124,29 @@ def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], gro
         figsize: inches; default the notebook's display width, 3.9 high.
         marker: a key whose values get one marker shape each (``None``: circles).
         group_label, marker_label: the legends' titles (default: the keys).
+        fit: draw the least-squares line over all of a panel's points with its 95% confidence band (seaborn's
+            ``regplot``: a bootstrap of the fit, 1,000 resamples): ``True`` in every panel, or the y keys of the
+            panels that get one (e.g. those whose correlation ``annotations`` give). The legend saying so sits once,
+            above the last panel.
+        units: the key of the independent units (e.g. ``"pair"``: a model's points on several tasks are not
+            independent); the band's bootstrap then resamples whole units, and the points within each (seaborn's
+            multilevel bootstrap), as the correlation intervals of ``open_questions.clustered_correlation_ci``
+            resample whole models. ``None``: every point is a unit.
+        seed: the bootstrap's seed (the band is the same on every run).
 
     Raises:
-        ValueError: for no points or no y.
+        ValueError: for no points or no y, a ``fit`` key that is no panel's, or a point without ``units``.
     """
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
     if not points or not ys:
         raise ValueError("scatter_panels needs points and at least one y")
+    fitted = set(ys) if fit is True else set(fit or ())
+    if fitted - set(ys):
+        raise ValueError(f"fit names {sorted(fitted - set(ys))}, which are not among the panels {list(ys)}")
+    if units is not None and any(units not in p for p in points):
+        raise ValueError(f"a point has no {units!r}, the units of the fit's bootstrap")
     raw = list(dict.fromkeys(p[group] for p in points))
     numeric = all(isinstance(g, (int, float, np.integer, np.floating)) and not isinstance(g, bool) for g in raw)
     groups = [str(g) for g in (sorted(raw) if numeric else raw)]
@@ -150,6 +167,8 @@ def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], gro
                 if pts:
                     ax.scatter([a for a, _ in pts], [b for _, b in pts], s=46, color=colours[g], marker=mk[k],
                                edgecolor="black", linewidth=0.5)
+        if key in fitted:
+            _fit_band(ax, points, x, key, units, seed)
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(4))
@@ -157,6 +176,12 @@ def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], gro
             ax.text(0.02, 1.01, annotations[key], transform=ax.transAxes, va="bottom", fontsize=10)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
+    if any(ax.lines for ax in axes[0]):
+        # said once, above the last panel (notebook 08's first panels carry their annotations there), off every point
+        band = (Patch(color="0.35", alpha=0.15, lw=0), Line2D([], [], color="0.35", lw=1.2))
+        axes[0][-1].legend(handles=[band], labels=["least-squares fit, 95% band"], loc="lower right",
+                           bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=10, borderaxespad=0.1, borderpad=0.1,
+                           handlelength=1.6)
     colour_handles = [Line2D([], [], ls="", marker="o", ms=8, color=colours[g], markeredgecolor="black", label=g)
                       for g in groups]
     legends = [fig.legend(handles=colour_handles, title=group_label or group, loc="lower left", ncol=len(groups),
@@ -170,3 +195,16 @@ def scatter_panels(points: Sequence[Mapping], x: str, ys: Mapping[str, str], gro
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.15, 1, 1))
     return fig
+
+
+def _fit_band(ax, points: Sequence[Mapping], x: str, y: str, units: str | None, seed: int) -> None:
+    """The least-squares line of ``y`` on ``x`` over the points where both are finite, with its 95% bootstrap band
+    (resampling ``units`` when given), drawn by seaborn under the points; nothing for fewer than 3 points."""
+    import seaborn as sns
+    use = [p for p in points if p[x] is not None and p[y] is not None and np.isfinite(p[x]) and np.isfinite(p[y])]
+    if len(use) < 3:
+        return
+    sns.regplot(x=np.array([p[x] for p in use], float), y=np.array([p[y] for p in use], float),
+                units=None if units is None else np.array([str(p[units]) for p in use]), scatter=False, ci=95,
+                n_boot=1000, seed=seed, truncate=True, color="0.35", line_kws={"lw": 1.2, "zorder": 0.9}, ax=ax)
+    ax.collections[-1].set_zorder(0.8)                  # line and band under the points

@@ -71,8 +71,9 @@ def role_ranking_table(rows_by_model: Mapping[str, Sequence[Mapping[str, Any]]],
     """The top heads of each role for several models, next to reference heads (notebook 03's ranked role table).
 
     Args:
-        rows_by_model: model name → rows of :func:`dcirc_utils.methods.heads.role_table` (dicts with ``role``,
-            ``rank``, ``head``, ``score``).
+        rows_by_model: model name → rows of :func:`dcirc_utils.methods.heads.role_table`
+            (:class:`~dcirc_utils.methods.heads.RoleRank` s, or any mappings with ``role``, ``rank``, ``head``,
+            ``score``).
         reference: role → head names of a reference (e.g. the study's named GPT-2 heads), shown in the first
             column (``""`` for a role it does not name); ``None`` leaves the column out.
         reference_name: that column's header.
