@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from .helpers import offline_pair
+
 torch.set_num_threads(int(os.environ.get("DCIRC_TEST_THREADS", "2")))
 torch.set_grad_enabled(False)
 
@@ -89,33 +91,19 @@ def bert_random_pair(bert_tok):
     return load_pair("bert-random", device="cpu")
 
 
-def _offline_pair(name):
-    from dcirc_utils import load_pair
-    from dcirc_utils.models.registry import PairUnavailableError
-    try:
-        return load_pair(name, device="cpu")
-    except PairUnavailableError as err:
-        pytest.skip(f"offline pair {name!r} not shipped yet: {err}")
-
-
 @pytest.fixture(scope="session")
 def small_pair():
-    return _offline_pair("small")
+    return offline_pair("small")
 
 
 @pytest.fixture(scope="session")
 def bert_small_pair():
-    return _offline_pair("bert-small")
+    return offline_pair("bert-small")
 
 
 @pytest.fixture(scope="session")
 def mini_pair():
-    from dcirc_utils import load_pair
-    from dcirc_utils.models.registry import PairUnavailableError
-    try:
-        return load_pair("mini", device="cpu")
-    except PairUnavailableError as err:
-        pytest.skip(f"offline pair not shipped yet: {err}")
+    return offline_pair("mini")
 
 
 @pytest.fixture

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from dcirc_utils.core.tasks import make_prompts
 
+
+def offline_pair(name: str, device: str = "cpu"):
+    """An offline pair loaded on ``device``; the calling test is skipped, with the reason, when it is not shipped."""
+    import pytest
+
+    from dcirc_utils import load_pair
+    from dcirc_utils.models.registry import PairUnavailableError
+    try:
+        return load_pair(name, device=device)
+    except PairUnavailableError as err:
+        pytest.skip(f"offline pair {name!r} not shipped yet: {err}")
+
 #: The engine's agreement with its references: 1e-4 of the largest |value| compared (float32 forwards of the same
 #: weights along different code paths round differently, by about 1e-6 of the values on these small models).
 REL = 1e-4

@@ -69,7 +69,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -93,7 +93,8 @@ class AttributionError(RuntimeError):
     """TransformerLens's attribution tool could not run on a model; the message names the failure and the fix."""
 
 
-def _check_run(which: str, toward: str) -> None:
+def check_run(which: str, toward: str) -> None:
+    """Raise a ValueError naming the fix unless ``which`` is a run and ``toward`` a target other than that run."""
     if which not in RUNS:
         raise ValueError(f"which must be one of {RUNS} (the run that is patched), got {which!r}")
     if toward not in TARGETS:
@@ -104,11 +105,30 @@ def _check_run(which: str, toward: str) -> None:
                          "which='clean', toward='mean' (mean ablation, the course's)")
 
 
-def _components(engine: Engine, components: Iterable[Component] | None) -> list[Component]:
+def resolve_components(engine: Engine, components: Iterable[Component] | None) -> list[Component]:
+    """``components`` checked against the engine's model, or all of its components when ``None``."""
     return list(engine.components) if components is None else engine.check_components(components)
 
 
-def _slice(act: Tensor, c: Component) -> Tensor:
+def patch_hooks(patches: Sequence[Patch]) -> list[tuple[Site, Callable[[Tensor], Tensor]]]:
+    """(site, hook) pairs for ``adapter.hooks`` that write ``patches`` into the activations of a plain forward (each
+    site's patches in order, on a copy of the activation), for code that runs the model outside the engine."""
+    by_site: dict[Site, list[Patch]] = {}
+    for p in patches:
+        by_site.setdefault(p.site, []).append(p)
+
+    def writer(ps: list[Patch]) -> Callable[[Tensor], Tensor]:
+        def fn(act: Tensor) -> Tensor:
+            act = act.clone()
+            for p in ps:
+                assign_patch(act, p.index, p.values)
+            return act
+        return fn
+
+    return [(site, writer(ps)) for site, ps in by_site.items()]
+
+
+def component_slice(act: Tensor, c: Component) -> Tensor:
     """A component's part of its site's activation ``[batch, pos, ...]`` (one head of ``z``, or all of ``mlp_out``)."""
     return act if c.is_mlp else act[:, :, c.head]
 
@@ -188,7 +208,7 @@ def activation_gradients(engine: Engine, sites: Sequence[Site], which: str = "cl
     return ({s: torch.cat(v) for s, v in acts.items()}, {s: torch.cat(v) for s, v in grads.items()})
 
 
-def _targets(engine: Engine, sites: Sequence[Site], toward: str) -> dict[Site, Tensor]:
+def patch_targets(engine: Engine, sites: Sequence[Site], toward: str) -> dict[Site, Tensor]:
     """What each site's activation is moved to: the other run's activations ``[batch, ...]`` or the mean
     ``[pos, ...]`` (broadcast over prompts)."""
     if toward == "mean":
@@ -216,16 +236,16 @@ def first_order_effects(engine: Engine, components: Iterable[Component] | None =
     Returns:
         ``{component: estimated change of the mean metric}`` (Δl units; compare with :func:`exact_effects`).
     """
-    _check_run(which, toward)
-    comps = _components(engine, components)
+    check_run(which, toward)
+    comps = resolve_components(engine, components)
     sites = sorted({c.site for c in comps})
     acts, grads = activation_gradients(engine, sites, which)
-    targets = _targets(engine, sites, toward)
+    targets = patch_targets(engine, sites, toward)
     out = {}
     for c in comps:
-        a, g = _slice(acts[c.site], c).double(), _slice(grads[c.site], c).double()
+        a, g = component_slice(acts[c.site], c).double(), component_slice(grads[c.site], c).double()
         t = targets[c.site]
-        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else _slice(t, c)
+        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else component_slice(t, c)
         out[c] = float(scale * ((t.to(a) - a) * g).flatten(1).sum(-1).mean())
     return out
 
@@ -252,8 +272,8 @@ def exact_effects(engine: Engine, components: Iterable[Component] | None = None,
     Returns:
         ``{component: mean metric with the patch − mean metric of the unpatched which run}``.
     """
-    _check_run(which, toward)
-    comps = _components(engine, components)
+    check_run(which, toward)
+    comps = resolve_components(engine, components)
     baseline = engine.clean_value if which == "clean" else float(engine.evaluate([[]], which="corrupted",
                                                                                  progress=False)[0])
     if which == "clean" and toward == "mean" and scale == 1.0:
@@ -261,12 +281,12 @@ def exact_effects(engine: Engine, components: Iterable[Component] | None = None,
         return {c: v - baseline for c, v in scan.items()}
     sites = sorted({c.site for c in comps})
     own = engine.capture(sites, which=which)
-    targets = _targets(engine, sites, toward)
+    targets = patch_targets(engine, sites, toward)
     variants = []
     for c in comps:
-        a = _slice(own[c.site], c)
+        a = component_slice(own[c.site], c)
         t = targets[c.site]
-        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else _slice(t, c)
+        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else component_slice(t, c)
         variants.append([Patch(c.site, c.index, (a + scale * (t.to(a) - a)).contiguous(), per_prompt=True)])
     values = engine.evaluate(variants, which=which, desc=f"activation patching (exact, {which} run)")
     return {c: float(v) - baseline for c, v in zip(comps, values)}
@@ -324,7 +344,7 @@ def tl_attribution_patching(engine: Engine, components: Iterable[Component] | No
 
     adapter = engine.adapter
     adapter.require("decoder", "TransformerLens's attribution patching")
-    comps = _components(engine, components)
+    comps = resolve_components(engine, components)
     if not torch.equal(engine.positions["clean"], engine.positions["corrupted"]):
         raise ValueError("clean and corrupted prompts are read at different positions: attribution patching pairs "
                          "them position by position; corrupt each prompt in place")
@@ -413,19 +433,8 @@ def tl_direct_path(engine: Engine, circuit: Sequence[Component], senders: Sequen
         end = logits[torch.arange(logits.shape[0], device=logits.device), pos]
         return _readout(engine, end, slice(None)).mean()
 
-    def ablate(site: Site, patches: list[Patch]):
-        def fn(act: Tensor) -> Tensor:
-            act = act.clone()
-            for p in patches:
-                assign_patch(act, p.index, p.values)
-            return act
-        return fn
-
-    by_site: dict[Site, list[Patch]] = {}
-    for p in base:
-        by_site.setdefault(p.site, []).append(p)
     scores: dict[Edge, float] = {}
-    with torch.inference_mode(), adapter.hooks([(s, ablate(s, ps)) for s, ps in by_site.items()]):
+    with torch.inference_mode(), adapter.hooks(patch_hooks(base)):
         for s in senders:
             receivers = [r for r in heads if r.layer > s.layer]
             if not receivers:

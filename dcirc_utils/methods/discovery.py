@@ -243,7 +243,7 @@ class EdgeScores:
         return cls(scores, d["threshold"])
 
 
-def _receivers(sender: Component, circuit: Sequence[Component]) -> list[tuple[Edge, Site, int | None]]:
+def edge_receivers(sender: Component, circuit: Sequence[Component]) -> list[tuple[Edge, Site, int | None]]:
     """(edge, receiver site, head index) for every receiver input downstream of ``sender``."""
     out = []
     for r in circuit:
@@ -285,7 +285,7 @@ def path_patch(engine: Engine, circuit: Sequence[Component], threshold: float = 
     for s in senders:
         frozen = [Patch(h.site, h.head, value(clean, h), per_prompt=True) for h in heads if h.layer > s.layer]
         variants.append(frozen + [Patch(s.site, s.index, value(corrupted, s), per_prompt=True)])
-        plans.append(_receivers(s, circuit))
+        plans.append(edge_receivers(s, circuit))
     capture_sites = sorted({site for plan in plans for _, site, _ in plan}, key=lambda t: (t.layer is None, t))
     _, captured = engine.run(variants, base, capture=capture_sites, desc="path patching: senders")
 

@@ -88,8 +88,8 @@ from torch import Tensor
 from ..core.components import Component, Site
 from ..engine import Engine, Patch, assign_patch
 from ..models.adapters import FamilyError
-from .attribution import _check_run, _components, _slice, _targets
-from .discovery import Edge, EdgeScores, _receivers
+from .attribution import check_run, component_slice, patch_hooks, patch_targets, resolve_components
+from .discovery import Edge, EdgeScores, edge_receivers
 
 __all__ = ["DEFAULT_STEPS", "NodeAttribution", "EdgeAttribution", "eap_ig_nodes", "eap_ig_effects", "eap_ig_edges"]
 
@@ -203,18 +203,7 @@ def _end_value(engine: Engine, which: str, end: Tensor, base: Sequence[Patch] = 
     """Mean metric of the run whose input embeddings are ``end`` (the end of the line, α = 1)."""
     adapter = engine.adapter
 
-    def patch(site: Site, ps: list[Patch]):
-        def fn(act: Tensor) -> Tensor:
-            act = act.clone()
-            for p in ps:
-                assign_patch(act, p.index, p.values)
-            return act
-        return fn
-
-    by_site: dict[Site, list[Patch]] = {}
-    for p in base:
-        by_site.setdefault(p.site, []).append(p)
-    with torch.no_grad(), adapter.hooks([(s, patch(s, ps)) for s, ps in by_site.items()]):
+    with torch.no_grad(), adapter.hooks(patch_hooks(base)):
         x = end
         for layer in range(engine.n_layers):
             x = adapter.block(layer, x)
@@ -273,10 +262,10 @@ def eap_ig_nodes(engine: Engine, components: Iterable[Component] | None = None, 
         ValueError: for an unknown ``which``/``toward``, ``toward == which``, ``steps < 1``, a component the model
             lacks, or prompt sets read at different positions.
     """
-    _check_run(which, toward)
+    check_run(which, toward)
     steps = _check_steps(steps)
     _check_positions(engine)
-    comps = _components(engine, components)
+    comps = resolve_components(engine, components)
     sites = sorted({c.site for c in comps})
     start, end = _endpoints(engine, which, toward)
     B = engine.n_prompts
@@ -296,12 +285,12 @@ def eap_ig_nodes(engine: Engine, components: Iterable[Component] | None = None, 
         if pt.k == 0:
             start_vals.append(pt.metric.float())
     own = {s: torch.cat(v) for s, v in acts.items()}
-    targets = _targets(engine, sites, toward)
+    targets = patch_targets(engine, sites, toward)
     scores = {}
     for c in comps:
-        a, g = _slice(own[c.site], c).double(), _slice(gsum[c.site], c) / steps
+        a, g = component_slice(own[c.site], c).double(), component_slice(gsum[c.site], c) / steps
         t = targets[c.site]
-        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else _slice(t, c)
+        t = (t if c.is_mlp else t[:, c.head]) if toward == "mean" else component_slice(t, c)
         scores[c] = float(((t.to(a) - a) * g).flatten(1).sum(-1).mean())
     input_score = float(((end - start).double() * in_sum / steps).flatten(1).sum(-1).mean())
     return NodeAttribution(scores, input_score, float(torch.cat(start_vals).mean()),
@@ -448,7 +437,7 @@ def eap_ig_edges(engine: Engine, circuit: Sequence[Component], steps: int = DEFA
         FamilyError: for encoders, grouped-query ``k``/``v`` edges, or a model whose head inputs cannot be recovered
             exactly (module docstring).
     """
-    _check_run(which, toward)
+    check_run(which, toward)
     steps = _check_steps(steps)
     _check_positions(engine)
     circuit = sorted(engine.check_components(circuit))
@@ -456,7 +445,7 @@ def eap_ig_edges(engine: Engine, circuit: Sequence[Component], steps: int = DEFA
         raise ValueError("circuit=[] has no edges: pass the circuit's components (e.g. discover(...).circuit."
                          "components, or engine.components for every edge of the model)")
     senders = circuit if senders is None else sorted(engine.check_components(senders))
-    plans = {s: _receivers(s, circuit) for s in senders}
+    plans = {s: edge_receivers(s, circuit) for s in senders}
     kinds = {e.kind for plan in plans.values() for e, _, _ in plan}
     _require_edges(engine, kinds)
     adapter = engine.adapter
@@ -468,8 +457,8 @@ def eap_ig_edges(engine: Engine, circuit: Sequence[Component], steps: int = DEFA
     target = {s: engine.means[s] for s in s_sites} if toward == "mean" else engine.capture(s_sites, base, which=toward)
     deltas = []
     for s in senders:
-        a, t = _slice(own[s.site], s), target[s.site]
-        t = (t if s.is_mlp else t[:, s.head]) if toward == "mean" else _slice(t, s)
+        a, t = component_slice(own[s.site], s), target[s.site]
+        t = (t if s.is_mlp else t[:, s.head]) if toward == "mean" else component_slice(t, s)
         d = t.to(a) - a
         deltas.append((d if s.is_mlp else d @ adapter.head_out_weights(s.layer)[s.head]).double())
     delta = torch.stack(deltas)                                                  # [S, B, P, d]

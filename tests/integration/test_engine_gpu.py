@@ -20,7 +20,7 @@ from dcirc_utils.core.tasks import make_prompts
 from dcirc_utils.engine import Engine
 from dcirc_utils.methods.discovery import prune_nodes
 
-from ..helpers import REL, assert_scores_close
+from ..helpers import REL, assert_scores_close, offline_pair
 
 pytestmark = pytest.mark.gpu
 
@@ -30,12 +30,7 @@ N_PROMPTS = 40
 
 @pytest.fixture(scope="module")
 def mini_on_cuda():
-    from dcirc_utils import load_pair
-    from dcirc_utils.models.registry import PairUnavailableError
-    try:
-        return load_pair("mini", device="cuda")
-    except PairUnavailableError as err:
-        pytest.skip(f"offline pair not shipped yet: {err}")
+    return offline_pair("mini", device="cuda")
 
 
 def compare_devices(cpu_pair, other_pair, threshold: float = THRESHOLD, n: int = N_PROMPTS) -> None:
