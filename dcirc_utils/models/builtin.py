@@ -1,10 +1,11 @@
 """The built-in pairs' loaders, each registered in :data:`~dcirc_utils.models.registry.PAIRS` under its name (the
 list and what each pair is: :mod:`dcirc_utils.models.pairs`).
 
-* the study's pairs from the Hugging Face hub: ``"gpt2"`` (GPT-2 small -> DistilGPT2) and ``"bert"`` (BERT-base ->
-  DistilBERT);
-* their random-weight stand-ins in the same architectures with the real tokenizers: ``"gpt2-random"``,
-  ``"bert-random"``;
+* the study's pairs from the Hugging Face hub: ``"gpt2"`` (GPT-2 small -> DistilGPT2), ``"bert"`` (BERT-base ->
+  DistilBERT) and, from the study's version 2, ``"llama-minitron"`` (Llama-3.1-8B -> Llama-3.1-Minitron-4B-Depth);
+* their random-weight stand-ins with the real tokenizers: ``"gpt2-random"``, ``"bert-random"`` in the same
+  architectures, ``"llama-random"`` in the Llama pair's layer, head and key/value-head grid at a reduced width (with
+  GPT-2's tokenizer);
 * the offline pairs shipped in ``data/models/`` (``"small"`` and its variants, the ``small2`` family, ``"mini"``,
   ``"bert-small"``), checked as they load (weights against ``digests.json``, finite logits on a probe prompt), and
   their ``*-init`` control pairs (the student before distillation, rebuilt exactly from the teacher by
@@ -12,6 +13,8 @@ list and what each pair is: :mod:`dcirc_utils.models.pairs`).
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import tempfile
 from pathlib import Path
 
@@ -19,12 +22,14 @@ import torch
 
 from ..core.paths import MODELS_DIR
 from .decoder import DecoderAdapter, boot_bridge
-from .hub import BERT_FIXES, hub_snapshot, quiet_loading
+from .hf_loader import load_hf_pair
+from .hub import BERT_FIXES, LLAMA_FIXES, hub_snapshot, quiet_loading
 from .integrity import fix_hint, verify_digests
 from .registry import PAIRS, ModelPair, PairUnavailableError, register_pair
 from .tokenizers import bert_tokenizer, gpt2_tokenizer, local_tokenizer
 
-__all__ = ["SMALL2_PAIRS", "BUILTIN_PAIRS"]
+__all__ = ["SMALL2_PAIRS", "BUILTIN_PAIRS", "LLAMA_TEACHER", "LLAMA_STUDENT", "MINITRON_DEPTH_LAYER_MAP",
+           "llama_dtype"]
 
 
 # --------------------------------------------------------------------------------------------- gpt2 (hub)
@@ -55,6 +60,90 @@ def _load_gpt2_random(device: torch.device, seed: int = 0) -> ModelPair:
     return ModelPair("gpt2-random", models[0], models[1], tok,
                      f"RANDOM weights (seed {seed}) in the GPT-2 small (12 layers) and DistilGPT2 (6 layers) "
                      "architectures, real GPT-2 tokenizer: numbers from this pair say nothing about the real models")
+
+
+# --------------------------------------------------------------------------------------------- llama (hub, study v2)
+#: The study's larger pair (its version 2, March 2026): the hub ids of the teacher and of its depth-pruned student.
+LLAMA_TEACHER, LLAMA_STUDENT = "meta-llama/Llama-3.1-8B", "nvidia/Llama-3.1-Minitron-4B-Depth-Base"
+
+#: The Llama-3.1-8B blocks (0-indexed) that Llama-3.1-Minitron-4B-Depth kept: 0–14 and 31, i.e. the contiguous
+#: blocks 15–30 were dropped (32 → 16 layers). Sources: the Minitron report (arXiv 2408.11796) drops "layers 16 to 31
+#: continuously" (the best Winogrande accuracy after pruning, 0.595 against 0.5 for the 16 least important single
+#: layers) without saying how it counts; NVIDIA's NeMo tutorial for this pruning
+#: (tutorials/llm/llama-3/pruning-distillation/03_a_depth_pruning.ipynb) drops the 1-indexed layers 16–31 "(leaving
+#: 1-15 and 32)", which is this map. The released checkpoint does not record its provenance: docs/scaling.md §1 says
+#: how sure this is and how to check it on the weights.
+MINITRON_DEPTH_LAYER_MAP: tuple[int, ...] = tuple(range(15)) + (31,)
+
+
+def llama_dtype(device: torch.device) -> torch.dtype:
+    """The dtype ``llama-minitron`` loads in: bfloat16 on CUDA (the pair, key/value heads ungrouped, is 27.6 GB there
+    instead of 55.1 GB, docs/scaling.md §2; the engine reads its metrics out in float32), float32 elsewhere (CPU
+    matmuls in bf16 are slow, and some are missing)."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
+@register_pair("llama-minitron")
+def _load_llama_minitron(device: torch.device) -> ModelPair:
+    t_dir, s_dir = hub_snapshot(LLAMA_TEACHER, LLAMA_FIXES), hub_snapshot(LLAMA_STUDENT, LLAMA_FIXES)
+    dtype = llama_dtype(device)
+    pair = load_hf_pair("llama-minitron", str(t_dir), str(s_dir), device, layer_map=list(MINITRON_DEPTH_LAYER_MAP),
+                        dtype=dtype, labels={"teacher": "Llama-3.1-8B", "student": "Llama-3.1-Minitron-4B-Depth"})
+    t, s = pair.teacher, pair.student
+    n_kv = json.loads((t_dir / "config.json").read_text()).get("num_key_value_heads") or t.n_heads
+    return dataclasses.replace(
+        pair, description=f"Llama-3.1-8B ({t.n_layers} layers x {t.n_heads} heads, {n_kv} key/value heads ungrouped to "
+                          f"one per query head) -> Llama-3.1-Minitron-4B-Depth-Base ({s.n_layers} layers: teacher "
+                          "blocks 0-14 and 31 kept, then distilled), pretrained weights from the Hugging Face hub, in "
+                          f"{str(dtype).removeprefix('torch.')} (bfloat16 on CUDA, float32 elsewhere; metrics are read "
+                          "in float32)")
+
+
+def _randomise_norms(model: torch.nn.Module) -> None:
+    """Draw every norm weight of ``model`` from U(0.5, 1.5) (a fresh model's are all 1), so that folding them into
+    the next matrices, as compatibility mode does with the real weights, changes something."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.uniform_(0.5, 1.5)
+
+
+@register_pair("llama-random")
+def _load_llama_random(device: torch.device, seed: int = 0) -> ModelPair:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from .init import init_decoder_student
+    from .surgery import ungroup_kv
+    tok = gpt2_tokenizer()      # the Llama-3 tokenizer is not available offline
+    # Llama-3.1-8B's config (its layers, heads, key/value heads, rotary and norm settings) at width 256: head_dim 8 and
+    # the 8B's MLP ratio 14336 / 4096 = 3.5
+    n_heads, n_kv, head_dim = 32, 8, 8
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=n_heads * head_dim, intermediate_size=896, num_hidden_layers=32,
+                      num_attention_heads=n_heads, num_key_value_heads=n_kv, head_dim=head_dim, hidden_act="silu",
+                      max_position_embeddings=131072, rope_theta=500000.0, rms_norm_eps=1e-5,
+                      rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                    "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+                      attention_bias=False, mlp_bias=False, tie_word_embeddings=False,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    torch.manual_seed(seed)
+    with quiet_loading():
+        teacher = LlamaForCausalLM(cfg).eval()
+        _randomise_norms(teacher)
+        student = init_decoder_student(teacher, MINITRON_DEPTH_LAYER_MAP)
+    models = []
+    with tempfile.TemporaryDirectory(prefix="dcirc-llama-random-") as tmp:
+        tok.save_pretrained(tmp)  # the bridge reads the tokenizer from a folder
+        for hf, label in ((teacher, "Llama-3.1-8B grid (random)"), (student, "Minitron-4B-Depth grid (random copy)")):
+            with torch.no_grad():   # one key/value copy per query head, as llama-minitron loads (register_hf_pair)
+                ungroup_kv(hf, n_heads, n_kv, head_dim, "llama-random")
+            hf.config.save_pretrained(tmp)
+            models.append(DecoderAdapter(boot_bridge(tmp, device, hf_model=hf, tokenizer=tok), tok, label))
+    return ModelPair("llama-random", models[0], models[1], tok,
+                     f"RANDOM weights (seed {seed}) in the Llama-3.1-8B grid (32 layers x 32 heads, 8 key/value heads "
+                     "ungrouped as llama-minitron's are) at width 256 (head_dim 8, MLP 896), and a 16-layer student "
+                     "whose blocks are COPIES of teacher blocks 0-14 and 31 (the blocks Minitron-4B-Depth kept; not "
+                     "distilled), GPT-2's tokenizer (Llama-3's is not available offline): numbers from this pair say "
+                     "nothing about the real models", layer_map=list(MINITRON_DEPTH_LAYER_MAP))
 
 
 # --------------------------------------------------------------------------------------------- offline decoders

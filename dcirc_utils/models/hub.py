@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .registry import PairUnavailableError
 
-__all__ = ["quiet_loading", "hub_fixes", "GPT2_FIXES", "BERT_FIXES", "hub_snapshot"]
+__all__ = ["quiet_loading", "hub_fixes", "GPT2_FIXES", "BERT_FIXES", "LLAMA_FIXES", "hub_snapshot"]
 
 
 @contextlib.contextmanager
@@ -51,6 +51,11 @@ def hub_fixes(repos: str, offline: str) -> str:
 
 GPT2_FIXES = hub_fixes("'gpt2' and 'distilgpt2'", "small")
 BERT_FIXES = hub_fixes("'bert-base-uncased' and 'distilbert-base-uncased'", "bert-small")
+LLAMA_FIXES = (hub_fixes("'meta-llama/Llama-3.1-8B' and 'nvidia/Llama-3.1-Minitron-4B-Depth-Base'", "llama-random")
+               + " Llama-3.1-8B is gated on the hub: accept Meta's licence on its page and log in "
+                 "(`huggingface-cli login`) before (1). llama-random has RANDOM weights in the same layer and head "
+                 "grid (a dry run of the code path, not of the results); 'small' is the offline pair with trained "
+                 "weights.")
 
 
 def hub_snapshot(repo_id: str, fixes: str = GPT2_FIXES, patterns: list[str] | None = None) -> Path:

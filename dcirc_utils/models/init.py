@@ -1,17 +1,22 @@
-"""Students initialised from their teachers, as DistilGPT2 and DistilBERT were: the offline pairs' recipe
-(``dcirc_utils.offline``) and the ``*-init`` control pairs (:mod:`dcirc_utils.models.pairs`), which rebuild a student
-exactly as it was before distillation.
+"""Students initialised from their teachers, as DistilGPT2, DistilBERT and Minitron's depth-pruned students were: the
+offline pairs' recipe (``dcirc_utils.offline``), the ``*-init`` control pairs (:mod:`dcirc_utils.models.pairs`), which
+rebuild a student exactly as it was before distillation, and ``llama-random``'s student (the teacher blocks
+Llama-3.1-Minitron-4B-Depth kept).
 
-Both copy the teacher blocks ``student_layer_map(T, S)`` (``[0, 2, 4, 7, 9, 11]`` for 12 → 6) and the embeddings;
-every parameter of the student is a copy, so the result does not depend on the random state.
+Each copies a subset of the teacher's blocks (``student_layer_map(T, S)``, ``[0, 2, 4, 7, 9, 11]`` for 12 → 6, or a
+given ``layer_map``) and the embeddings; every parameter of the student is a copy, so the result does not depend on
+the random state.
 """
 from __future__ import annotations
 
+import copy
+from typing import Sequence
+
 import torch
 
-from ..core.components import student_layer_map
+from ..core.components import check_layer_map, student_layer_map
 
-__all__ = ["init_student_from_teacher", "init_distilbert_from_bert"]
+__all__ = ["init_student_from_teacher", "init_decoder_student", "init_distilbert_from_bert"]
 
 
 def init_student_from_teacher(teacher, n_student_layers: int | None = None):
@@ -50,6 +55,50 @@ def init_student_from_teacher(teacher, n_student_layers: int | None = None):
     student.tie_weights()
     student.config.dcirc_layer_map = layer_map
     return student
+
+
+def init_decoder_student(hf_teacher, layer_map: Sequence[int]):
+    """A student of a Llama-family teacher (Llama, Mistral, Qwen2: ``model.embed_tokens``, ``model.layers``,
+    ``model.norm``, ``lm_head``) that keeps the teacher blocks ``layer_map``, as depth pruning does
+    (Llama-3.1-Minitron-4B-Depth kept blocks 0–14 and 31 of Llama-3.1-8B; the ``llama-random`` pair).
+
+    Same config with ``len(layer_map)`` blocks; block ``i`` is a copy of teacher block ``layer_map[i]`` (its
+    attention, MLP and both norms); the token embedding, the final norm and the unembedding are copied too (tied
+    again if the teacher ties them). Same class, device and dtype as the teacher; the teacher is not changed.
+
+    Args:
+        hf_teacher: a Hugging Face ``*ForCausalLM`` of the Llama layout (not a TransformerBridge).
+        layer_map: increasing teacher block indices, one per student block.
+
+    Raises:
+        TypeError: if ``hf_teacher`` does not have the Llama layout.
+        ValueError: if ``layer_map`` is not increasing or leaves ``0..n_layers-1`` of the teacher.
+    """
+    base = getattr(hf_teacher, "model", None)
+    missing = [name for name in ("embed_tokens", "layers", "norm") if not hasattr(base, name)]
+    if missing or hf_teacher.get_output_embeddings() is None:
+        raise TypeError(f"hf_teacher must be a Llama-family Hugging Face causal LM (model.embed_tokens, model.layers, "
+                        f"model.norm, lm_head), got {type(hf_teacher).__name__}"
+                        + (f" without model.{', model.'.join(missing)}" if missing else " without an unembedding")
+                        + "; GPT-2 students are init_student_from_teacher's")
+    n_teacher = len(base.layers)
+    lm = check_layer_map(layer_map, n_teacher, len(layer_map))
+    cfg = copy.deepcopy(hf_teacher.config)
+    cfg.num_hidden_layers = len(lm)
+    if getattr(cfg, "layer_types", None) is not None:          # per-layer attention kinds (sliding window, ...)
+        cfg.layer_types = [cfg.layer_types[j] for j in lm]
+    param = next(hf_teacher.parameters())
+    student = type(hf_teacher)(cfg).to(device=param.device, dtype=param.dtype)
+    with torch.no_grad():
+        student.model.embed_tokens.load_state_dict(base.embed_tokens.state_dict())
+        student.model.norm.load_state_dict(base.norm.state_dict())
+        for i, j in enumerate(lm):
+            student.model.layers[i].load_state_dict(base.layers[j].state_dict())
+        if not getattr(cfg, "tie_word_embeddings", False):
+            student.get_output_embeddings().load_state_dict(hf_teacher.get_output_embeddings().state_dict())
+    student.tie_weights()
+    student.config.dcirc_layer_map = lm
+    return student.eval()
 
 
 def init_distilbert_from_bert(teacher, n_student_layers: int | None = None):

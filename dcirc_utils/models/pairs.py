@@ -11,6 +11,14 @@ Pairs (used by every notebook through :func:`load_pair`):
 * ``"gpt2"``: GPT-2 small → DistilGPT2 from the Hugging Face hub or its local cache.
 * ``"gpt2-random"``: randomly initialised models of exactly the GPT-2 small (12 layers) and DistilGPT2 (6 layers)
   architectures with the real GPT-2 tokenizer: the offline dry run of the real path.
+* ``"llama-minitron"``: the study's larger pair (its version 2): Llama-3.1-8B → Llama-3.1-Minitron-4B-Depth (32 × 32
+  heads with 8 key/value heads → 16 × 32; the student kept teacher blocks 0–14 and 31,
+  :data:`~dcirc_utils.models.builtin.MINITRON_DEPTH_LAYER_MAP`) from the Hugging Face hub or its cache, in bfloat16
+  on CUDA and float32 elsewhere. Its tokenizer splits " 5" into " " + "5", so the numeral prompts cannot be written
+  for it yet (``docs/pairs.md``).
+* ``"llama-random"``: random weights in that pair's layer, head and key/value-head grid at width 256, the student's
+  blocks copied from the teacher blocks Minitron-4B-Depth kept, with GPT-2's tokenizer: the offline dry run of the
+  Llama path.
 * ``"bert"``, ``"bert-random"``, ``"bert-small"``: the encoder pairs (BERT → DistilBERT from the hub; random weights
   in their exact architectures with the real uncased tokenizer; the offline encoder pair), behind
   :class:`~dcirc_utils.models.encoder.EncoderAdapter`.
@@ -26,10 +34,11 @@ LayerNorm, centred writing weights and unembedding), the processing the study us
 
 This module is the entry point (:func:`load_pair`, the registry's public names); the pieces live by concept:
 :mod:`~dcirc_utils.models.registry` (:class:`ModelPair`, :data:`PAIRS`, the errors), :mod:`~dcirc_utils.models.builtin`
-(the built-in pairs' loaders), :mod:`~dcirc_utils.models.byo` (bring-your-own pairs), :mod:`~dcirc_utils.models.hub`
-(the Hugging Face hub and cache), :mod:`~dcirc_utils.models.tokenizers`, :mod:`~dcirc_utils.models.decoder` and
-:mod:`~dcirc_utils.models.encoder` (the model families), :mod:`~dcirc_utils.models.init` and
-:mod:`~dcirc_utils.models.surgery` (weights built from other weights).
+(the built-in pairs' loaders), :mod:`~dcirc_utils.models.byo` (bring-your-own pairs),
+:mod:`~dcirc_utils.models.hf_loader` (loading a decoder pair from the hub or two folders, checked),
+:mod:`~dcirc_utils.models.hub` (the Hugging Face hub and cache), :mod:`~dcirc_utils.models.tokenizers`,
+:mod:`~dcirc_utils.models.decoder` and :mod:`~dcirc_utils.models.encoder` (the model families),
+:mod:`~dcirc_utils.models.init` and :mod:`~dcirc_utils.models.surgery` (weights built from other weights).
 """
 from __future__ import annotations
 
@@ -38,6 +47,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.components import student_layer_map
 from ..core.paths import MODELS_DIR
 from . import builtin  # noqa: F401 - importing it registers the built-in pairs in PAIRS
 from .byo import HF_PREFIX, load_hf_pair, parse_hf_name, register_hf_pair
@@ -49,17 +59,29 @@ from .tokenizers import bert_tokenizer, gpt2_tokenizer
 # each is defined once, in the module named on its import line above.
 __all__ = ["ModelPair", "load_pair", "PAIRS", "DEFAULT_PAIR", "PairUnavailableError", "pick_device",
            "gpt2_tokenizer", "bert_tokenizer", "register_pair", "MODELS_DIR", "boot_local", "register_hf_pair",
-           "TokenizerMismatchError", "HF_PREFIX", "STUDY_PAIRS", "is_stand_in", "copy_control_name"]
+           "TokenizerMismatchError", "HF_PREFIX", "STUDY_PAIRS", "is_stand_in", "copy_control_name",
+           "pair_layer_map"]
 
 DEFAULT_PAIR = "small"
-#: The pairs the study itself measured (pretrained weights from the hub); every other pair is a stand-in.
-STUDY_PAIRS = ("gpt2", "bert")
+#: The pairs the study itself measured (pretrained weights from the hub; llama-minitron in its version 2); every other
+#: pair is a stand-in.
+STUDY_PAIRS = ("gpt2", "bert", "llama-minitron")
 
 
 def is_stand_in(name: str) -> bool:
     """Whether the pair ``name`` is a stand-in for the study's pairs (offline, random-initialised or brought by a
     user) rather than one the study measured (:data:`STUDY_PAIRS`)."""
     return name not in STUDY_PAIRS
+
+
+def pair_layer_map(pair: ModelPair) -> list[int]:
+    """The teacher block each student block of ``pair`` was copied from (notebooks 03–05's "copied from" labels):
+    ``pair.layer_map`` where the pair records one (``llama-minitron``, ``llama-random``, a bring-your-own pair given
+    one), else the DistilGPT2 rule :func:`~dcirc_utils.core.components.student_layer_map` for the two depths
+    (``[0, 2, 4, 7, 9, 11]`` for 12 → 6)."""
+    if pair.layer_map is not None:
+        return list(pair.layer_map)
+    return student_layer_map(pair.teacher.n_layers, pair.student.n_layers)
 
 
 def copy_control_name(name: str) -> str | None:

@@ -36,8 +36,9 @@ class ModelPair:
             mode with gradients off).
         tokenizer: the Hugging Face tokenizer both use.
         description: one line saying what the weights are (notebooks print it).
-        layer_map: the teacher block each student block was initialised from, when known (a bring-your-own pair's
-            ``layer_map``); ``None`` otherwise.
+        layer_map: the teacher block each student block was initialised from, when known (``llama-minitron``'s and
+            ``llama-random``'s, a bring-your-own pair's ``layer_map``); ``None`` otherwise, where notebooks assume
+            DistilGPT2's rule (:func:`~dcirc_utils.models.pairs.pair_layer_map`).
     """
 
     name: str

@@ -83,12 +83,20 @@ def answer_token_ids(tokenizer, answers: Sequence[str]) -> Int[Tensor, "batch"]:
         answers: answer strings, e.g. ``" 5"``.
 
     Raises:
-        ValueError: naming the first answer that is not a single (known) token for ``tokenizer``.
+        ValueError: naming the first answer that is not a single (known) token for ``tokenizer``, and saying so
+            when the tokenizer splits the answer's leading space off (Llama-3's before every number).
     """
     unk = getattr(tokenizer, "unk_token_id", None)
     out = []
     for a in answers:
         ids = _encode(tokenizer, a)
+        if len(ids) > 1 and a[:1].isspace() and not tokenizer.decode(ids[:1]).strip():
+            raise ValueError(f"answer {a!r} is {len(ids)} tokens {ids} for this tokenizer, not one: it splits the "
+                             "leading space off into a token of its own (as Llama-3's tokenizer does before every "
+                             "number: ' 5' -> ' ' + '5'), so the answer is not one token and its logit difference "
+                             "cannot be read. Fix: use a pair whose tokenizer keeps ' 5' whole (GPT-2's; the "
+                             "llama-random dry run uses it), or a prompt form that ends with the space and asks for "
+                             "the bare token (not built yet: docs/pairs.md, 'The Llama pairs').")
         if len(ids) != 1:
             raise ValueError(f"answer {a!r} is {len(ids)} tokens {ids} for this tokenizer, not one: the logit "
                              "difference needs single-token answers. Choose elements whose successor is one token "
