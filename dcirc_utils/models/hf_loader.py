@@ -169,9 +169,10 @@ def _boot_byo(folder: Path, cfg: dict, source: str, role: str, tok, device: torc
 def load_hf_pair(name: str, teacher: str, student: str, device: torch.device, layer_map: list[int] | None = None,
                   tokenizer=None, ungroup_gqa: bool = True, device_map=None,
                   dtype: torch.dtype | None = None, labels: dict[str, str] | None = None) -> ModelPair:
-    """Load a bring-your-own pair (:func:`register_hf_pair`, ``load_pair("hf:...")``; the built-in hub pair
-    ``llama-minitron`` too). ``labels``: ``{"teacher": ..., "student": ...}`` for the adapters (default: the last part
-    of each hub id or folder)."""
+    """Load a decoder pair from two hub ids or folders: a bring-your-own pair
+    (:func:`~dcirc_utils.models.byo.register_hf_pair`, ``load_pair("hf:...")``) or the built-in hub pair
+    ``llama-minitron``. ``labels``: ``{"teacher": ..., "student": ...}`` for the adapters (default: the last part of
+    each hub id or folder)."""
     sources = {"teacher": teacher, "student": student}
     dirs = {role: _resolve_model(src, role) for role, src in sources.items()}
     cfgs = {role: _decoder_config(dirs[role], role, sources[role]) for role in sources}
