@@ -120,12 +120,15 @@ LAZY_CORPORA: dict[str, Callable[[], CorpusSpec]] = {}
 #: Share of documents of each kind in the SMALL2 corpus (the capacity-limited pair ``small2``): more than half of the
 #: tokens are WordNet prose (``offline.prose``), the study's template family at most 5%, IOI about a fifth (a pilot
 #: with 13% had not learned IOI after 1,200 of 1,800 steps), QA and greater-than a few per cent each
-#: (:func:`token_shares` measures them; ``data/models/small2/README.md`` gives the shares and the pilot).
+#: (:func:`token_shares` measures them; ``data/models/small2/README.md`` gives the shares and the pilots). Pilot 3
+#: adds ``template_step`` (values going up or down by 2..5), a fifth of the family, taken from the other template
+#: kinds: the teacher of pilot 2 did the numerals in block 0, and its copy before distillation kept 87%.
 SMALL2_MIX: dict[str, float] = {
     "prose": 1.35,
-    "template": 0.096,
-    "template_irregular": 0.042,
-    "template_words": 0.037,
+    "template": 0.075,
+    "template_irregular": 0.034,
+    "template_words": 0.032,
+    "template_step": 0.037,
     "counting": 0.10,
     "number_words": 0.05,
     "months": 0.05,
@@ -139,9 +142,11 @@ SMALL2_MIX: dict[str, float] = {
 
 
 @lru_cache(maxsize=2)
-def prose_pool(wordnet: str | None = None):
-    """The SMALL2 prose: WordNet's filtered sentences (``prose.candidate_sentences``), the words the vocabulary adds
-    and the train / held-out split, as a ``prose.ProsePool``.
+def prose_pool(wordnet: str | None = None, sources: tuple[str, ...] = ("wordnet",)):
+    """The SMALL2 prose: the filtered sentences of ``sources`` (``prose.candidate_sentences``; the default, WordNet
+    alone, is the model cards' text; ``("wordnet", "pydoc", "gcide")`` adds the Python documentation and Webster
+    1913), the words the vocabulary adds and the train / held-out split, as a ``prose.ProsePool`` whose ``source``
+    names every source read. ``wordnet``: WordNet's folder (``None`` finds or fetches every source).
 
     A sentence stands first in a document or after another one, so both of its forms (``"An"`` and ``"ĠAn"``) count
     for the vocabulary, which is counted on the training sentences only; a sentence is kept when both forms have at
@@ -149,7 +154,7 @@ def prose_pool(wordnet: str | None = None):
     """
     from . import prose
     verbs = tuple(VERBS) + (SHIFT_VERB,)
-    sentences = prose.candidate_sentences(wordnet, lambda t: bool(template_items(t, verbs)))
+    sentences = prose.candidate_sentences(wordnet, lambda t: bool(template_items(t, verbs)), tuple(sources))
     pre = _pre_tokenizer(SMALL)
     forms = [([p for p, _ in pre.pre_tokenize_str(s)], [p for p, _ in pre.pre_tokenize_str(" " + s)])
              for s in sentences]
@@ -164,17 +169,18 @@ def prose_pool(wordnet: str | None = None):
         n_tok, n_unk = n_tok + len(b), n_unk + sum(p not in known for p in b)
         (heldout if prose.is_heldout(s) else train).append(s)
     return prose.ProsePool(tuple(train), tuple(heldout), tuple(sorted(top)), n_unk / max(1, n_tok),
-                           f"WordNet 3.0 ({prose.wordnet_dir(wordnet)})")
+                           prose.describe_sources(tuple(sources), wordnet))
 
 
 @lru_cache(maxsize=2)
-def small2_spec(wordnet: str | None = None) -> CorpusSpec:
-    """The SMALL2 spec: SMALL's document kinds, written as SMALL writes them, SMALL2_MIX and WordNet prose
-    (``offline.prose``; the folder of WordNet's data files, or ``None`` to find or fetch it)."""
-    pool = prose_pool(wordnet)
+def small2_spec(wordnet: str | None = None, sources: tuple[str, ...] = ("wordnet",)) -> CorpusSpec:
+    """The SMALL2 spec: SMALL's document kinds, written as SMALL writes them, SMALL2_MIX and the prose of ``sources``
+    (``offline.prose``; default WordNet alone; ``wordnet``: the folder of WordNet's data files, or ``None`` to find
+    or fetch it), whose vocabulary it uses (:func:`prose_pool`)."""
+    pool = prose_pool(wordnet, tuple(sources))
     vocab = tuple(sorted(set(_default_vocabulary("small")) | set(pool.words)))
     return replace(SMALL, name="small2", mix=SMALL2_MIX, seed_prefix="dcirc-corpus-small2-",
-                   kinds=SMALL.kinds + ("prose",), prose=pool.train, tokens_per_doc=26.0, closed_vocabulary=vocab)
+                   kinds=SMALL.kinds + ("prose", "template_step"), prose=pool.train, tokens_per_doc=26.0, closed_vocabulary=vocab)
 
 
 LAZY_CORPORA["small2"] = small2_spec

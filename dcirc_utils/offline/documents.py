@@ -26,7 +26,7 @@ from ..core.tasks import (GT_CENTURIES, GT_NOUNS, IOI_NAMES, IOI_OBJECTS, IOI_OR
 
 __all__ = [
     "DAYS", "PLACES", "OBJECTS", "ADJECTIVES", "TRANSITIVE_VERBS", "INTRANSITIVE_VERBS", "FILLER_NOUNS",
-    "QA_FACT_FORMS", "TEMPLATE_KINDS", "TEMPLATE_STARTS", "TEMPLATE_SENTENCES", "SMALL_TEMPLATE_SENTENCES",
+    "QA_FACT_FORMS", "TEMPLATE_KINDS", "TEMPLATE_STEPS", "TEMPLATE_STARTS", "TEMPLATE_SENTENCES", "SMALL_TEMPLATE_SENTENCES",
     "SMALL_SENTENCE_WEIGHTS", "PROSE_SENTENCES", "CorpusDoc", "CorpusSpec", "KIND_WRITERS", "write_document",
 ]
 
@@ -46,7 +46,9 @@ FILLER_NOUNS = ("dog", "cat", "car", "book", "ball", "bell", "coin", "hat", "pen
 QA_FACT_FORMS = ("{p} lives in {c}.", "{c} is where {p} lives.", "{p} has a house in {c}.",
                  "The city where {p} lives is {c}.", "{p} lives in {c} and works there.")
 #: The kinds that write the study's template.
-TEMPLATE_KINDS = ("template", "template_irregular", "template_words")
+TEMPLATE_KINDS = ("template", "template_irregular", "template_words", "template_step")
+#: Steps of a ``template_step`` item (SMALL2): up or down by one of these.
+TEMPLATE_STEPS = (2, 3, 4, 5)
 
 #: MINI's regular template starts and sentences per item (3..8 shown elements before the last one).
 TEMPLATE_STARTS = range(1, 31)
@@ -181,6 +183,19 @@ def _doc_template_irregular(rng: random.Random, spec: CorpusSpec) -> CorpusDoc:
     else:
         start = rng.randint(k, spec.max_value)
         values = [start - i for i in range(k)]
+    return _template(rng, values, [str(v) for v in values])
+
+
+def _doc_template_step(rng: random.Random, spec: CorpusSpec) -> CorpusDoc:
+    """``template_step`` (SMALL2): values going up or down by a step of :data:`TEMPLATE_STEPS` within
+    1..``max_value``, so that the next value depends on two shown values (their difference), not on the last one
+    alone: a numeral family that needs composition (``data/models/small2/README.md``, pilot 3)."""
+    k = _sentences(rng, spec)
+    step = rng.choice([s for s in TEMPLATE_STEPS if s * (k - 1) < spec.max_value])
+    start = rng.randint(1, spec.max_value - step * (k - 1))
+    values = [start + step * i for i in range(k)]
+    if rng.random() < 0.5:
+        values.reverse()
     return _template(rng, values, [str(v) for v in values])
 
 
@@ -329,6 +344,7 @@ def _doc_prose(rng: random.Random, spec: CorpusSpec) -> CorpusDoc:
 KIND_WRITERS: dict[str, Callable[[random.Random, CorpusSpec], CorpusDoc]] = {
     "template": _doc_template,
     "template_irregular": _doc_template_irregular,
+    "template_step": _doc_template_step,
     "template_words": _doc_template_words,
     "counting": _doc_counting,
     "number_words": _doc_number_words,

@@ -35,7 +35,7 @@ from . import corpus as corpus_mod
 from .pair_eval import end_logits, evaluate_prompts
 from .train import FAMILY_DIR, SMALL2, load_model, prose_ce
 
-__all__ = ["teacher_circuit", "keep_blocks", "block_removal", "evaluate_family", "plot_training", "card_tables",
+__all__ = ["family_sources", "teacher_circuit", "keep_blocks", "block_removal", "evaluate_family", "plot_training", "card_tables",
            "main"]
 
 
@@ -108,10 +108,21 @@ def block_removal(model, tokenizer, n_prompts: int = 100, seed: int = 0) -> dict
     return out
 
 
+def family_sources(folder: Path = FAMILY_DIR) -> tuple[str, ...]:
+    """The prose sources the family in ``folder`` was trained on (its teacher's ``training.json``; WordNet alone when
+    it does not say), so that its held-out prose and vocabulary are measured on the same text."""
+    log = folder / "teacher" / "training.json"
+    if log.exists():
+        return tuple(json.loads(log.read_text()).get("corpus", {}).get("sources", ["wordnet"]))
+    return ("wordnet",)
+
+
 def evaluate_family(folder: Path = FAMILY_DIR, n_prose: int = 1000, wordnet: str | None = None) -> dict:
     """Every set of the card for every model in ``folder`` (and each teacher's copy before distillation)."""
-    pool = corpus_mod.prose_pool(wordnet)
-    tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions, spec=corpus_mod.small2_spec(wordnet))
+    sources = family_sources(folder)
+    pool = corpus_mod.prose_pool(wordnet, sources)
+    tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
+                                           spec=corpus_mod.small2_spec(wordnet, sources))
     models: dict = {}
     teachers = sorted(d.name for d in folder.iterdir() if d.name.startswith("teacher") and (d / "config.json").exists())
     for t in teachers:
@@ -207,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     out = {"circuit": teacher_circuit(folder=None if folder.resolve() == FAMILY_DIR.resolve() else folder)}
     if args.circuit_only:
         tokenizer = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
-                                               spec=corpus_mod.small2_spec(args.wordnet))
+                                               spec=corpus_mod.small2_spec(args.wordnet, family_sources(folder)))
         out["block_removal"] = {d.name: block_removal(load_model(d), tokenizer) for d in sorted(folder.iterdir())
                                 if d.name.startswith("teacher") and (d / "config.json").exists()}
     else:   # loads each model once, and the block-removal check reuses its teachers

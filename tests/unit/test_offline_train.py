@@ -64,10 +64,25 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
 
 def test_the_command_refuses_options_that_do_not_apply(tmp_path):
     for argv, msg in ((["teacher", "--layers", "3"], "students only"), (["student", "--steps", "0"], "at least 1"),
-                      (["student", "--steps", "5"], "--family"), (["student", "--layers", "13"], "between 1")):
+                      (["student", "--steps", "5"], "--family"), (["student", "--layers", "13"], "between 1"),
+                      (["teacher", "--sources", "wordnet,bible"], "distinct prose sources"),
+                      (["teacher", "--sources", "wordnet,wordnet"], "distinct prose sources")):
         with pytest.raises(SystemExit, match=msg):
             train._check_args(train._parser().parse_args(argv))
     train._check_args(train._parser().parse_args(["student", "--steps", "5", "--family", str(tmp_path)]))
+    train._check_args(train._parser().parse_args(["teacher", "--sources", "gcide,wordnet,pydoc"]))
+
+
+def test_a_family_is_measured_on_the_prose_its_teacher_was_trained_on(tmp_path):
+    import json
+    from dcirc_utils.offline.family_eval import family_sources
+    assert family_sources(tmp_path) == ("wordnet",)                  # nothing trained yet: the default text
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "training.json").write_text(json.dumps({"corpus": {"spec": "small2"}}))
+    assert family_sources(tmp_path) == ("wordnet",)                  # a log from before sources were recorded
+    (tmp_path / "teacher" / "training.json").write_text(
+        json.dumps({"corpus": {"sources": ["wordnet", "pydoc", "gcide"]}}))
+    assert family_sources(tmp_path) == ("wordnet", "pydoc", "gcide")
 
 
 def test_saved_file_is_fp16_and_the_model_uses_the_rounded_weights(tmp_path):
@@ -133,3 +148,31 @@ def test_the_shipped_folder_gets_the_plain_command():
     from dcirc_utils.models.builtin import _retrain_command
     assert _retrain_command("small2", MODELS_DIR / "small2" / "student@s1") == \
         "python -m dcirc_utils.offline.train student --seed 1"
+
+
+def test_copy_eval_scores_the_recipes_copy_of_the_teacher():
+    # the learning curve of the copy before distillation (issue 22: it must fail) is the copy's, built here
+    # independently by keeping DistilGPT2's blocks, and evaluating it leaves the teacher as it was
+    from dcirc_utils.core import metrics, tasks
+    from dcirc_utils.offline import corpus
+    from dcirc_utils.offline.family_eval import keep_blocks
+    from dcirc_utils.offline.pair_eval import end_logits
+    from dcirc_utils.offline.prose import ProsePool
+    tok = corpus.build_tokenizer(spec="small")
+    torch.manual_seed(2)
+    teacher = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=128, n_embd=16, n_layer=12, n_head=2,
+                                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, resid_pdrop=0,
+                                         embd_pdrop=0, attn_pdrop=0)).eval()
+    before = state_sha256(teacher)
+    pool = ProsePool((), ("The dog slept.", "The cat waited at the door.", "Mary smiled."), (), 0.0, "test")
+    got = train.copy_eval(teacher, tok, pool, n=20)
+    assert state_sha256(teacher) == before
+    kept = keep_blocks(teacher, [0, 2, 4, 7, 9, 11])
+    ps = tasks.make_task("numerals", 20, seed=1, tokenizer=tok)
+    end = end_logits(kept, ps, tok, torch.device("cpu"))
+    c, i = ps.answer_ids(tok)
+    assert got["numerals"]["top1"] == round(metrics.accuracy(end, c), 4)
+    assert got["numerals"]["metric"] == pytest.approx(float(metrics.logit_diff_per_prompt(end, c, i).mean()),
+                                                      abs=1e-4)
+    assert got["prose_ce"] == pytest.approx(train.prose_ce(kept, tok, pool), abs=1e-4)
+    assert got["prose_ce"] != pytest.approx(train.prose_ce(teacher, tok, pool), abs=1e-3)   # not the teacher's
