@@ -157,15 +157,20 @@ def plot_training(folder: Path = FAMILY_DIR) -> Path:
         smooth = [sum(loss[max(0, j - k + 1): j + 1]) / len(loss[max(0, j - k + 1): j + 1]) for j in range(len(loss))]
         axes[0].plot(smooth, color=f"C{i}", label=name)
         ev = info["log"]["evals"]
-        axes[2].plot([e["step"] for e in ev], [e["prose_ce"] for e in ev], "o-", color=f"C{i}", label=name)
+        axes[2].plot([e["step"] for e in ev], [e["prose_ce"] for e in ev], marker="o", color=f"C{i}", label=name)
         if info["role"] == "teacher":
             for j, task in enumerate(("numerals", "ioi", "qa", "greater_than")):
-                axes[1].plot([e["step"] for e in ev], [100 * e[task]["top1"] for e in ev], "o-",
+                axes[1].plot([e["step"] for e in ev], [100 * e[task]["top1"] for e in ev], marker="o",
                              color=f"C{j}", ls="-" if name == "teacher" else "--", label=f"{name}: {task}")
+            if ev and "copy" in ev[0]:        # the copy before distillation, logged since pilot 3 (train.copy_eval)
+                axes[1].plot([e["step"] for e in ev], [100 * e["copy"]["numerals"]["top1"] for e in ev], marker="s",
+                             color="black", ls=":", label=f"copy of {name}: numerals")
+                axes[2].plot([e["step"] for e in ev], [e["copy"]["prose_ce"] for e in ev], marker="s", color=f"C{i}",
+                             ls=":", label=f"copy of {name}")
     axes[0].set(title="training loss (running mean of 25 steps)", xlabel="step", ylabel="loss", yscale="log")
     axes[1].set(title="teachers: held-out top-1 (100 prompts, seed 1)", xlabel="step", ylabel="top-1 (%)",
                 ylim=(0, 102))
-    axes[2].set(title="cross-entropy on held-out WordNet prose", xlabel="step", ylabel="nats per token")
+    axes[2].set(title="cross-entropy on held-out prose", xlabel="step", ylabel="nats per token")
     for ax in axes:
         ax.legend(fontsize=10)
         ax.title.set_fontsize(12)

@@ -236,9 +236,12 @@ def _check_args(args) -> None:
     if not names or [n for n in names if n not in SOURCES] or len(set(names)) != len(names):
         raise SystemExit(f"--sources must name distinct prose sources, comma-separated, from {sorted(SOURCES)}; got "
                          f"{args.sources!r}")
-    if args.steps is not None and Path(args.family).resolve() == FAMILY_DIR.resolve():
-        raise SystemExit("--steps changes the recipe: give --family DIR too, so that the shipped models in "
-                         f"{FAMILY_DIR} are not overwritten by a shorter run")
+    if args.weight_decay is not None and not args.weight_decay >= 0:
+        raise SystemExit(f"--weight-decay must be at least 0, got {args.weight_decay}")
+    changed = [opt for opt, v in (("--steps", args.steps), ("--weight-decay", args.weight_decay)) if v is not None]
+    if changed and Path(args.family).resolve() == FAMILY_DIR.resolve():
+        raise SystemExit(f"{' and '.join(changed)} change the recipe: give --family DIR too, so that the shipped models "
+                         f"in {FAMILY_DIR} are not overwritten by a pilot")
 
 
 def _run(args) -> dict:
@@ -246,6 +249,8 @@ def _run(args) -> dict:
     cfg = replace(SMALL2, seed=args.seed)
     if args.steps is not None:
         cfg = replace(cfg, **{f"{args.role}_steps": args.steps})
+    if args.weight_decay is not None:
+        cfg = replace(cfg, weight_decay=args.weight_decay)
     cfg.validate()
     torch.set_num_threads(args.threads or default_threads())
     device = pick_device(None if args.device == "auto" else args.device)
@@ -324,6 +329,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-seed", type=int, default=0, help="students: which teacher (default 0)")
     p.add_argument("--layers", type=int, default=SMALL2.student_layers, help="students: blocks (default 6)")
     p.add_argument("--steps", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--weight-decay", type=float, default=None, help="AdamW's decoupled weight decay on matrices "
+                   f"(default: the recipe's, {SMALL2.weight_decay}); needs --family DIR")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the package's choice)")
     p.add_argument("--family", default=str(FAMILY_DIR), help="the family's folder (default data/models/small2)")
     p.add_argument("--ckpt-dir", default=str(CKPT_DIR), help="checkpoints (default build/train)")

@@ -65,6 +65,8 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
 def test_the_command_refuses_options_that_do_not_apply(tmp_path):
     for argv, msg in ((["teacher", "--layers", "3"], "students only"), (["student", "--steps", "0"], "at least 1"),
                       (["student", "--steps", "5"], "--family"), (["student", "--layers", "13"], "between 1"),
+                      (["teacher", "--weight-decay", "0.3"], "--family"), (["teacher", "--weight-decay", "-1",
+                                                                              "--family", str(tmp_path)], "at least 0"),
                       (["teacher", "--sources", "wordnet,bible"], "distinct prose sources"),
                       (["teacher", "--sources", "wordnet,wordnet"], "distinct prose sources")):
         with pytest.raises(SystemExit, match=msg):
