@@ -20,6 +20,7 @@ rounded weights). Held-out task accuracy and general-text cross-entropy are logg
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -43,7 +44,7 @@ from .pair_eval import end_logits
 from .training import (batch_indices, causal_ce, machine_info, make_optimizer, optimizer_step, pack_documents,
                        package_version, state_sha256)
 
-__all__ = ["SMALL2", "CKPT_EVERY", "EVAL_EVERY", "model_name", "train_model", "quick_eval", "copy_eval", "prose_ce", "load_model", "main"]
+__all__ = ["SMALL2", "CKPT_EVERY", "EVAL_EVERY", "model_name", "train_model", "quick_eval", "copy_eval", "data_digest", "prose_ce", "load_model", "main"]
 
 #: The family's recipe (pilots and the reasons for each number: ``data/models/small2/README.md``).
 SMALL2 = DistillConfig(corpus="small2", n_layer=12, student_layers=6, n_head=12, n_embd=192, n_positions=128,
@@ -125,6 +126,15 @@ def copy_eval(teacher, tokenizer, pool, n: int = 100, device: str | torch.device
     return {"numerals": {"top1": round(metrics.accuracy(end, c), 4),
                          "metric": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)},
             "prose_ce": round(prose_ce(copy, tokenizer, pool, device=device), 4)}
+
+
+def data_digest(ids: torch.Tensor, labels: torch.Tensor) -> str:
+    """SHA-256 of a run's training blocks (token ids and labels, as int64 on the CPU): part of its checkpoint's key."""
+    h = hashlib.sha256()
+    for t in (ids, labels):
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().to("cpu", torch.int64).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -266,6 +276,7 @@ def _run(args) -> dict:
     t0 = time.perf_counter()
     steps = cfg.teacher_steps if args.role == "teacher" else cfg.student_steps
     ids, labels = make_training_blocks(tokenizer, steps * cfg.batch_size, cfg, seed=cfg.seed, spec=spec)
+    data_sha256 = data_digest(ids, labels)
     ids, labels = ids.to(device), labels.to(device)
     t_data = time.perf_counter() - t0
 
@@ -280,7 +291,11 @@ def _run(args) -> dict:
                   "corpus": {"spec": spec.name, "seed": cfg.seed, "prose": pool.source, "sources": list(sources),
                              "prose_unk_share": round(pool.unk_share, 4)},
                   "training_tokens": int((labels != -100).sum()), "vocab_size": len(tokenizer)}
-    extra = {} if sources == ("wordnet",) else {"prose_sources": list(sources)}
+    # the text itself is part of a checkpoint's key: a resumed run on a corpus that changed in between (another mix, a
+    # pilot's patch, an edited generator) is refused instead of silently going on with other data
+    extra = {"data_sha256": data_sha256}
+    if sources != ("wordnet",):
+        extra["prose_sources"] = list(sources)
     if args.role == "teacher":
         model = build_teacher(tokenizer, cfg)
         info["init_sha256"] = state_sha256(model)

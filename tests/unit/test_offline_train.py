@@ -178,3 +178,14 @@ def test_copy_eval_scores_the_recipes_copy_of_the_teacher():
                                                       abs=1e-4)
     assert got["prose_ce"] == pytest.approx(train.prose_ce(kept, tok, pool), abs=1e-4)
     assert got["prose_ce"] != pytest.approx(train.prose_ce(teacher, tok, pool), abs=1e-3)   # not the teacher's
+
+
+def test_the_training_text_is_part_of_the_checkpoint_key():
+    ids = torch.arange(24).reshape(4, 6)
+    labels = torch.cat([ids[:, 1:], torch.full((4, 1), -100)], 1)
+    d = train.data_digest(ids, labels)
+    assert d == train.data_digest(ids.clone(), labels.clone()) and len(d) == 64
+    other = ids.clone()
+    other[3, 5] += 1                                       # one token of the corpus changed
+    assert train.data_digest(other, labels) != d
+    assert train.data_digest(ids.reshape(6, 4), labels.reshape(6, 4)) != d      # same tokens, other blocks
