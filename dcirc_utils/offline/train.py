@@ -91,6 +91,19 @@ _QUICK_SETS = (("numerals", "numerals", {}), ("ioi", "ioi", {}), ("qa", "qa", {}
                ("greater_than", "greater_than", {}))
 
 
+def _task_score(model, tokenizer, task: str, n: int, device, **kw) -> dict:
+    """Top-1 and mean metric (Δl, or the task's own metric) on ``n`` held-out prompts of ``task``, seed 1."""
+    ps = tasks.make_task(task, n, seed=1, tokenizer=tokenizer, **kw)
+    end = end_logits(model, ps, tokenizer, torch.device(device))
+    if tasks.TASKS[ps.task].metric is None:
+        c, i = ps.answer_ids(tokenizer)
+        return {"top1": round(metrics.accuracy(end, c), 4),
+                "metric": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
+    m = ps.metric(tokenizer, d_vocab=end.shape[-1])
+    return {"top1": round(float(m.correct(end).float().mean()), 4),
+            "metric": round(float(tasks.end_values(m, end).mean()), 4)}
+
+
 @torch.no_grad()
 def quick_eval(model, tokenizer, pool, n: int = 100, device: str | torch.device = "cpu") -> dict:
     """Top-1 and mean metric on ``n`` held-out prompts of each task (seed 1, not the cards' seed 0), and the
@@ -98,16 +111,7 @@ def quick_eval(model, tokenizer, pool, n: int = 100, device: str | torch.device 
     model.eval()
     out: dict = {}
     for key, task, kw in _QUICK_SETS:
-        ps = tasks.make_task(task, n, seed=1, tokenizer=tokenizer, **kw)
-        end = end_logits(model, ps, tokenizer, torch.device(device))
-        if tasks.TASKS[ps.task].metric is None:
-            c, i = ps.answer_ids(tokenizer)
-            out[key] = {"top1": round(metrics.accuracy(end, c), 4),
-                        "metric": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
-        else:
-            m = ps.metric(tokenizer, d_vocab=end.shape[-1])
-            out[key] = {"top1": round(float(m.correct(end).float().mean()), 4),
-                        "metric": round(float(tasks.end_values(m, end).mean()), 4)}
+        out[key] = _task_score(model, tokenizer, task, n, device, **kw)
     out["prose_ce"] = round(prose_ce(model, tokenizer, pool, device=device), 4)
     model.train()
     return out
@@ -120,11 +124,7 @@ def copy_eval(teacher, tokenizer, pool, n: int = 100, device: str | torch.device
     a teacher's training: issue 22 asks that this copy fail (at most 50% top-1), and pilot 2's copy kept 87%. The
     copy is of the unrounded weights of that step (a saved teacher's copy is of its fp16 weights)."""
     copy = init_student_from_teacher(teacher, SMALL2.student_layers).eval()
-    ps = tasks.make_task("numerals", n, seed=1, tokenizer=tokenizer)
-    end = end_logits(copy, ps, tokenizer, torch.device(device))
-    c, i = ps.answer_ids(tokenizer)
-    return {"numerals": {"top1": round(metrics.accuracy(end, c), 4),
-                         "metric": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)},
+    return {"numerals": _task_score(copy, tokenizer, "numerals", n, device),
             "prose_ce": round(prose_ce(copy, tokenizer, pool, device=device), 4)}
 
 
@@ -243,14 +243,14 @@ def _check_args(args) -> None:
         raise SystemExit(f"--layers must be between 1 and {SMALL2.n_layer}, got {args.layers}")
     from .prose import SOURCES
     names = args.sources.split(",")
-    if not names or [n for n in names if n not in SOURCES] or len(set(names)) != len(names):
+    if [n for n in names if n not in SOURCES] or len(set(names)) != len(names):
         raise SystemExit(f"--sources must name distinct prose sources, comma-separated, from {sorted(SOURCES)}; got "
                          f"{args.sources!r}")
     if args.weight_decay is not None and not args.weight_decay >= 0:
         raise SystemExit(f"--weight-decay must be at least 0, got {args.weight_decay}")
     changed = [opt for opt, v in (("--steps", args.steps), ("--weight-decay", args.weight_decay)) if v is not None]
     if changed and Path(args.family).resolve() == FAMILY_DIR.resolve():
-        raise SystemExit(f"{' and '.join(changed)} change the recipe: give --family DIR too, so that the shipped models "
+        raise SystemExit(f"{' and '.join(changed)} {'changes' if len(changed) == 1 else 'change'} the recipe: give --family DIR too, so that the shipped models "
                          f"in {FAMILY_DIR} are not overwritten by a pilot")
 
 
