@@ -119,7 +119,8 @@ def built():
 def test_converted_model_equals_tracrs_forward(name, built):
     """On every input of the program's vocabulary at its full length: the residual stream after every attention and
     MLP sublayer equals tracr's own JAX forward (and each block is its attention part then its MLP part), the
-    readout's argmax is tracr's decoded output at every position after BOS, and RASP's answer at the last position
+    readout's argmax is tracr's decoded output at every position after BOS (at a near-tie, one of our best tokens and a
+    position RASP leaves undefined), and RASP's answer at the last position
     wherever RASP defines one."""
     import jax.numpy as jnp
     from tracr.rasp import rasp
@@ -138,9 +139,21 @@ def test_converted_model_equals_tracrs_forward(name, built):
         x = after
         for ours, theirs in ((mid, resid[2 * layer]), (x, resid[2 * layer + 1])):
             assert float((ours - theirs).abs().max()) <= 1e-4 * max(1.0, float(theirs.abs().max()))
-    logits = ad.logits_at(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:2], -1)
-    assert torch.equal(logits.argmax(-1)[:, 1:], torch.tensor(np.asarray(ref.unembedded_output))[:, 1:])
+    logits = ad.logits_at(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:2], -1)[:, 1:]
+    theirs = torch.tensor(np.asarray(ref.unembedded_output), dtype=torch.long)[:, 1:]
     program = task.program()
+    # Where our two best readout logits are within the residual tolerance (exact ties, e.g. an all-zero readout where
+    # RASP is undefined), tracr's argmax is decided by its JAX forward's float noise (~1e-8), which differs between
+    # CPUs: there tracr's choice need only be one of our best, and such a position must be one RASP leaves undefined.
+    # Everywhere else the argmax must be the same token.
+    tol = 1e-4 * max(1.0, float(logits.abs().max()))
+    top2 = logits.topk(min(2, logits.shape[-1]), dim=-1).values
+    near_tie = (top2[..., 0] - top2[..., -1]) <= tol if logits.shape[-1] > 1 else torch.zeros_like(theirs, dtype=torch.bool)
+    assert torch.equal(logits.argmax(-1)[~near_tie], theirs[~near_tie])
+    chosen = logits.gather(-1, theirs.unsqueeze(-1)).squeeze(-1)
+    assert bool((chosen[near_tie] >= top2[..., 0][near_tie] - tol).all())
+    for i, p in near_tie.nonzero().tolist():
+        assert rasp.evaluate(program, list(seqs[i]))[p] is None, (seqs[i], p)
     # RASP leaves some answers undefined (None: sort_unique with repeated values, the first positions of
     # detect_pattern); the compiled model's output there is unspecified
     answers = {i: a for i, s in enumerate(seqs) for a in [rasp.evaluate(program, list(s))[-1]] if a is not None}
