@@ -35,7 +35,7 @@ from . import corpus as corpus_mod
 from .pair_eval import end_logits, evaluate_prompts
 from .train import FAMILY_DIR, SMALL2, load_model, prose_ce
 
-__all__ = ["family_sources", "teacher_circuit", "keep_blocks", "block_removal", "evaluate_family", "plot_training", "card_tables",
+__all__ = ["family_sources", "teacher_circuit", "keep_blocks", "block_scores", "block_removal", "evaluate_family", "plot_training", "card_tables",
            "main"]
 
 
@@ -88,24 +88,33 @@ def keep_blocks(model, keep: Sequence[int]):
 
 
 @torch.no_grad()
+def block_scores(model, tokenizer, subsets: dict[str, Sequence[int]], n_prompts: int = 100,
+                 seed: int = 0) -> dict[str, dict[str, float]]:
+    """Top-1 and mean Δl on the default numeral prompts (``make_prompts(n_prompts, seed=seed)``) of ``model`` running
+    only the blocks of each subset (:func:`keep_blocks`): ``{name: {"top1", "logit_diff"}}`` for ``{name: blocks}``.
+    The one scoring of every block-subset experiment (:func:`block_removal`, the card's pilot scripts)."""
+    from ..core import metrics
+    ps = tasks.make_prompts(n_prompts, seed=seed, tokenizer=tokenizer)
+    c, i = ps.answer_ids(tokenizer)
+    out = {}
+    for name, keep in subsets.items():
+        end = end_logits(keep_blocks(model, keep), ps, tokenizer, torch.device("cpu"))
+        out[name] = {"top1": round(metrics.accuracy(end, c), 4),
+                     "logit_diff": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
+    return out
+
+
 def block_removal(model, tokenizer, n_prompts: int = 100, seed: int = 0) -> dict:
     """Top-1 and mean Δl on the default numeral prompts with each single block removed, with only block 0, and with
     DistilGPT2's six blocks: how much of the task the depth carries (a teacher whose later blocks can all be dropped
     one at a time without loss computes the task in a shallow path, and its copy before distillation keeps it)."""
-    from ..core import metrics
     from ..core.components import student_layer_map
-    ps = tasks.make_prompts(n_prompts, seed=seed, tokenizer=tokenizer)
-    c, i = ps.answer_ids(tokenizer)
     n = model.config.n_layer
-
-    def score(keep):
-        end = end_logits(keep_blocks(model, keep), ps, tokenizer, torch.device("cpu"))
-        return {"top1": round(metrics.accuracy(end, c), 4),
-                "logit_diff": round(float(metrics.logit_diff_per_prompt(end, c, i).mean()), 4)}
-    out = {"all": score(list(range(n))), "block0_only": score([0]),
-           "copy_map": score(student_layer_map(n, (n + 1) // 2))}
-    out["drop"] = {str(b): score([k for k in range(n) if k != b]) for b in range(n)}
-    return out
+    subsets = {"all": list(range(n)), "block0_only": [0], "copy_map": student_layer_map(n, (n + 1) // 2)}
+    subsets.update({f"drop{b}": [k for k in range(n) if k != b] for b in range(n)})
+    r = block_scores(model, tokenizer, subsets, n_prompts, seed)
+    return {"all": r["all"], "block0_only": r["block0_only"], "copy_map": r["copy_map"],
+            "drop": {str(b): r[f"drop{b}"] for b in range(n)}}
 
 
 def family_sources(folder: Path = FAMILY_DIR) -> tuple[str, ...]:

@@ -145,6 +145,33 @@ def test_keep_blocks_runs_exactly_the_blocks_kept():
         keep_blocks(m, [4])
 
 
+def test_block_scores_match_a_per_prompt_reference(gpt2_tok):
+    """``block_scores`` against a naive loop: one prompt at a time through the whole model, argmax and Δl by hand; a
+    block whose output projections are zero is the identity, so scoring without it must give the same numbers."""
+    from dcirc_utils.core import tasks
+    from dcirc_utils.offline.family_eval import block_scores
+    torch.manual_seed(2)
+    m = GPT2LMHeadModel(GPT2Config(vocab_size=len(gpt2_tok), n_positions=64, n_embd=16, n_layer=3, n_head=2,
+                                   resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)).eval()
+    for lin in (m.transformer.h[1].attn.c_proj, m.transformer.h[1].mlp.c_proj):
+        with torch.no_grad():
+            lin.weight.zero_()
+            lin.bias.zero_()
+    ps = tasks.make_prompts(12, seed=3, tokenizer=gpt2_tok)
+    correct, wrong = ps.answer_ids(gpt2_tok)
+    hits, diffs = 0, []
+    with torch.no_grad():
+        for k, text in enumerate(ps.clean):
+            logits = m(input_ids=torch.tensor([gpt2_tok.encode(text, add_special_tokens=False)])).logits[0, -1]
+            hits += int(logits.argmax()) == int(correct[k])
+            diffs.append(float(logits[correct[k]] - logits[wrong[k]]))
+    got = block_scores(m, gpt2_tok, {"all": [0, 1, 2], "without1": [0, 2]}, n_prompts=12, seed=3)
+    for name in ("all", "without1"):
+        assert got[name]["top1"] == round(hits / 12, 4), name
+        assert got[name]["logit_diff"] == pytest.approx(sum(diffs) / 12, abs=1e-4), name
+    assert abs(sum(diffs) / 12) > 1e-3          # the reference is not trivially zero
+
+
 def test_the_shipped_folder_gets_the_plain_command():
     from dcirc_utils.core.paths import MODELS_DIR
     from dcirc_utils.models.builtin import _retrain_command

@@ -1,6 +1,6 @@
 """The spread of a pilot teacher's copy before distillation over prompt sets (issue 22's card, pilots 7 and 8): top-1
 and mean Δl of the teacher and of its copy (DistilGPT2's six blocks) on ``make_prompts(200, seed=s)`` for seeds 1-5,
-through ``family_eval.block_removal`` (the card's own reading uses seed 0 and 100 prompts), so that one reading of the
+through ``family_eval.block_scores`` (the card's own reading uses seed 0 and 100 prompts), so that one reading of the
 copy is not taken for the copy.
 
     python data/models/small2/pilots/copy_spread.py build/pilots/pilot8 > data/models/small2/pilots/pilot8-copy-spread.json
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from dcirc_utils.offline import corpus as corpus_mod
-from dcirc_utils.offline.family_eval import SMALL2, block_removal, family_sources
+from dcirc_utils.core.components import student_layer_map
+from dcirc_utils.offline.family_eval import SMALL2, block_scores, family_sources
 from dcirc_utils.offline.train import load_model
 
 if __name__ == "__main__":
@@ -18,8 +19,8 @@ if __name__ == "__main__":
     tok = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
                                      spec=corpus_mod.small2_spec(None, family_sources(folder)))
     teacher = load_model(folder / "teacher")
-    out = {"folder": folder.name, "n_prompts": 200, "seeds": {}}
-    for seed in range(1, 6):
-        r = block_removal(teacher, tok, n_prompts=200, seed=seed)
-        out["seeds"][str(seed)] = {"teacher": r["all"], "copy": r["copy_map"]}
+    n = teacher.config.n_layer
+    subsets = {"teacher": list(range(n)), "copy": student_layer_map(n, (n + 1) // 2)}
+    out = {"folder": folder.name, "n_prompts": 200,
+           "seeds": {str(seed): block_scores(teacher, tok, subsets, n_prompts=200, seed=seed) for seed in range(1, 6)}}
     print(json.dumps(out, indent=1))
