@@ -2,7 +2,15 @@
 conftest.py)."""
 from __future__ import annotations
 
+from dcirc_utils.core.paths import REPO_ROOT
 from dcirc_utils.core.tasks import make_prompts
+
+#: The result cache of the tests that run the whole course with few prompts (the participant notebooks on ``small``
+#: and the main command on ``small-init``, 10 prompts each): one folder, so that what one run computed (the ``small``
+#: teacher, which ``small-init`` shares; the encoder pair; the offline sweep) the other loads. The cache is keyed on
+#: the weights, the engine's inputs and the code (``studies.cache``), so sharing it changes no result, only the time;
+#: in CI's clean clone the first of them starts from an empty folder.
+COURSE_TEST_CACHE = REPO_ROOT / "build" / "test-course-cache"
 
 
 def offline_pair(name: str, device: str = "cpu"):

@@ -1,8 +1,9 @@
 """The study's larger pair, offline: ``llama-random`` (random weights in Llama-3.1-8B → Llama-3.1-Minitron-4B-Depth's
 grid of 32 × 32 heads with 8 key/value heads → 16 × 32, at width 256, the student's blocks copied from the teacher
 blocks Minitron-4B-Depth kept) booted through the same adapter as every pair, and ``llama-minitron``'s loader on a
-Hugging Face cache that holds tiny stand-ins under the real hub ids. The slow test runs notebooks 01 and 02 on
-``llama-random`` (the dry run of the real path) and records their wall times. Skips without GPT-2's tokenizer."""
+Hugging Face cache that holds tiny stand-ins under the real hub ids. The last test runs notebook 01 and (marked ``dryrun``,
+outside CI's command) notebook 02 on ``llama-random``, the dry run of the real path, and records their wall times.
+Skips without GPT-2's tokenizer."""
 from __future__ import annotations
 
 import json
@@ -128,20 +129,31 @@ def test_llama_minitron_loads_from_the_cache_with_its_layer_map_labels_and_dtype
 
 
 @pytest.mark.slow
-def test_notebooks_01_and_02_run_on_llama_random(gpt2_tok):
-    """The dry run of the real Llama path: notebooks 01 and 02 execute top to bottom on llama-random with
-    ``DCIRC_LLAMA_RANDOM_PROMPTS`` prompts per set (default 8); any cell error fails the test. Each notebook's record
-    (status, wall time in seconds) is printed and written to build/llama-random/times.json (the closing note of issue
-    26 quotes the times); the executed copies go to build/llama-random/notebooks."""
+@pytest.mark.parametrize("notebook", ["01_task_setup", pytest.param("02_circuit_discovery", marks=pytest.mark.dryrun)])
+def test_notebook_runs_on_llama_random(notebook, gpt2_tok):
+    """The dry run of the real Llama path: the notebook executes top to bottom on llama-random with
+    ``DCIRC_LLAMA_RANDOM_PROMPTS`` prompts per set (default 8); any cell error fails the test. Its record (status,
+    wall time in seconds) is printed and merged into build/llama-random/times.json (the closing note of issue 26
+    quotes the times); the executed copy goes to build/llama-random/notebooks.
+
+    Notebook 01 (about 20 s) runs in the README's test command. Notebook 02 scans 1,056 components of a 32-layer
+    model several times (about 1,050 s on the 2-core CPU): it is marked ``dryrun`` and left out of that command, which
+    must finish within CI's 90 minutes; run it with ``pytest tests/integration -m dryrun``. The Llama-specific engine
+    paths it goes through (rotary and grouped heads, pruning, path patching) are checked against naive references on
+    small Llama models in ``test_families.py``, which CI runs."""
     from dcirc_utils.report.course import run_course
     env = {"DCIRC_PAIR": "llama-random", "DCIRC_PROMPTS": str(PROMPTS), "DCIRC_RESULTS_DIR": str(OUT / "results"),
            "DCIRC_CACHE": str(OUT / "cache")}
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "times.json").unlink(missing_ok=True)
-    runs = run_course(OUT / "notebooks", only=["01", "02"], env=env, progress=False)
-    (OUT / "times.json").write_text(json.dumps({"prompts": PROMPTS, "notebooks": runs}, indent=1) + "\n")
-    for name, record in runs.items():
-        print(f"llama-random {name}: {record['status']}, {record['seconds']:.1f} s ({PROMPTS} prompts per set)")
-    assert sorted(runs) == ["01_task_setup.ipynb", "02_circuit_discovery.ipynb"]
-    failed = {name: record for name, record in runs.items() if record["status"] != "ok"}
+    times = OUT / "times.json"
+    runs = run_course(OUT / "notebooks", only=[notebook[:2]], env=env, progress=False)
+    assert sorted(runs) == [f"{notebook}.ipynb"]
+    record = json.loads(times.read_text()) if times.exists() else {}
+    if record.get("prompts") != PROMPTS:            # records of another prompt count are not comparable: start over
+        record = {"prompts": PROMPTS, "notebooks": {}}
+    record["notebooks"].update(runs)
+    times.write_text(json.dumps(record, indent=1) + "\n")
+    for name, r in runs.items():
+        print(f"llama-random {name}: {r['status']}, {r['seconds']:.1f} s ({PROMPTS} prompts per set)")
+    failed = {name: r for name, r in runs.items() if r["status"] != "ok"}
     assert not failed, failed

@@ -4,8 +4,10 @@ in the solutions notebook. This is what a workshop participant does first; the s
 lines are checked in tests/unit/test_workshop.py and their outputs by nbval.
 
 The notebooks run on the default pair with 10 prompts per set (``DCIRC_PARTICIPANT_PROMPTS`` overrides) and one cache
-folder of their own, shared in course order as on a participant's laptop: whether Run All reaches the end does not
-depend on the prompt count, and nbval already runs the solutions at the course's 100 prompts."""
+folder, shared in course order as on a participant's laptop: whether Run All reaches the end does not depend on the
+prompt count, and nbval already runs the solutions at the course's 100 prompts. The cache folder is
+``helpers.COURSE_TEST_CACHE``, which the site tier's run of the main command on ``small-init`` reuses (in CI's clean
+clone it is empty when these notebooks start); the findings go to a folder of this module's own."""
 from __future__ import annotations
 
 import os
@@ -15,24 +17,26 @@ import pytest
 
 from dcirc_utils.studies import workshop as W
 
+from ..helpers import COURSE_TEST_CACHE
+
 NOTEBOOKS = sorted(p.stem for p in W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def participant_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("participant-cache")
+def participant_results(tmp_path_factory):
+    return tmp_path_factory.mktemp("participant-results")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted(name, participant_cache, monkeypatch):
+def test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted(name, participant_results, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     nb = nbformat.read(W.participant_path(W.NOTEBOOKS_DIR / f"{name}.ipynb"), as_version=4)
     exercises = W.exercise_cells(nb)
     assert len(exercises) >= 2, f"{name}: a participant notebook without its exercises"
     monkeypatch.setenv("DCIRC_PROMPTS", os.environ.get("DCIRC_PARTICIPANT_PROMPTS", "10"))
-    monkeypatch.setenv("DCIRC_CACHE", str(participant_cache / "cache"))
-    monkeypatch.setenv("DCIRC_RESULTS_DIR", str(participant_cache / "results"))     # not the course's build/results
+    monkeypatch.setenv("DCIRC_CACHE", str(COURSE_TEST_CACHE))
+    monkeypatch.setenv("DCIRC_RESULTS_DIR", str(participant_results))     # not the course's build/results
     monkeypatch.delenv("DCIRC_PAIR", raising=False)
     try:
         NotebookClient(nb, timeout=1800, kernel_name="python3",

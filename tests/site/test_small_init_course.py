@@ -1,7 +1,9 @@
 """The main command on the control pair `small-init` (the small teacher and its student BEFORE distillation: the
 copied blocks), with few prompts: a notebook that works only on the default pair fails CI (issue 23: the main command
 used to stop in notebook 06 on this documented pair). Runs the README's main command as a user would, into its own
-build folder, and checks that every notebook completed and that the run was published."""
+build folder, and checks that every notebook completed and that the run was published. Its result cache is
+``helpers.COURSE_TEST_CACHE``, the one the integration tier's participant notebooks (``small``, 10 prompts) fill: the
+``small`` teacher, the encoder pair and the offline sweep are the same computations in both runs."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,8 @@ import sys
 
 from dcirc_utils.core.paths import REPO_ROOT
 
+from ..helpers import COURSE_TEST_CACHE
+
 BUILD = REPO_ROOT / "build" / "small-init"
 PROMPTS = int(os.environ.get("DCIRC_CONTROL_PROMPTS", "10"))
 
@@ -18,7 +22,7 @@ PROMPTS = int(os.environ.get("DCIRC_CONTROL_PROMPTS", "10"))
 def test_the_main_command_runs_to_the_end_on_small_init(small_pair):
     proc = subprocess.run([sys.executable, "-m", "dcirc_utils.report.course", "--pair", "small-init", "--prompts",
                            str(PROMPTS), "--build", str(BUILD)], capture_output=True, text=True, timeout=3600,
-                          env=dict(os.environ, DCIRC_CACHE=str(BUILD / "cache")))
+                          env=dict(os.environ, DCIRC_CACHE=str(COURSE_TEST_CACHE)))
     status = json.loads((BUILD / "status.json").read_text()) if (BUILD / "status.json").exists() else None
     assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-4000:])
     assert status is not None and status["state"] == "complete", status
