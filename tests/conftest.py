@@ -11,7 +11,7 @@ on a large random-weight grid, which the README's test command leaves out for CI
     pytest tests/unit tests/integration -m "not slow"   # both tiers, without the slow tests
     pytest tests -m "integration and not slow"
     pytest tests -m gpu                             # the GPU-only tests (on a machine with CUDA)
-    pytest tests/integration -m dryrun              # notebook 02 on llama-random (about 1,050 s)
+    pytest tests/integration tests/site -m dryrun   # notebook 02 on llama-random, 06 and 07 on gpt2-random
 """
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ _TIERS = ("unit", "integration", "site")
 #: Slow tests (> 20 s, ``--durations``) in files whose tests are not decorated here (the others carry
 #: ``@pytest.mark.slow`` themselves): node ids relative to tests/.
 _SLOW = {"integration/test_distributed.py::test_two_gloo_ranks_match_the_single_process_scan",
-         "integration/test_participant.py::test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted"
-         "[06_alignment_noise]"}
+         *("integration/test_participant.py::test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted"
+           f"[{name}]" for name in ("02_circuit_discovery", "05_ablation_brittleness", "06_alignment_noise",
+                                    "07_encoder_pair", "08_open_questions", "01_task_setup", "03_head_analysis",
+                                    "04_mlp_merging"))}
 
 
 @pytest.hookimpl(tryfirst=True)   # before the marker plugin's own hook deselects by ``-m``

@@ -7,7 +7,8 @@ The notebooks run on the default pair with 10 prompts per set (``DCIRC_PARTICIPA
 folder, shared in course order as on a participant's laptop: whether Run All reaches the end does not depend on the
 prompt count, and nbval already runs the solutions at the course's 100 prompts. The cache folder is
 ``helpers.COURSE_TEST_CACHE``, which the site tier's run of the main command on ``small-init`` reuses (in CI's clean
-clone it is empty when these notebooks start); the findings go to a folder of this module's own."""
+clone it is empty when these notebooks start); the findings go to a folder of this module's own. ``DRYRUN`` below
+names the notebooks that CI leaves out."""
 from __future__ import annotations
 
 import os
@@ -20,6 +21,12 @@ from dcirc_utils.studies import workshop as W
 from ..helpers import COURSE_TEST_CACHE
 
 NOTEBOOKS = sorted(p.stem for p in W.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+#: The four slowest participant notebooks (78-245 s each at 10 prompts on the 2-core CPU, about 560 s together, in
+#: the run of 2026-12-07) are marked ``dryrun``: the README's test command leaves them out so that CI finishes within
+#: its 90 minutes (docs/testing.md); ``pytest tests/integration -m dryrun`` runs them. In CI their solutions still run
+#: under nbval, and tests/unit/test_workshop.py checks that every participant notebook is the solutions' rendering
+#: and that each exercise is graded.
+DRYRUN = {"02_circuit_discovery", "05_ablation_brittleness", "06_alignment_noise", "07_encoder_pair"}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +34,7 @@ def participant_results(tmp_path_factory):
     return tmp_path_factory.mktemp("participant-results")
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.dryrun) if n in DRYRUN else n for n in NOTEBOOKS])
 def test_participant_notebook_runs_to_the_end_with_every_exercise_not_attempted(name, participant_results, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
