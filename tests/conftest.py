@@ -3,15 +3,15 @@ that need the offline pair skip when data/models is absent.
 
 Markers (registered in pyproject.toml, ``--strict-markers``): every test gets its tier from its folder
 (``unit``, ``integration``, ``site``; applied below, never written by hand); ``slow`` marks a test that takes more than
-about 20 s on the project's 2-core CPU; ``gpu`` one that needs CUDA (skipped without it); ``dryrun`` a whole notebook
-on a large random-weight grid, which the README's test command leaves out for CI's time limit. For example:
+about 20 s on the project's 2-core CPU; ``gpu`` one that needs CUDA (skipped without it); ``dryrun`` a whole-notebook
+run that the README's test command leaves out for CI's time limit (docs/testing.md). For example:
 
     pytest                                          # testpaths: the unit tier
     pytest tests -m unit                            # the unit tier, selected by marker
     pytest tests/unit tests/integration -m "not slow"   # both tiers, without the slow tests
     pytest tests -m "integration and not slow"
     pytest tests -m gpu                             # the GPU-only tests (on a machine with CUDA)
-    pytest tests/integration tests/site -m dryrun   # notebook 02 on llama-random, 06 and 07 on gpt2-random
+    pytest tests/integration tests/site -m dryrun   # llama-random 02, gpt2-random 06-07, participant 02, 05-07
 """
 from __future__ import annotations
 
