@@ -136,7 +136,7 @@ def test_notebook_runs_on_llama_random(notebook, gpt2_tok):
     wall time in seconds) is printed and merged into build/llama-random/times.json (the closing note of issue 26
     quotes the times); the executed copy goes to build/llama-random/notebooks.
 
-    Notebook 01 (about 20 s) runs in the README's test command. Notebook 02 scans 1,056 components of a 32-layer
+    Notebook 01 (20.7 s at issue 26, 53 s on 2026-12-07) runs in the README's test command. Notebook 02 scans 1,056 components of a 32-layer
     model several times (about 1,050 s on the 2-core CPU): it is marked ``dryrun`` and left out of that command, which
     must finish within CI's 90 minutes; run it with ``pytest tests/integration -m dryrun``. The Llama-specific engine
     paths it goes through (rotary and grouped heads, pruning, path patching) are checked against naive references on
