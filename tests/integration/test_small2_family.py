@@ -40,6 +40,19 @@ def test_teacher_solves_the_numerals_and_its_copy_does_not(init_pair):
     assert c_acc <= 0.5, c_acc                      # the copy before distillation fails (issue 22)
 
 
+def test_pilot11_teacher_kept_in_the_card_and_its_failing_copy():
+    """The card keeps pilot 11's teacher (data/models/small2/pilots/pilot11), the first whose copy before distillation
+    fails the numerals (41-48% over the card's six prompt sets): measured again from its files on another set."""
+    folder = FAMILY / "pilots" / "pilot11"
+    pair = load_pair("small2-init", device="cpu", folder=folder)
+    assert pair.teacher.n_layers == 12 and pair.student.n_layers == 6
+    ps = tasks.make_prompts(100, seed=7, tokenizer=pair.tokenizer)
+    t_acc, t_ld = _top1(pair.teacher, ps)
+    c_acc, c_ld = _top1(pair.student, ps)
+    assert t_acc >= 0.95 and t_ld >= 3.0, (t_acc, t_ld)
+    assert c_acc <= 0.5 and c_ld < t_ld / 3, (c_acc, c_ld)
+
+
 def test_student_solves_the_numerals():
     _have("teacher", "student")
     pair = load_pair("small2", device="cpu")
