@@ -16,20 +16,13 @@ student settings, from the teacher in ``--family``).
 import sys
 from dataclasses import replace
 
-from dcirc_utils.offline import distill, train
+from dcirc_utils.offline import train
+from pilot7_narrow_mlp import use_narrow_mlp    # the sibling script (its folder is on sys.path when run as a script)
 
-N_INNER_PER_EMBD = 1
 MIN_LR_FRAC = 0.35
 
 if __name__ == "__main__":
-    wide = distill.model_config
-
-    def narrow(vocab_size, n_layer, cfg, tokenizer=None):
-        conf = wide(vocab_size, n_layer, cfg, tokenizer)
-        conf.n_inner = N_INNER_PER_EMBD * cfg.n_embd
-        return conf
-
-    distill.model_config = narrow
+    use_narrow_mlp()
     train.SMALL2 = replace(train.SMALL2, min_lr_frac=MIN_LR_FRAC)
     args = sys.argv[1:]
     role = args.pop(0) if args and args[0] in ("teacher", "student") else "teacher"

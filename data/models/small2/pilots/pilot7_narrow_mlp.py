@@ -14,7 +14,10 @@ from dcirc_utils.offline import distill, train
 
 N_INNER_PER_EMBD = 1
 
-if __name__ == "__main__":
+
+def use_narrow_mlp() -> None:
+    """Make every model this process builds with ``distill.model_config`` have ``n_inner = N_INNER_PER_EMBD * n_embd``
+    (pilots 7-11; a student copies its teacher's config, so it needs no patch)."""
     wide = distill.model_config
 
     def narrow(vocab_size, n_layer, cfg, tokenizer=None):
@@ -23,4 +26,8 @@ if __name__ == "__main__":
         return conf
 
     distill.model_config = narrow
+
+
+if __name__ == "__main__":
+    use_narrow_mlp()
     train.main(["teacher", "--sources", "wordnet,pydoc,gcide", *sys.argv[1:]])
