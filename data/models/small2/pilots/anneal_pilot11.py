@@ -7,7 +7,9 @@ state is not kept): does its copy recover, and does the teacher's held-out prose
 (``train.quick_eval`` / ``train.copy_eval``: 100 prompts and 400 sentences) and, at the end, ``block_scores`` of the
 teacher and its copy on family_eval's numeral set (200 prompts, seed 0) and the prose loss on its 1,000 sentences.
 
-    python data/models/small2/pilots/anneal_pilot11.py > data/models/small2/pilots/pilot11-anneal.json
+    python data/models/small2/pilots/anneal_pilot11.py data/models/small2/pilots/pilot11-anneal.json
+
+(The result goes to the file named, not to standard output, which the training loop's progress lines share.)
 """
 import json
 import sys
@@ -29,6 +31,9 @@ FOLDER = Path(__file__).resolve().parent / "pilot11"
 STEPS, PEAK, FLOOR, SEED = 600, 7e-4, 2e-4, 7
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python data/models/small2/pilots/anneal_pilot11.py OUT.json")
+    out_path = Path(sys.argv[1])
     torch.set_num_threads(2)
     sources = family_sources(FOLDER)
     spec = corpus_mod.small2_spec(None, sources)
@@ -64,4 +69,4 @@ if __name__ == "__main__":
     out = {"steps": STEPS, "peak_lr": PEAK, "floor_lr": FLOOR, "seed": SEED, "weight_decay": cfg.weight_decay,
            "before": before, "after": final(teacher), "evals": log["evals"],
            "seconds": round(time.perf_counter() - t0, 1)}
-    json.dump(out, sys.stdout, indent=1)
+    out_path.write_text(json.dumps(out, indent=1) + "\n")
