@@ -1,20 +1,20 @@
 """Pilot 12 of issue 22 (data/models/small2/README.md): a control for the capacity target. How much lower a held-out
-prose cross-entropy does the teacher's depth buy at the CPU budget? A **6-layer** model of the teacher's width
-(pilots 7-11's narrow MLP, ``n_inner = n_embd = 192``) trained **from scratch** as a teacher is, with pilot 10's
-(``--steps 2400``) or pilot 9's (``--steps 6800``) settings, weight decay 0.3, cosine to 10% of the peak: the same
-seed, so the same training blocks in the same order (the corpus code is unchanged since pilot 3, the token counts
-match, and the 6,800-step run's checkpoint records the same ``data_sha256`` as pilot 11's, whose data are pilot 9's).
-Only the depth differs (and so the initial weights: a 6-layer model draws fewer of them). If a 6-layer model that never saw a teacher comes within a few per cent of
-the 12-layer teacher's prose loss, a 6-layer student distilled from that teacher cannot be held 5% above it by its
-capacity at this budget. A pilot, not the recipe: it patches ``train.SMALL2`` (``n_layer``, and ``student_layers``
-capped at it, which the command's ``--layers`` default and checks read) and, unless ``--wide``,
-``distill.model_config`` (the narrow MLP), in this process only; give it its own ``--family`` and ``--ckpt-dir``. Its log's ``copy``
-entries are of the whole model (the recipe's six blocks of a 6-layer model), so they repeat the model's own reading.
-``--wide`` (first, before the training command's options) keeps GPT-2's MLP (``n_inner = 4 * n_embd``), for a
-control of pilot 4 (pilot 12d: ``--wide --steps 2400``, weight decay 0.01, the recipe's). ``--n-layer K`` (also first)
-trains a K-layer model instead of 6 (pilot 12c: 3 layers;
-its log's ``copy`` is then of all its blocks as well: the recipe's six student blocks are capped at K, since a copy
-cannot take more blocks than there are; ``family_eval`` cannot read such a folder, ``prose_gap.py`` can).
+prose cross-entropy does the teacher's depth buy at the CPU budget? A **6-layer** model of the teacher's width (pilots
+7-11's narrow MLP, ``n_inner = n_embd = 192``) trained **from scratch** as a teacher is, with pilot 10's (``--steps
+2400``) or pilot 9's (``--steps 6800``) settings, weight decay 0.3, cosine to 10% of the peak: the same seed, so the
+same training blocks in the same order (the corpus code is unchanged since pilot 3, the token counts match, and the
+6,800-step run's checkpoint records the same ``data_sha256`` as pilot 11's, whose data are pilot 9's). Only the depth
+differs (and so the initial weights: a 6-layer model draws fewer of them). If a 6-layer model that never saw a teacher
+comes within a few per cent of the 12-layer teacher's prose loss, a 6-layer student distilled from that teacher cannot
+be held 5% above it by its capacity at this budget. A pilot, not the recipe: it patches ``train.SMALL2`` (``n_layer``,
+and ``student_layers`` capped at it, which the command's ``--layers`` default and checks read) and, unless ``--wide``,
+``distill.model_config`` (the narrow MLP), in this process only; give it its own ``--family`` and ``--ckpt-dir``. Its
+log's ``copy`` entries are of the whole model (the recipe's six blocks of a 6-layer model), so they repeat the model's
+own reading. ``--wide`` (first, before the training command's options) keeps GPT-2's MLP (``n_inner = 4 * n_embd``),
+for a control of pilot 4 (pilot 12d: ``--wide --steps 2400``, weight decay 0.01, the recipe's). ``--n-layer K`` (also
+first) trains a K-layer model instead of 6 (pilot 12c: 3 layers; its log's ``copy`` is then of all its blocks as well:
+the recipe's six student blocks are capped at K, since a copy cannot take more blocks than there are; ``family_eval``
+cannot read such a folder, ``prose_gap.py`` can).
 
     python data/models/small2/pilots/pilot12_depth_control.py --family build/pilots/pilot12a \
         --ckpt-dir build/pilots/pilot12a-ckpt --threads 2 --weight-decay 0.3 --steps 2400

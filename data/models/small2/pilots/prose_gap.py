@@ -31,12 +31,16 @@ if __name__ == "__main__":
         raise SystemExit("usage: python data/models/small2/pilots/prose_gap.py OUT.json FOLDER [FOLDER ...]")
     torch.set_num_threads(2)
     out: dict = {"sentences": N, "folders": {}}
+    texts: dict = {}             # one prose pool and tokenizer per set of sources, not one per folder
     for folder in map(Path, sys.argv[2:]):
         sources = family_sources(folder)
-        pool = corpus_mod.prose_pool(None, sources)
-        tok = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions, spec=corpus_mod.small2_spec(None, sources))
-        # prose_ce reads pool.heldout through heldout_sample; here the same spread-out pick is made of the training list
-        train_pool = replace(pool, heldout=tuple(pool.train[::max(1, len(pool.train) // N)][:N])))
+        if sources not in texts:
+            pool = corpus_mod.prose_pool(None, sources)
+            tok = corpus_mod.build_tokenizer(model_max_length=SMALL2.n_positions,
+                                             spec=corpus_mod.small2_spec(None, sources))
+            # prose_ce reads pool.heldout through heldout_sample; the same spread-out pick is made of the training list
+            texts[sources] = pool, tok, replace(pool, heldout=tuple(pool.train[::max(1, len(pool.train) // N)][:N]))
+        pool, tok, train_pool = texts[sources]
         models = {}
         for d in sorted(p for p in folder.iterdir() if (p / "config.json").exists()):
             models[d.name] = load_model(d)
